@@ -1,0 +1,120 @@
+"""The composition root: ``create_app(settings)`` assembles routes, dependencies,
+lifespans and the error handler. Nothing here reads the environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from onecode import __version__
+from onecode.auth import Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.db import create_pool, provide_conn
+from onecode.errors import handle_exception
+from onecode.settings import Settings
+from onecode.sql import Q
+
+log = logging.getLogger("onecode.app")
+
+Hook = Callable[[Litestar], Any]
+
+
+def _route_modules() -> list[Any]:
+    """Each domain exposes ``ROUTES``; the list here is the whole API."""
+    from onecode.catalog import routes as catalog
+    from onecode.system import routes as system
+
+    modules: list[Any] = [system, catalog]
+    return modules
+
+
+async def ensure_admin_token(conn: asyncpg.Connection, settings: Settings) -> str | None:
+    """Register the configured admin token, or mint one on first start (returned once)."""
+    if settings.admin_token:
+        await conn.execute(
+            "INSERT INTO api_tokens (token_hash, kind, principal_id) VALUES ($1, 'admin', $2) "
+            "ON CONFLICT (token_hash) DO NOTHING",
+            hash_token(settings.admin_token),
+            _admin_id(),
+        )
+        return None
+    if await conn.fetchval(Q()["auth_count_admin_tokens"]):
+        return None
+    token = new_token(Kind.ADMIN)
+    await conn.execute(Q()["auth_insert_token"], hash_token(token), "admin", _admin_id())
+    return token
+
+
+def _admin_id() -> Any:
+    from onecode.auth import ADMIN_ID
+
+    return ADMIN_ID
+
+
+def create_app(
+    settings: Settings,
+    *,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> Litestar:
+    """Build the Litestar app for these settings (``database_url`` must be set)."""
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url (onecode serve sets it)")
+    Q()  # load and check every named query before serving
+
+    @asynccontextmanager
+    async def pool_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        assert settings.database_url
+        app.state.pool = await create_pool(settings.database_url, settings)
+        async with app.state.pool.acquire() as conn:
+            token = await ensure_admin_token(conn, settings)
+        if token:
+            print(f"\nonecode: admin token (shown once, stored hashed): {token}\n", flush=True)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    route_handlers: list[Any] = []
+    lifespans: list[Any] = [pool_lifespan]
+    dependencies: dict[str, Provide] = {
+        "conn": Provide(provide_conn),
+        "principal": Provide(provide_principal),
+    }
+    for module in _route_modules():
+        route_handlers.extend(module.ROUTES)
+        # a domain may bring lifespans (run after the pool is up) and dependencies
+        lifespans.extend(getattr(module, "LIFESPANS", ()))
+        dependencies.update(getattr(module, "DEPENDENCIES", {}))
+
+    cors = CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None
+    return Litestar(
+        route_handlers=route_handlers,
+        dependencies=dependencies,
+        exception_handlers={Exception: handle_exception},
+        lifespan=lifespans,
+        on_startup=list(on_startup),
+        on_shutdown=list(on_shutdown),
+        state=State(
+            {"settings": settings, "token_cache": TokenCache(settings.token_cache_seconds)}
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(
+            title="onecode",
+            version=__version__,
+            description="One QR code for a whole region's tourism.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,187 @@
+"""Principals and guards.
+
+Every request names one principal with ``Authorization: Bearer <token>``. Tokens are
+long random strings shown once and stored only as SHA-256 hashes. A short in-process
+cache (``token_cache_seconds``) keeps the gate hot path at one database round trip.
+
+Scope rule: an object outside the principal's scope answers 404 (it may not know it
+exists); a route of another principal kind answers 403.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
+
+from onecode.errors import Forbidden, NotFound, Unauthorized
+from onecode.sql import Q
+
+
+class Kind(enum.StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    GATE = "gate"
+    PLANNER = "planner"
+    TRAVELLER = "traveller"
+
+
+ADMIN_ID = uuid.UUID(int=0)
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who is asking, and what they may see."""
+
+    kind: Kind
+    id: uuid.UUID
+    venue_ids: frozenset[uuid.UUID] = frozenset()
+    region_codes: frozenset[str] = frozenset()
+
+    def owns_venue(self, venue_id: uuid.UUID) -> bool:
+        return self.kind is Kind.ADMIN or venue_id in self.venue_ids
+
+
+# what a guarded handler declares to get its caller
+Caller = NamedDependency[Principal]
+
+
+def new_token(kind: Kind) -> str:
+    """A fresh bearer token; the prefix tells a human what it is, the rest is 256 random bits."""
+    return f"oc_{kind.value}_{secrets.token_urlsafe(32)}"
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+async def store_token(conn: asyncpg.Connection, kind: Kind, principal_id: uuid.UUID) -> str:
+    token = new_token(kind)
+    await conn.execute(Q()["auth_insert_token"], hash_token(token), kind.value, principal_id)
+    return token
+
+
+class TokenCache:
+    """token hash -> (principal, expiry); bounded, short-lived."""
+
+    def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: dict[bytes, tuple[Principal, float]] = {}
+
+    def get(self, key: bytes) -> Principal | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        if hit[1] < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return hit[0]
+
+    def put(self, key: bytes, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._items) >= self.max_entries:
+            self._items.clear()
+        self._items[key] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def load_principal(conn: asyncpg.Connection, token_hash: bytes) -> Principal | None:
+    row = await conn.fetchrow(Q()["auth_select_principal"], token_hash)
+    if row is None:
+        return None
+    return Principal(
+        kind=Kind(row["kind"]),
+        id=row["principal_id"],
+        venue_ids=frozenset(row["venue_ids"] or ()),
+        region_codes=frozenset(row["region_codes"] or ()),
+    )
+
+
+async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The request's principal, or None without a token. An unknown token is 401."""
+    cached = connection.scope.get("state", {}).get("principal")
+    if isinstance(cached, Principal):
+        return cached
+    token = _bearer(connection)
+    if token is None:
+        if connection.headers.get("authorization"):
+            raise Unauthorized("Authorization must be 'Bearer <token>'.", "auth.malformed")
+        return None
+    if len(token) > 200:
+        raise Unauthorized("Unknown or revoked token.", "auth.invalid_token")
+    key = hash_token(token)
+    app_state = connection.app.state
+    cache: TokenCache = app_state.token_cache
+    principal = cache.get(key)
+    if principal is None:
+        from onecode.db import acquire
+
+        db = await acquire(app_state.pool, app_state.settings.db_acquire_timeout)
+        try:
+            principal = await load_principal(db, key)
+        finally:
+            await app_state.pool.release(db)
+        if principal is None:
+            raise Unauthorized("Unknown or revoked token.", "auth.invalid_token")
+        cache.put(key, principal)
+    connection.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+def allow(*kinds: Kind) -> Any:
+    """A guard that admits the given principal kinds (401 without a token, 403 otherwise)."""
+    allowed = frozenset(kinds)
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = await resolve_principal(connection)
+        if principal is None:
+            raise Unauthorized("This route needs a bearer token.", "auth.missing_token")
+        if principal.kind not in allowed:
+            raise Forbidden(
+                f"A {principal.kind.value} token cannot use this route.", "auth.wrong_principal"
+            )
+
+    guard.__name__ = "allow_" + "_".join(sorted(k.value for k in allowed))
+    return guard
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """Dependency: the guarded request's principal (guards ran first)."""
+    principal = await resolve_principal(request)
+    if principal is None:
+        raise Unauthorized("This route needs a bearer token.", "auth.missing_token")
+    return principal
+
+
+def require_venue(principal: Principal, venue_id: uuid.UUID) -> None:
+    """Object scope: a venue the principal does not hold is 404."""
+    if not principal.owns_venue(venue_id):
+        raise NotFound("No such venue.", "venues.not_found")
+
+
+def kinds_label(kinds: Iterable[Kind]) -> str:
+    return ", ".join(sorted(k.value for k in kinds))

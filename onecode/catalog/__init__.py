@@ -1,0 +1,1 @@
+"""Catalog: regions, venues, gates, operators, planners and timed-entry slots."""

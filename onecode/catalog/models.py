@@ -1,0 +1,148 @@
+"""Wire shapes of the catalog (one frozen Struct per shape)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+RegionCode = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", max_length=32)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+EntryRule = Annotated[str, Meta(pattern=r"^(single|reentry|daily:[1-9][0-9]{0,2})$")]
+Capacity = Annotated[int, Meta(ge=1, le=10_000_000)]
+Level = Literal["green", "yellow", "orange", "red"]
+
+
+class Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of request bodies: unknown fields are refused."""
+
+
+class RegionIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    code: RegionCode
+    name: Name
+    parent_code: RegionCode | None = None
+
+
+class Region(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    parent_code: str | None = None
+
+
+class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    region_code: RegionCode
+    name: Name
+    kind: Annotated[str, Meta(min_length=1, max_length=50)]
+    gated: bool
+    requires_booking: bool
+    entry_rule: EntryRule
+    capacity_instant: Capacity
+    capacity_daily: Capacity
+    occupancy_cap_pct: Annotated[int, Meta(ge=1, le=100)] | None = None
+    timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
+    lat: Annotated[float, Meta(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Meta(ge=-180, le=180)] | None = None
+    max_party_size: Annotated[int, Meta(ge=1, le=100)] = 10
+    bookings_per_day: Annotated[int, Meta(ge=1, le=100)] = 1
+    booking_window_days: Annotated[int, Meta(ge=0, le=366)] = 14
+    early_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
+    late_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
+
+
+class Venue(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    region_code: str
+    name: str
+    kind: str
+    gated: bool
+    requires_booking: bool
+    entry_rule: str
+    capacity_instant: int
+    capacity_daily: int
+    occupancy_cap_pct: int | None
+    timezone: str
+    lat: float | None
+    lon: float | None
+    max_party_size: int
+    bookings_per_day: int
+    booking_window_days: int
+    early_grace_min: int
+    late_grace_min: int
+    place_code: str
+    rating: float | None = None
+    rating_count: int = 0
+    inside: int = 0
+    crowd_level: Level = "green"
+
+
+class VenueList(msgspec.Struct, frozen=True):
+    venues: list[Venue]
+
+
+class GateIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+
+
+class Created(msgspec.Struct, frozen=True):
+    """A new principal: the token is shown this once and stored only as a hash."""
+
+    id: uuid.UUID
+    token: str
+
+
+class OperatorIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    venue_ids: Annotated[list[uuid.UUID], Meta(min_length=1, max_length=1000)]
+
+
+class PlannerIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    region_codes: Annotated[list[RegionCode], Meta(min_length=1, max_length=1000)]
+
+
+class SlotIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    starts_at: datetime
+    ends_at: datetime
+    capacity: Capacity
+
+
+class SlotsIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    slots: Annotated[list[SlotIn], Meta(min_length=1, max_length=1000)]
+
+
+class Slot(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    venue_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    remaining: int
+
+
+class SlotList(msgspec.Struct, frozen=True):
+    slots: list[Slot]
+
+
+class Live(msgspec.Struct, frozen=True, kw_only=True):
+    venue_id: uuid.UUID
+    inside: int
+    capacity_instant: int
+    load: float
+    level: Level
+    entries_today: int = 0
+    occupancy_cap_pct: int | None = None
+
+
+def crowd_level(inside: int, capacity: int) -> Level:
+    """green below 80%, yellow from 80%, orange from 90%, red from 95% of capacity."""
+    load = inside / capacity if capacity > 0 else 0.0
+    if load >= 0.95:
+        return "red"
+    if load >= 0.90:
+        return "orange"
+    if load >= 0.80:
+        return "yellow"
+    return "green"

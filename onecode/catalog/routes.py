@@ -1,0 +1,112 @@
+"""HTTP routes of the catalog: parse, authorize, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from onecode.auth import Caller, Kind, allow, require_venue
+from onecode.catalog import service
+from onecode.catalog.models import (
+    Created,
+    GateIn,
+    Live,
+    OperatorIn,
+    PlannerIn,
+    Region,
+    RegionIn,
+    Slot,
+    SlotList,
+    SlotsIn,
+    Venue,
+    VenueIn,
+)
+from onecode.db import Conn
+
+RegionQuery = Annotated[
+    str | None,
+    QueryParameter(name="region", pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", required=False),
+]
+
+
+class AdminCatalogController(Controller):
+    path = "/v1/admin"
+    tags = ["admin"]
+    guards = [allow(Kind.ADMIN)]
+
+    @post("/regions")
+    async def create_region(self, conn: Conn, data: JSONBody[RegionIn]) -> Region:
+        """Create a region (province, prefecture or county)."""
+        return await service.create_region(conn, data)
+
+    @post("/venues")
+    async def create_venue(self, conn: Conn, data: JSONBody[VenueIn]) -> Venue:
+        """Create a venue with its entry rule, capacities and place code."""
+        return await service.create_venue(conn, data)
+
+    @post("/venues/{venue_id:uuid}/gates")
+    async def create_gate(
+        self, conn: Conn, venue_id: FromPath[uuid.UUID], data: JSONBody[GateIn]
+    ) -> Created:
+        """Register a gate device at a venue; its token is shown once."""
+        return await service.create_gate(conn, venue_id, data)
+
+    @post("/operators")
+    async def create_operator(self, conn: Conn, data: JSONBody[OperatorIn]) -> Created:
+        """Create a venue operator; its token is shown once."""
+        return await service.create_operator(conn, data)
+
+    @post("/planners")
+    async def create_planner(self, conn: Conn, data: JSONBody[PlannerIn]) -> Created:
+        """Create a regional planner; its token is shown once."""
+        return await service.create_planner(conn, data)
+
+
+class VenueController(Controller):
+    path = "/v1/venues"
+    tags = ["venues"]
+
+    @get("/")
+    async def list_venues(self, conn: Conn, region: RegionQuery = None) -> list[Venue]:
+        """Venues (of a region and the regions below it) with rating and crowd level."""
+        return await service.list_venues(conn, region)
+
+    @get("/{venue_id:uuid}")
+    async def get_venue(self, conn: Conn, venue_id: FromPath[uuid.UUID]) -> Venue:
+        """One venue."""
+        return await service.get_venue(conn, venue_id)
+
+    @get("/{venue_id:uuid}/slots")
+    async def list_slots(
+        self,
+        conn: Conn,
+        venue_id: FromPath[uuid.UUID],
+        day: Annotated[date, QueryParameter(name="date")],
+    ) -> list[Slot]:
+        """Time slots of a local day with the places still free."""
+        return await service.list_slots(conn, venue_id, day)
+
+    @post("/{venue_id:uuid}/slots", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])
+    async def create_slots(
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        data: JSONBody[SlotsIn],
+    ) -> SlotList:
+        """Create timed-entry slots in bulk (operator of the venue, or admin)."""
+        require_venue(principal, venue_id)
+        return SlotList(await service.create_slots(conn, venue_id, data))
+
+    @get("/{venue_id:uuid}/live", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])
+    async def live(self, conn: Conn, principal: Caller, venue_id: FromPath[uuid.UUID]) -> Live:
+        """Live occupancy: inside now against instantaneous capacity, with its level."""
+        require_venue(principal, venue_id)
+        return await service.live(conn, venue_id)
+
+
+ROUTES = [AdminCatalogController, VenueController]

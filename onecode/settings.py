@@ -1,0 +1,95 @@
+"""Settings, read once from ``ONECODE_*`` and ``DATABASE_URL`` into a frozen struct.
+
+Nothing in onecode reads the environment at import time: the command line builds a
+``Settings`` with :meth:`Settings.from_env` and passes it down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+_SECRET_FIELDS = frozenset({"admin_token", "signing_keys", "database_url"})
+
+
+class SettingsError(ValueError):
+    """A setting has a value onecode cannot use."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything onecode can be told from outside; secrets are redacted in ``repr``."""
+
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".onecode")
+    admin_token: str | None = None
+    signing_keys: str | None = None
+    signing_key_file: Path | None = None
+    code_ttl_days: int = 365
+    clock_skew_seconds: int = 120
+    max_body_bytes: int = 1_048_576
+    batch_max_scans: int = 5_000
+    pool_min: int = 2
+    pool_max: int = 10
+    db_acquire_timeout: float = 2.0
+    db_command_timeout: float = 10.0
+    token_cache_seconds: float = 10.0
+    idempotency_ttl_hours: int = 24
+    k_anonymity: int = 10
+    rate_limit: bool = True
+    rollup_interval_seconds: float = 30.0
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if name in _SECRET_FIELDS and value is not None:
+                value = "***"
+            parts.append(f"{name}={value!r}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from an environment mapping (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        if env.get("DATABASE_URL"):
+            raw["database_url"] = env["DATABASE_URL"]
+        for name, field_type in _field_types().items():
+            key = "ONECODE_" + name.upper()
+            if key not in env:
+                continue
+            raw[name] = _parse(name, field_type, env[key])
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(str(exc)) from None
+
+
+def _field_types() -> dict[str, str]:
+    return {
+        f.name: str(f.type) for f in msgspec.structs.fields(Settings) if f.name != "database_url"
+    }
+
+
+def _parse(name: str, field_type: str, text: str) -> object:
+    if "tuple" in field_type:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if "bool" in field_type:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"ONECODE_{name.upper()} must be on or off, not {text!r}")
+    return text

@@ -1,0 +1,90 @@
+-- name: catalog_insert_region
+INSERT INTO regions (code, name, parent_code) VALUES ($1, $2, $3)
+ON CONFLICT (code) DO NOTHING
+RETURNING code, name, parent_code;
+
+-- name: catalog_region_exists
+SELECT EXISTS (SELECT 1 FROM regions WHERE code = $1);
+
+-- name: catalog_select_missing_regions
+SELECT c FROM unnest($1::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = c);
+
+-- name: catalog_select_region_tree
+WITH RECURSIVE tree AS (
+    SELECT code FROM regions WHERE code = ANY($1::text[])
+    UNION
+    SELECT r.code FROM regions r JOIN tree t ON r.parent_code = t.code
+)
+SELECT array_agg(code) FROM tree;
+
+-- name: catalog_insert_venue
+INSERT INTO venues (id, region_code, name, kind, gated, requires_booking, entry_rule,
+                    capacity_instant, capacity_daily, occupancy_cap_pct, timezone, lat, lon,
+                    max_party_size, bookings_per_day, booking_window_days,
+                    early_grace_min, late_grace_min, place_code)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+RETURNING id;
+
+-- name: catalog_select_venues
+SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry_rule,
+       v.capacity_instant, v.capacity_daily, v.occupancy_cap_pct, v.timezone, v.lat, v.lon,
+       v.max_party_size, v.bookings_per_day, v.booking_window_days,
+       v.early_grace_min, v.late_grace_min, v.place_code,
+       CASE WHEN v.rating_count > 0 THEN round(v.rating_sum::numeric / v.rating_count, 2)::float8 END AS rating,
+       v.rating_count,
+       COALESCE((SELECT sum(c.ins - c.outs) FROM gate_counters c
+                  WHERE c.venue_id = v.id
+                    AND c.local_day = (now() AT TIME ZONE v.timezone)::date), 0)::bigint AS inside
+  FROM venues v
+ WHERE ($1::uuid IS NULL OR v.id = $1)
+   AND ($2::text[] IS NULL OR v.region_code = ANY($2::text[]))
+ ORDER BY v.name, v.id
+ LIMIT 1000;
+
+-- name: catalog_venue_exists
+SELECT EXISTS (SELECT 1 FROM venues WHERE id = $1);
+
+-- name: catalog_select_missing_venues
+SELECT v FROM unnest($1::uuid[]) AS v WHERE NOT EXISTS (SELECT 1 FROM venues WHERE id = v);
+
+-- name: catalog_insert_gate
+INSERT INTO gates (id, venue_id, name) VALUES ($1, $2, $3);
+
+-- name: catalog_insert_operator
+INSERT INTO operators (id, name) VALUES ($1, $2);
+
+-- name: catalog_insert_operator_venues
+INSERT INTO operator_venues (operator_id, venue_id)
+SELECT $1, v FROM unnest($2::uuid[]) AS v ON CONFLICT DO NOTHING;
+
+-- name: catalog_insert_planner
+INSERT INTO planners (id, name) VALUES ($1, $2);
+
+-- name: catalog_insert_planner_regions
+INSERT INTO planner_regions (planner_id, region_code)
+SELECT $1, r FROM unnest($2::text[]) AS r ON CONFLICT DO NOTHING;
+
+-- name: catalog_insert_slots
+INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)
+SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
+  FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+       AS s (id, starts_at, ends_at, capacity)
+RETURNING id, venue_id, starts_at, ends_at, capacity, capacity - booked AS remaining;
+
+-- name: catalog_select_slots_for_day
+SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.capacity - s.booked AS remaining
+  FROM slots s JOIN venues v ON v.id = s.venue_id
+ WHERE s.venue_id = $1
+   AND s.starts_at >= ($2::date::timestamp AT TIME ZONE v.timezone)
+   AND s.starts_at < (($2::date + 1)::timestamp AT TIME ZONE v.timezone)
+ ORDER BY s.starts_at, s.id;
+
+-- name: catalog_select_live
+SELECT v.id AS venue_id, v.capacity_instant, v.occupancy_cap_pct,
+       COALESCE(sum(c.ins - c.outs), 0)::bigint AS inside,
+       COALESCE(sum(c.ins), 0)::bigint AS entries_today
+  FROM venues v
+  LEFT JOIN gate_counters c
+         ON c.venue_id = v.id AND c.local_day = (now() AT TIME ZONE v.timezone)::date
+ WHERE v.id = $1
+ GROUP BY v.id;

@@ -1,0 +1,77 @@
+"""Migrations apply in order, twice is a no-op, and concurrent runners do not race."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+
+from onecode.migrate import apply_migrations, load_migrations, migrate
+from onecode.sql import Q
+from tests.conftest import Cluster
+
+
+async def test_second_run_is_a_no_op(db_url: str) -> None:
+    # the template was migrated already: nothing left to apply
+    assert await migrate(db_url) == []
+    conn = await asyncpg.connect(db_url)
+    try:
+        versions = [
+            r[0] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+        ]
+    finally:
+        await conn.close()
+    assert versions == [m.version for m in load_migrations()]
+
+
+async def test_concurrent_runners_apply_each_migration_once(cluster: Cluster) -> None:
+    name = "m_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(cluster.admin_dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        dsn = cluster.dsn(name)
+        results = await asyncio.gather(*(migrate(dsn) for _ in range(6)))
+        applied = [names for names in results if names]
+        # exactly one runner did the work; the others found it done
+        assert len(applied) == 1
+        assert applied[0] == [m.name for m in load_migrations()]
+        conn = await asyncpg.connect(dsn)
+        try:
+            count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+        finally:
+            await conn.close()
+        assert count == len(load_migrations())
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
+async def test_failed_migration_rolls_back(conn: asyncpg.Connection, tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_create_a.sql").write_text("CREATE TABLE mig_a (x int);")
+    (folder / "0002_break_things.sql").write_text("CREATE TABLE mig_b (x int); SELECT 1/0;")
+    await conn.execute("DROP TABLE schema_migrations")
+    try:
+        await apply_migrations(conn, folder)
+    except asyncpg.DivisionByZeroError:
+        pass
+    else:
+        raise AssertionError("the broken migration must fail")
+    assert await conn.fetchval("SELECT to_regclass('mig_a') IS NOT NULL")
+    assert not await conn.fetchval("SELECT to_regclass('mig_b') IS NOT NULL")
+    assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
+
+
+async def test_every_named_query_prepares(conn: asyncpg.Connection) -> None:
+    queries = Q()
+    assert queries.names(), "no named queries found"
+    for name in queries.names():
+        try:
+            await conn.prepare(queries[name])
+        except asyncpg.PostgresError as exc:  # pragma: no cover - the message is the point
+            raise AssertionError(f"query {name} does not prepare: {exc}") from exc
