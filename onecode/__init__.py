@@ -1,0 +1,1 @@
+"""onecode: one QR code for a whole region's tourism."""
