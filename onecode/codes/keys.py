@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn, TypedDict
 
@@ -286,7 +286,8 @@ class KeyStore:
     def __repr__(self) -> str:
         source = "dir" if self._dir is not None else "config"
         kids = [k.kid for k in self._keys]
-        return f"KeyStore(source={source}, kids={kids}, signing_kid={self.signing_key.kid})"
+        active = [k.kid for k in self._active()]
+        return f"KeyStore(source={source}, kids={kids}, active={active})"
 
     # --- reading ----------------------------------------------------------------------
 
@@ -326,9 +327,11 @@ class KeyStore:
                 break
         else:
             raise KeyStoreError("all 256 key ids are in use; delete retired key files")
+        # Strictly after every existing key, so "latest not_before signs" stays
+        # unambiguous after a reload even with a coarse or stopped clock.
         created = self._clock()
         latest = max((k.created_at for k in self._keys), default=created)
-        key = SigningKey.generate(kid, max(created, latest))
+        key = SigningKey.generate(kid, max(created, latest + timedelta(microseconds=1)))
         self._add(key)
         return key
 
