@@ -17,7 +17,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from onecode import __version__
-from onecode.auth import Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.codes import KeyStore
 from onecode.db import create_pool, provide_conn
 from onecode.errors import handle_exception
 from onecode.settings import Settings
@@ -31,9 +32,10 @@ Hook = Callable[[Litestar], Any]
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode.catalog import routes as catalog
+    from onecode.identity import routes as identity
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog]
+    modules: list[Any] = [system, catalog, identity]
     return modules
 
 
@@ -44,20 +46,23 @@ async def ensure_admin_token(conn: asyncpg.Connection, settings: Settings) -> st
             "INSERT INTO api_tokens (token_hash, kind, principal_id) VALUES ($1, 'admin', $2) "
             "ON CONFLICT (token_hash) DO NOTHING",
             hash_token(settings.admin_token),
-            _admin_id(),
+            ADMIN_ID,
         )
         return None
     if await conn.fetchval(Q()["auth_count_admin_tokens"]):
         return None
     token = new_token(Kind.ADMIN)
-    await conn.execute(Q()["auth_insert_token"], hash_token(token), "admin", _admin_id())
+    await conn.execute(Q()["auth_insert_token"], hash_token(token), "admin", ADMIN_ID)
     return token
 
 
-def _admin_id() -> Any:
-    from onecode.auth import ADMIN_ID
-
-    return ADMIN_ID
+def load_keystore(settings: Settings) -> KeyStore:
+    """Signing keys from configuration, or generated into the data folder (development)."""
+    return KeyStore(
+        signing_keys=settings.signing_keys,
+        key_file=settings.signing_key_file,
+        data_dir=settings.data_dir,
+    )
 
 
 def create_app(
@@ -105,7 +110,11 @@ def create_app(
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),
         state=State(
-            {"settings": settings, "token_cache": TokenCache(settings.token_cache_seconds)}
+            {
+                "settings": settings,
+                "token_cache": TokenCache(settings.token_cache_seconds),
+                "keystore": load_keystore(settings),
+            }
         ),
         request_max_body_size=settings.max_body_bytes,
         cors_config=cors,

@@ -187,6 +187,26 @@ class World:
         self.tokens["admin"] = ADMIN_TOKEN
         return self
 
+    async def traveller(
+        self, tag: str, display_name: str | None = None, home_region: str | None = None
+    ) -> dict[str, Any]:
+        """Register a traveller through the API; its token is kept as ``traveller_<tag>``."""
+        body = {
+            k: v for k, v in (("display_name", display_name), ("home_region", home_region)) if v
+        }
+        r = await self.client.post("/v1/travellers", json=body)
+        assert r.status_code == 201, r.text
+        out = dict(r.json())
+        self.tokens[f"traveller_{tag}"] = out["access_token"]
+        self.ids[f"traveller_{tag}"] = out["traveller_id"]
+        return out
+
+    async def code(self, tag: str) -> str:
+        """The traveller's current TQ1 text."""
+        r = await self.client.get("/v1/me/code", headers=self.auth(f"traveller_{tag}"))
+        assert r.status_code == 200, r.text
+        return str(r.json()["code"])
+
     def auth(self, who: str) -> dict[str, str]:
         return bearer(self.tokens[who])
 

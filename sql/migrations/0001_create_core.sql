@@ -86,6 +86,7 @@ CREATE TABLE travellers (
 );
 
 -- One TQ1 credential per traveller: the random cred_id is what the QR carries.
+-- (Citus: distributed by cred_id, the one lookup a gate can make from a code.)
 -- generation is bumped on rotate; every earlier generation is revoked.
 -- revoked_all is set on erasure: no generation is valid any more.
 CREATE TABLE credentials (
@@ -132,7 +133,6 @@ CREATE TABLE bookings (
     used_at      timestamptz,
     PRIMARY KEY (traveller_id, id)
 );
-CREATE UNIQUE INDEX bookings_id_idx ON bookings (id);
 CREATE INDEX bookings_traveller_venue_day_idx ON bookings (traveller_id, venue_id, local_day);
 CREATE INDEX bookings_venue_day_idx ON bookings (venue_id, local_day);
 CREATE INDEX bookings_venue_changed_idx ON bookings (venue_id, changed_at);
@@ -154,7 +154,8 @@ CREATE TABLE scans (
     gate_id      uuid NOT NULL REFERENCES gates (id),
     scan_id      uuid NOT NULL,
     venue_id     uuid NOT NULL REFERENCES venues (id),
-    traveller_id uuid,
+    -- the zero uuid for a code that names no traveller (invalid or unknown)
+    traveller_id uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
     booking_id   uuid,
     direction    text NOT NULL CHECK (direction IN ('in', 'out')),
     decision     text NOT NULL CHECK (decision IN ('accept', 'reject')),
@@ -165,10 +166,11 @@ CREATE TABLE scans (
     offline      boolean NOT NULL DEFAULT false,
     conflict     boolean NOT NULL DEFAULT false,
     seq          bigserial NOT NULL,
-    PRIMARY KEY (gate_id, scan_id)
+    PRIMARY KEY (traveller_id, gate_id, scan_id)
 );
-CREATE UNIQUE INDEX scans_seq_idx ON scans (seq);
-CREATE INDEX scans_traveller_idx ON scans (traveller_id, device_time) WHERE traveller_id IS NOT NULL;
+CREATE INDEX scans_seq_idx ON scans (seq);
+CREATE INDEX scans_gate_scan_idx ON scans (gate_id, scan_id);
+CREATE INDEX scans_traveller_idx ON scans (traveller_id, device_time);
 CREATE INDEX scans_venue_time_idx ON scans (venue_id, device_time);
 
 -- Where a traveller stands at a venue on a local day: the row every entry rule locks.
@@ -205,7 +207,7 @@ CREATE TABLE checkins (
     seq          bigserial NOT NULL,
     PRIMARY KEY (traveller_id, venue_id, local_day)
 );
-CREATE UNIQUE INDEX checkins_seq_idx ON checkins (seq);
+CREATE INDEX checkins_seq_idx ON checkins (seq);
 CREATE INDEX checkins_venue_time_idx ON checkins (venue_id, checked_in_at);
 
 CREATE TABLE reviews (
@@ -234,5 +236,5 @@ CREATE TABLE complaints (
     created_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (traveller_id, id)
 );
-CREATE UNIQUE INDEX complaints_id_idx ON complaints (id);
+CREATE INDEX complaints_id_idx ON complaints (id);
 CREATE INDEX complaints_venue_created_idx ON complaints (venue_id, created_at DESC);

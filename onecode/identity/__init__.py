@@ -1,0 +1,1 @@
+"""Travellers: registration, profile, erasure and their TQ1 code."""

@@ -1,0 +1,52 @@
+"""Wire shapes of traveller identity and codes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+# ISO 3166-1 alpha-2 (GB) or ISO 3166-2 (CN-44, CN-GZ): checked by form only.
+HomeRegion = Annotated[str, Meta(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class TravellerIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    display_name: DisplayName | None = None
+    home_region: HomeRegion | None = None
+
+
+class Registered(msgspec.Struct, frozen=True, kw_only=True):
+    """Shown once: the access token and the code secret are stored only hashed / server-side."""
+
+    traveller_id: uuid.UUID
+    access_token: str
+    code_secret: str  # base64url of the 32-byte anti-screenshot secret, for the app
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    traveller_id: uuid.UUID
+    display_name: str | None
+    home_region: str | None
+    created_at: datetime
+
+
+class Code(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    generation: int
+    expires_at: datetime
+
+
+class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    kid: int
+    alg: str
+    public_key: str
+    not_before: datetime
+    not_after: datetime | None = None
+
+
+class Keys(msgspec.Struct, frozen=True):
+    keys: list[KeyInfo]
