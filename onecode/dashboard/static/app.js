@@ -1,0 +1,580 @@
+// onecode planner dashboard: reads /v1/planner/* with the planner's bearer token and
+// draws them with Apache ECharts. No inline script, no eval (CSP 'self').
+// A suppressed cell (fewer than k distinct travellers) is drawn as suppressed:
+// hatched grey, labelled, and counted on its card; never as zero.
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "onecode.planner.token";
+  var REGION_KEY = "onecode.planner.region";
+  var WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  var MATRIX_ABOVE = 12; // more venues than this: the OD Sankey becomes a matrix heatmap
+  var SUP_FILL = "#d5d9df";
+  var SUP_EDGE = "#8d949e";
+  var HATCH = {
+    symbol: "rect", symbolSize: 1, color: "rgba(90, 98, 110, 0.45)",
+    dashArrayX: [1, 0], dashArrayY: [2, 4], rotation: -Math.PI / 4
+  };
+  var charts = {};
+  var k = null; // the server's k, when an answer tells it
+
+  function $(sel) { return document.querySelector(sel); }
+
+  // ---------- small helpers over the planner API's shapes ----------
+
+  function rowsOf(d) {
+    if (Array.isArray(d)) return d;
+    if (!d || typeof d !== "object") return [];
+    var keys = ["rows", "items", "points", "cells", "buckets", "series", "data"];
+    for (var i = 0; i < keys.length; i++) {
+      if (Array.isArray(d[keys[i]])) return d[keys[i]];
+    }
+    return [];
+  }
+  function pick(r, names) {
+    for (var i = 0; i < names.length; i++) {
+      if (r && r[names[i]] !== undefined) return r[names[i]];
+    }
+    return undefined;
+  }
+  function isSuppressed(r, value) {
+    return r.suppressed === true || value === null;
+  }
+  function kText() { return k ? "<" + k + " travellers" : "<k travellers"; }
+  function supLabel() { return "suppressed (" + kText() + ")"; }
+  function noteK(d) {
+    var v = d && typeof d === "object" ? pick(d, ["k", "k_anonymity", "min_travellers"]) : undefined;
+    if (typeof v === "number") {
+      k = v;
+      var spans = document.querySelectorAll(".k");
+      for (var i = 0; i < spans.length; i++) spans[i].textContent = String(v);
+    }
+  }
+  function fmtBucket(v) {
+    if (typeof v !== "string") return String(v);
+    if (v.length <= 10) return v; // a date
+    var d = new Date(v);
+    if (isNaN(d.getTime())) return v;
+    var p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return (d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+  function fmtTime(v) {
+    if (typeof v !== "string" || v.length <= 10) return String(v);
+    var d = new Date(v);
+    if (isNaN(d.getTime())) return v;
+    var p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+  function isoDay(d) {
+    var p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+  }
+
+  // ---------- token, filters, fetching ----------
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+  function setStatus(text, error) {
+    var el = $("#status");
+    el.textContent = text;
+    el.className = "status" + (error ? " error" : "");
+  }
+
+  function filters() {
+    return {
+      region: $("#region").value.trim().toUpperCase(),
+      from: $("#from").value,
+      to: $("#to").value,
+      venue: $("#venue").value,
+      day: $("#day").value || $("#to").value
+    };
+  }
+
+  function query(endpoint, f, extra) {
+    var q = new URLSearchParams();
+    if (endpoint === "occupancy") {
+      q.set("venue", f.venue);
+      q.set("date", f.day);
+    } else {
+      q.set("region", f.region);
+      q.set("from", f.from);
+      q.set("to", f.to);
+    }
+    if (endpoint === "arrivals") q.set("grain", spanDays(f) > 3 ? "day" : "hour");
+    Object.keys(extra || {}).forEach(function (name) { q.set(name, extra[name]); });
+    return "/v1/planner/" + endpoint + "?" + q.toString();
+  }
+
+  function spanDays(f) {
+    var a = new Date(f.from + "T00:00:00Z"), b = new Date(f.to + "T00:00:00Z");
+    return Math.round((b - a) / 86400000) + 1;
+  }
+
+  function problemText(resp, body) {
+    try {
+      var p = JSON.parse(body);
+      return resp.status + " " + (p.detail || p.title || "") + (p.code ? " [" + p.code + "]" : "");
+    } catch (e) {
+      return resp.status + " " + resp.statusText;
+    }
+  }
+
+  function api(url) {
+    return fetch(url, { headers: { Authorization: "Bearer " + token(), Accept: "application/json" } })
+      .then(function (resp) {
+        return resp.text().then(function (body) {
+          if (!resp.ok) throw new Error(problemText(resp, body));
+          return JSON.parse(body);
+        });
+      });
+  }
+
+  function downloadCsv(endpoint) {
+    var f = filters();
+    var url = query(endpoint, f, { format: "csv" });
+    fetch(url, { headers: { Authorization: "Bearer " + token(), Accept: "text/csv" } })
+      .then(function (resp) {
+        if (!resp.ok) return resp.text().then(function (b) { throw new Error(problemText(resp, b)); });
+        return resp.blob();
+      })
+      .then(function (blob) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = "onecode-" + endpoint + "-" + (endpoint === "occupancy" ? f.day : f.from + "_" + f.to) + ".csv";
+        document.body.appendChild(a);
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      })
+      .catch(function (err) { setStatus("CSV " + endpoint + ": " + err.message, true); });
+  }
+
+  // ---------- chart cards ----------
+
+  function card(name) { return document.querySelector('[data-card="' + name + '"]'); }
+
+  function chartFor(name) {
+    if (!charts[name]) {
+      charts[name] = echarts.init(document.getElementById("chart-" + name), null, { renderer: "canvas" });
+    }
+    return charts[name];
+  }
+
+  function finish(name, points, suppressed, note) {
+    var el = document.getElementById("chart-" + name);
+    el.setAttribute("data-points", String(points));
+    el.setAttribute("data-suppressed", String(suppressed));
+    el.setAttribute("data-state", "rendered");
+    var badge = card(name).querySelector(".sup-count");
+    if (suppressed > 0) {
+      badge.textContent = suppressed + " suppressed (" + kText() + ")";
+      badge.hidden = false;
+    } else {
+      badge.hidden = true;
+    }
+    var n = card(name).querySelector(".note");
+    n.className = "note";
+    n.textContent = note || (points === 0 && suppressed === 0 ? "No data in this range." : "");
+  }
+
+  function fail(name, err) {
+    var el = document.getElementById("chart-" + name);
+    el.setAttribute("data-points", "0");
+    el.setAttribute("data-suppressed", "0");
+    el.setAttribute("data-state", "error");
+    if (charts[name]) charts[name].clear();
+    var n = card(name).querySelector(".note");
+    n.className = "note error";
+    n.textContent = err.message || String(err);
+  }
+
+  // grey hatched columns over suppressed categories, each labelled
+  function supAreas(categories, axis) {
+    return categories.map(function (c) {
+      var a = {}, b = {};
+      a[axis] = c; b[axis] = c;
+      return [a, b];
+    });
+  }
+  function supMarkArea(categories, axis) {
+    return {
+      silent: false,
+      itemStyle: { color: SUP_FILL, opacity: 0.85, borderColor: SUP_EDGE, borderWidth: 1, decal: HATCH },
+      label: { show: true, position: axis === "xAxis" ? "insideTop" : "insideRight",
+        formatter: "suppressed", color: "#39404a", fontSize: 10,
+        rotate: axis === "xAxis" && categories.length > 6 ? 90 : 0 },
+      tooltip: { formatter: supLabel() },
+      data: supAreas(categories, axis)
+    };
+  }
+
+  var baseTooltip = { trigger: "axis", renderMode: "richText", confine: true };
+
+  // 1. arrivals: visits (bars) and unique visitors (line)
+  function drawArrivals(d) {
+    noteK(d);
+    var byBucket = {}, order = [];
+    rowsOf(d).forEach(function (r) {
+      var b = pick(r, ["bucket", "at", "start", "starts_at", "period", "hour", "day", "date", "ts", "time"]);
+      var visits = pick(r, ["visits", "arrivals", "entries", "count"]);
+      var visitors = pick(r, ["visitors", "unique_visitors", "uniques", "unique"]);
+      if (!(b in byBucket)) { byBucket[b] = { visits: 0, visitors: 0, sup: false, any: false }; order.push(b); }
+      var e = byBucket[b];
+      if (isSuppressed(r, visits)) { e.sup = true; return; }
+      e.any = true;
+      e.visits += visits || 0;
+      e.visitors += visitors || 0;
+    });
+    order.sort();
+    var cats = order.map(fmtBucket);
+    var supCats = [], points = 0;
+    var visits = order.map(function (b, i) {
+      var e = byBucket[b];
+      if (e.sup && !e.any) { supCats.push(cats[i]); return null; }
+      points++;
+      return e.visits;
+    });
+    var visitors = order.map(function (b) {
+      var e = byBucket[b];
+      return e.sup && !e.any ? null : e.visitors;
+    });
+    chartFor("arrivals").setOption({
+      tooltip: baseTooltip,
+      legend: { data: ["visits", "unique visitors"], top: 0 },
+      grid: { left: 48, right: 16, top: 32, bottom: 56 },
+      xAxis: { type: "category", data: cats, axisLabel: { hideOverlap: true } },
+      yAxis: { type: "value", minInterval: 1 },
+      dataZoom: cats.length > 48 ? [{ type: "inside" }, { type: "slider", height: 16, bottom: 4 }] : [],
+      series: [
+        { name: "visits", type: "bar", data: visits, itemStyle: { color: "#0b6e4f" },
+          markArea: supMarkArea(supCats, "xAxis") },
+        { name: "unique visitors", type: "line", data: visitors, connectNulls: false,
+          itemStyle: { color: "#d17b0f" }, symbolSize: 5 }
+      ]
+    }, true);
+    finish("arrivals", points, supCats.length);
+  }
+
+  // 2. hour x weekday heatmap
+  function drawHeatmap(d) {
+    noteK(d);
+    var values = [], sup = [], max = 0;
+    rowsOf(d).forEach(function (r) {
+      var wd = pick(r, ["weekday", "dow", "isodow", "day_of_week"]);
+      var h = pick(r, ["hour", "hour_of_day"]);
+      var v = pick(r, ["visits", "arrivals", "count", "value"]);
+      // weekday may be 0..6 (Mon=0) or 1..7 (ISO); normalise to 0..6
+      var y = typeof wd === "number" ? (wd >= 7 ? wd - 7 : wd) : WEEKDAYS.indexOf(String(wd).slice(0, 3));
+      if (typeof wd === "number" && d && d.weekday_base === 1) y = wd - 1;
+      if (isSuppressed(r, v)) { sup.push([h, y, 1]); return; }
+      values.push([h, y, v]);
+      if (v > max) max = v;
+    });
+    var hours = [];
+    for (var i = 0; i < 24; i++) hours.push(String(i));
+    chartFor("heatmap").setOption({
+      tooltip: { renderMode: "richText", confine: true, formatter: function (p) {
+        if (p.seriesIndex === 1) return WEEKDAYS[p.value[1]] + " " + p.value[0] + ":00 — " + supLabel();
+        return WEEKDAYS[p.value[1]] + " " + p.value[0] + ":00 — " + p.value[2] + " visits";
+      } },
+      grid: { left: 44, right: 12, top: 10, bottom: 64 },
+      xAxis: { type: "category", data: hours, splitArea: { show: true }, name: "hour", nameLocation: "middle", nameGap: 24 },
+      yAxis: { type: "category", data: WEEKDAYS, splitArea: { show: true }, inverse: true },
+      visualMap: { min: 0, max: Math.max(max, 1), calculable: true, orient: "horizontal", left: "center",
+        bottom: 0, itemHeight: 120, itemWidth: 10, seriesIndex: 0,
+        inRange: { color: ["#e8f3ee", "#7cc5a1", "#0b6e4f", "#063d2c"] } },
+      series: [
+        { name: "visits", type: "heatmap", data: values, emphasis: { itemStyle: { borderColor: "#333", borderWidth: 1 } } },
+        { name: "suppressed", type: "heatmap", data: sup,
+          itemStyle: { color: SUP_FILL, borderColor: SUP_EDGE, borderWidth: 0.5, decal: HATCH },
+          label: { show: sup.length <= 40, formatter: "s", color: "#39404a", fontSize: 9 } }
+      ]
+    }, true);
+    finish("heatmap", values.length, sup.length);
+  }
+
+  // 3. origin-destination: Sankey (sources on the left, destinations on the right:
+  //    no cycles even when trips go both ways), or a matrix heatmap for many venues
+  function drawOd(d) {
+    noteK(d);
+    var nodes = Array.isArray(d && d.nodes) ? d.nodes : [];
+    var names = {};
+    nodes.forEach(function (n) {
+      if (typeof n === "string") { names[n] = n; return; }
+      var id = pick(n, ["id", "venue_id", "key", "name"]);
+      names[id] = pick(n, ["name", "label", "venue_name"]) || String(id).slice(0, 8);
+    });
+    var links = Array.isArray(d && d.links) ? d.links : rowsOf(d);
+    var shown = [], sup = [];
+    links.forEach(function (l) {
+      var a = pick(l, ["from", "source", "from_venue", "origin"]);
+      var b = pick(l, ["to", "target", "to_venue", "destination"]);
+      var t = pick(l, ["trips", "value", "count"]);
+      var e = { from: names[a] || String(a), to: names[b] || String(b), trips: t };
+      if (isSuppressed(l, t)) sup.push(e); else shown.push(e);
+    });
+    var venues = {};
+    shown.concat(sup).forEach(function (e) { venues[e.from] = 1; venues[e.to] = 1; });
+    var venueList = Object.keys(venues).sort();
+    var chart = chartFor("od");
+    if (venueList.length > MATRIX_ABOVE) {
+      var vals = shown.map(function (e) { return [venueList.indexOf(e.to), venueList.indexOf(e.from), e.trips]; });
+      var supCells = sup.map(function (e) { return [venueList.indexOf(e.to), venueList.indexOf(e.from), 1]; });
+      var max = shown.reduce(function (m, e) { return Math.max(m, e.trips); }, 1);
+      chart.setOption({
+        tooltip: { renderMode: "richText", confine: true, formatter: function (p) {
+          var label = venueList[p.value[1]] + " → " + venueList[p.value[0]];
+          return label + ": " + (p.seriesIndex === 1 ? supLabel() : p.value[2] + " trips");
+        } },
+        grid: { left: 150, right: 16, top: 10, bottom: 120 },
+        xAxis: { type: "category", data: venueList, name: "to", axisLabel: { rotate: 45, width: 110, overflow: "truncate" } },
+        yAxis: { type: "category", data: venueList, name: "from", inverse: true, axisLabel: { width: 140, overflow: "truncate" } },
+        visualMap: { min: 0, max: max, seriesIndex: 0, orient: "horizontal", left: "center", bottom: 0,
+          itemHeight: 120, itemWidth: 10, inRange: { color: ["#e8f3ee", "#0b6e4f", "#063d2c"] } },
+        series: [
+          { type: "heatmap", data: vals },
+          { type: "heatmap", data: supCells, itemStyle: { color: SUP_FILL, borderColor: SUP_EDGE, borderWidth: 0.5, decal: HATCH } }
+        ]
+      }, true);
+    } else {
+      // suppressed links are drawn thin, grey and labelled; their width is nominal, not a count
+      var minTrips = shown.reduce(function (m, e) { return Math.min(m, e.trips); }, Infinity);
+      var nominal = isFinite(minTrips) ? Math.max(minTrips * 0.35, 0.5) : 1;
+      var used = {};
+      var data = [];
+      function node(n) { if (!used[n]) { used[n] = 1; data.push({ name: n }); } }
+      var sankeyLinks = shown.map(function (e) {
+        node(e.from + " ›"); node("› " + e.to);
+        return { source: e.from + " ›", target: "› " + e.to, value: e.trips };
+      }).concat(sup.map(function (e) {
+        node(e.from + " ›"); node("› " + e.to);
+        return { source: e.from + " ›", target: "› " + e.to, value: nominal, suppressed: true,
+          lineStyle: { color: SUP_EDGE, opacity: 0.5, type: "dashed" } };
+      }));
+      chart.setOption({
+        tooltip: { trigger: "item", renderMode: "richText", confine: true, formatter: function (p) {
+          if (p.dataType !== "edge") return p.name;
+          var label = p.data.source.replace(/ ›$/, "") + " → " + p.data.target.replace(/^› /, "");
+          return label + ": " + (p.data.suppressed ? supLabel() : p.data.value + " trips");
+        } },
+        series: [{
+          type: "sankey", data: data, links: sankeyLinks, nodeAlign: "justify", nodeGap: 8,
+          left: 8, right: 8, top: 8, bottom: 8, draggable: false,
+          label: { fontSize: 11, overflow: "truncate", width: 140 },
+          lineStyle: { color: "gradient", curveness: 0.5, opacity: 0.45 },
+          emphasis: { focus: "adjacency" },
+          edgeLabel: { show: true, fontSize: 9, color: "#39404a",
+            formatter: function (p) { return p.data.suppressed ? "suppressed" : ""; } }
+        }]
+      }, true);
+    }
+    finish("od", shown.length, sup.length,
+      venueList.length > MATRIX_ABOVE ? "Matrix view: rows are origins, columns destinations." : "");
+  }
+
+  // 4. occupancy of one venue over a day against its capacity, with 80/90/95% bands
+  function drawOccupancy(d) {
+    noteK(d);
+    var cap = pick(d || {}, ["capacity_instant", "capacity"]);
+    var cats = [], inside = [], supCats = [], points = 0, max = 0;
+    rowsOf(d).forEach(function (r) {
+      var t = pick(r, ["at", "bucket", "time", "ts", "starts_at", "minute", "hour"]);
+      var v = pick(r, ["inside", "occupancy", "count", "value"]);
+      var c = fmtTime(t);
+      cats.push(c);
+      if (isSuppressed(r, v)) { inside.push(null); supCats.push(c); return; }
+      inside.push(v); points++;
+      if (v > max) max = v;
+      if (!cap) cap = pick(r, ["capacity_instant", "capacity"]);
+    });
+    var top = Math.max(cap || 0, max) * 1.05 || 10;
+    var series = [{
+      name: "inside", type: "line", data: inside, step: false, symbolSize: 3, connectNulls: false,
+      itemStyle: { color: "#0b6e4f" }, areaStyle: { opacity: 0.15 },
+      markArea: supMarkArea(supCats, "xAxis")
+    }];
+    if (cap) {
+      var band = function (lo, hi, color, name) {
+        return [{ yAxis: lo * cap, itemStyle: { color: color, opacity: 0.22 }, name: name }, { yAxis: hi * cap }];
+      };
+      series.push({
+        name: "levels", type: "line", data: [], silent: true,
+        markArea: { silent: true, label: { show: true, position: "insideRight", fontSize: 10, color: "#5b6472" },
+          data: [band(0.8, 0.9, "#e6c300", "≥80%"), band(0.9, 0.95, "#f08a00", "≥90%"),
+            band(0.95, Math.max(1, top / cap), "#d62d20", "≥95%")] },
+        markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#7a828e" },
+          label: { formatter: "{b}", position: "insideEndTop", fontSize: 10 },
+          data: [{ yAxis: cap, name: "capacity " + cap }] }
+      });
+    }
+    chartFor("occupancy").setOption({
+      tooltip: baseTooltip,
+      grid: { left: 48, right: 16, top: 16, bottom: 40 },
+      xAxis: { type: "category", data: cats, axisLabel: { hideOverlap: true } },
+      yAxis: { type: "value", max: Math.ceil(top), minInterval: 1 },
+      series: series
+    }, true);
+    finish("occupancy", points, supCats.length, cap ? "" : "Capacity unknown: levels not drawn.");
+  }
+
+  // 5. visitor origins: home regions, largest first
+  function drawOrigins(d) {
+    noteK(d);
+    var shown = [], supNames = [];
+    rowsOf(d).forEach(function (r) {
+      var name = pick(r, ["home_region", "origin", "region", "name", "code"]) || "unknown";
+      var v = pick(r, ["visitors", "travellers", "unique_visitors", "visits", "count"]);
+      if (isSuppressed(r, v)) supNames.push(String(name)); else shown.push([String(name), v]);
+    });
+    shown.sort(function (a, b) { return a[1] - b[1]; });
+    var cats = supNames.sort().concat(shown.map(function (e) { return e[0]; }));
+    var vals = supNames.map(function () { return null; }).concat(shown.map(function (e) { return e[1]; }));
+    chartFor("origins").setOption({
+      tooltip: baseTooltip,
+      grid: { left: 72, right: 24, top: 8, bottom: 28 },
+      xAxis: { type: "value", minInterval: 1 },
+      yAxis: { type: "category", data: cats },
+      series: [{ name: "visitors", type: "bar", data: vals, itemStyle: { color: "#2f6db3" },
+        label: { show: true, position: "right", fontSize: 10 },
+        markArea: supMarkArea(supNames, "yAxis") }]
+    }, true);
+    finish("origins", shown.length, supNames.length);
+  }
+
+  // 6. booking use: no-show rate per venue
+  function drawBookings(d) {
+    noteK(d);
+    var byVenue = {};
+    rowsOf(d).forEach(function (r) {
+      var name = pick(r, ["venue_name", "name", "venue", "venue_id"]) || "?";
+      var rate = pick(r, ["no_show_rate", "noshow_rate", "no_shows_rate"]);
+      var noShows = pick(r, ["no_shows", "noshows", "no_show"]);
+      var total = pick(r, ["bookings", "booked", "total"]);
+      var e = byVenue[name] || (byVenue[name] = { ns: 0, tot: 0, rates: [], sup: false, any: false });
+      if (isSuppressed(r, rate !== undefined ? rate : noShows)) { e.sup = true; return; }
+      e.any = true;
+      if (typeof noShows === "number" && typeof total === "number") { e.ns += noShows; e.tot += total; }
+      else if (typeof rate === "number") e.rates.push(rate);
+    });
+    var names = Object.keys(byVenue).sort();
+    var supNames = [], shown = [];
+    names.forEach(function (n) {
+      var e = byVenue[n];
+      if (!e.any) { supNames.push(n); return; }
+      var rate = e.tot > 0 ? e.ns / e.tot
+        : e.rates.length ? e.rates.reduce(function (a, b) { return a + b; }, 0) / e.rates.length : 0;
+      shown.push([n, Math.round(rate * 1000) / 10]);
+    });
+    var cats = supNames.concat(shown.map(function (e) { return e[0]; }));
+    var vals = supNames.map(function () { return null; }).concat(shown.map(function (e) { return e[1]; }));
+    chartFor("bookings").setOption({
+      tooltip: baseTooltip,
+      grid: { left: 150, right: 40, top: 8, bottom: 28 },
+      xAxis: { type: "value", name: "%", max: function (v) { return Math.max(10, Math.ceil(v.max / 10) * 10); } },
+      yAxis: { type: "category", data: cats, axisLabel: { width: 140, overflow: "truncate" } },
+      series: [{ name: "no-show rate %", type: "bar", data: vals, itemStyle: { color: "#a33b5b" },
+        label: { show: true, position: "right", fontSize: 10, formatter: "{c}%" },
+        markArea: supMarkArea(supNames, "yAxis") }]
+    }, true);
+    finish("bookings", shown.length, supNames.length);
+  }
+
+  var DRAW = {
+    arrivals: drawArrivals, heatmap: drawHeatmap, od: drawOd,
+    occupancy: drawOccupancy, origins: drawOrigins, bookings: drawBookings
+  };
+
+  function loadChart(name, f) {
+    if (name === "occupancy" && !f.venue) {
+      finish("occupancy", 0, 0, "No venue in this region.");
+      return Promise.resolve();
+    }
+    var el = document.getElementById("chart-" + name);
+    el.setAttribute("data-state", "loading");
+    return api(query(name, f)).then(DRAW[name]).catch(function (err) { fail(name, err); });
+  }
+
+  function loadVenues(region) {
+    return fetch("/v1/venues?region=" + encodeURIComponent(region), { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (venues) {
+        var sel = $("#venue"), keep = sel.value;
+        sel.textContent = "";
+        (Array.isArray(venues) ? venues : rowsOf(venues)).forEach(function (v) {
+          var o = document.createElement("option");
+          o.value = v.id;
+          o.textContent = v.name + (v.gated ? "" : " (ungated)");
+          sel.appendChild(o);
+        });
+        if (keep && sel.querySelector('option[value="' + keep + '"]')) sel.value = keep;
+        else {
+          var gated = (Array.isArray(venues) ? venues : []).filter(function (v) { return v.gated; })[0];
+          if (gated) sel.value = gated.id;
+        }
+      })
+      .catch(function () { /* the occupancy card says so */ });
+  }
+
+  var lastRegion = null;
+  function refresh() {
+    if (!token()) { setStatus("Paste a planner token to begin.", true); return; }
+    var f = filters();
+    if (!f.region || !f.from || !f.to) { setStatus("Region and dates are needed.", true); return; }
+    if (f.from > f.to) { setStatus("'From' is after 'To'.", true); return; }
+    sessionStorage.setItem(REGION_KEY, f.region);
+    setStatus("Loading " + f.region + " " + f.from + " … " + f.to + " …");
+    document.body.setAttribute("data-loaded", "0");
+    var venues = lastRegion === f.region ? Promise.resolve() : loadVenues(f.region);
+    lastRegion = f.region;
+    venues.then(function () {
+      f = filters();
+      return Promise.all(Object.keys(DRAW).map(function (n) { return loadChart(n, f); }));
+    }).then(function () {
+      var errors = document.querySelectorAll('.chart[data-state="error"]').length;
+      setStatus(errors ? errors + " chart(s) could not load: see their notes." :
+        "Showing " + f.region + ", " + f.from + " to " + f.to + ".", errors > 0);
+      document.body.setAttribute("data-loaded", "1");
+    });
+  }
+
+  function init() {
+    var today = new Date();
+    var weekAgo = new Date(today.getTime() - 6 * 86400000);
+    $("#to").value = isoDay(today);
+    $("#from").value = isoDay(weekAgo);
+    $("#day").value = isoDay(today);
+    var region = sessionStorage.getItem(REGION_KEY);
+    if (region) $("#region").value = region;
+    if (token()) $("#token").placeholder = "token saved for this tab";
+
+    $("#token-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var t = $("#token").value.trim();
+      if (t) sessionStorage.setItem(TOKEN_KEY, t);
+      $("#token").value = "";
+      $("#token").placeholder = "token saved for this tab";
+      refresh();
+    });
+    $("#forget").addEventListener("click", function () {
+      sessionStorage.removeItem(TOKEN_KEY);
+      $("#token").placeholder = "oc_planner_…";
+      setStatus("Token forgotten.");
+    });
+    $("#filters").addEventListener("submit", function (ev) { ev.preventDefault(); refresh(); });
+    $("#region").addEventListener("change", function () { lastRegion = null; });
+    var buttons = document.querySelectorAll("button.csv");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function (ev) { downloadCsv(ev.currentTarget.getAttribute("data-endpoint")); });
+    }
+    var pending = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(pending);
+      pending = setTimeout(function () {
+        Object.keys(charts).forEach(function (n) { charts[n].resize(); });
+      }, 120);
+    });
+    if (token()) refresh();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
