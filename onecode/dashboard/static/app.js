@@ -25,17 +25,11 @@
   function rowsOf(d) {
     if (Array.isArray(d)) return d;
     if (!d || typeof d !== "object") return [];
-    var keys = ["rows", "items", "points", "cells", "buckets", "series", "data"];
+    var keys = ["rows", "cells", "hours", "venues", "links", "bins", "items"];
     for (var i = 0; i < keys.length; i++) {
       if (Array.isArray(d[keys[i]])) return d[keys[i]];
     }
     return [];
-  }
-  function pick(r, names) {
-    for (var i = 0; i < names.length; i++) {
-      if (r && r[names[i]] !== undefined) return r[names[i]];
-    }
-    return undefined;
   }
   function isSuppressed(r, value) {
     return r.suppressed === true || value === null;
@@ -43,28 +37,19 @@
   function kText() { return k ? "<" + k + " travellers" : "<k travellers"; }
   function supLabel() { return "suppressed (" + kText() + ")"; }
   function noteK(d) {
-    var v = d && typeof d === "object" ? pick(d, ["k", "k_anonymity", "min_travellers"]) : undefined;
+    var v = d && typeof d === "object" ? (d.window ? d.window.k : d.k) : undefined;
     if (typeof v === "number") {
       k = v;
       var spans = document.querySelectorAll(".k");
       for (var i = 0; i < spans.length; i++) spans[i].textContent = String(v);
     }
   }
+  // buckets are venue-local wall-clock strings: "2026-05-01" or "2026-05-01T09:00"
   function fmtBucket(v) {
-    if (typeof v !== "string") return String(v);
-    if (v.length <= 10) return v; // a date
-    var d = new Date(v);
-    if (isNaN(d.getTime())) return v;
-    var p = function (n) { return (n < 10 ? "0" : "") + n; };
-    return (d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes());
+    v = String(v);
+    return v.length > 10 ? v.slice(5, 10) + " " + v.slice(11, 16) : v;
   }
-  function fmtTime(v) {
-    if (typeof v !== "string" || v.length <= 10) return String(v);
-    var d = new Date(v);
-    if (isNaN(d.getTime())) return v;
-    var p = function (n) { return (n < 10 ? "0" : "") + n; };
-    return p(d.getHours()) + ":" + p(d.getMinutes());
-  }
+  function fmtHour(h) { return (h < 10 ? "0" : "") + h + ":00"; }
   function isoDay(d) {
     var p = function (n) { return (n < 10 ? "0" : "") + n; };
     return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
@@ -214,9 +199,7 @@
     noteK(d);
     var byBucket = {}, order = [];
     rowsOf(d).forEach(function (r) {
-      var b = pick(r, ["bucket", "at", "start", "starts_at", "period", "hour", "day", "date", "ts", "time"]);
-      var visits = pick(r, ["visits", "arrivals", "entries", "count"]);
-      var visitors = pick(r, ["visitors", "unique_visitors", "uniques", "unique"]);
+      var b = r.bucket, visits = r.visits, visitors = r.visitors;
       if (!(b in byBucket)) { byBucket[b] = { visits: 0, visitors: 0, sup: false, any: false }; order.push(b); }
       var e = byBucket[b];
       if (isSuppressed(r, visits)) { e.sup = true; return; }
@@ -259,12 +242,8 @@
     noteK(d);
     var values = [], sup = [], max = 0;
     rowsOf(d).forEach(function (r) {
-      var wd = pick(r, ["weekday", "dow", "isodow", "day_of_week"]);
-      var h = pick(r, ["hour", "hour_of_day"]);
-      var v = pick(r, ["visits", "arrivals", "count", "value"]);
-      // weekday may be 0..6 (Mon=0) or 1..7 (ISO); normalise to 0..6
-      var y = typeof wd === "number" ? (wd >= 7 ? wd - 7 : wd) : WEEKDAYS.indexOf(String(wd).slice(0, 3));
-      if (typeof wd === "number" && d && d.weekday_base === 1) y = wd - 1;
+      var h = r.hour, v = r.visits;
+      var y = r.weekday - 1; // ISO weekday: 1 = Monday
       if (isSuppressed(r, v)) { sup.push([h, y, 1]); return; }
       values.push([h, y, v]);
       if (v > max) max = v;
@@ -299,17 +278,13 @@
     var nodes = Array.isArray(d && d.nodes) ? d.nodes : [];
     var names = {};
     nodes.forEach(function (n) {
-      if (typeof n === "string") { names[n] = n; return; }
-      var id = pick(n, ["id", "venue_id", "key", "name"]);
-      names[id] = pick(n, ["name", "label", "venue_name"]) || String(id).slice(0, 8);
+      names[n.id] = n.name;
     });
     var links = Array.isArray(d && d.links) ? d.links : rowsOf(d);
     var shown = [], sup = [];
     links.forEach(function (l) {
-      var a = pick(l, ["from", "source", "from_venue", "origin"]);
-      var b = pick(l, ["to", "target", "to_venue", "destination"]);
-      var t = pick(l, ["trips", "value", "count"]);
-      var e = { from: names[a] || String(a), to: names[b] || String(b), trips: t };
+      var t = l.trips;
+      var e = { from: names[l.from] || String(l.from).slice(0, 8), to: names[l.to] || String(l.to).slice(0, 8), trips: t };
       if (isSuppressed(l, t)) sup.push(e); else shown.push(e);
     });
     var venues = {};
@@ -341,14 +316,19 @@
       var nominal = isFinite(minTrips) ? Math.max(minTrips * 0.35, 0.5) : 1;
       var used = {};
       var data = [];
-      function node(n) { if (!used[n]) { used[n] = 1; data.push({ name: n }); } }
+      // destinations sit on the right edge: their labels go inside, to the left
+      function node(n) {
+        if (used[n]) return;
+        used[n] = 1;
+        data.push(n.charAt(0) === "›" ? { name: n, label: { position: "left" } } : { name: n });
+      }
       var sankeyLinks = shown.map(function (e) {
         node(e.from + " ›"); node("› " + e.to);
         return { source: e.from + " ›", target: "› " + e.to, value: e.trips };
       }).concat(sup.map(function (e) {
         node(e.from + " ›"); node("› " + e.to);
         return { source: e.from + " ›", target: "› " + e.to, value: nominal, suppressed: true,
-          lineStyle: { color: SUP_EDGE, opacity: 0.5, type: "dashed" } };
+          lineStyle: { color: SUP_EDGE, opacity: 0.75, type: "dashed" } };
       }));
       chart.setOption({
         tooltip: { trigger: "item", renderMode: "richText", confine: true, formatter: function (p) {
@@ -374,18 +354,17 @@
   // 4. occupancy of one venue over a day against its capacity, with 80/90/95% bands
   function drawOccupancy(d) {
     noteK(d);
-    var cap = pick(d || {}, ["capacity_instant", "capacity"]);
+    var cap = d.capacity_instant;
+    var th = d.thresholds || {};
     var cats = [], inside = [], supCats = [], points = 0, max = 0;
     rowsOf(d).forEach(function (r) {
-      var t = pick(r, ["at", "bucket", "time", "ts", "starts_at", "minute", "hour"]);
-      var v = pick(r, ["inside", "occupancy", "count", "value"]);
-      var c = fmtTime(t);
+      var c = fmtHour(r.hour), v = r.inside;
       cats.push(c);
       if (isSuppressed(r, v)) { inside.push(null); supCats.push(c); return; }
       inside.push(v); points++;
       if (v > max) max = v;
-      if (!cap) cap = pick(r, ["capacity_instant", "capacity"]);
     });
+    var y80 = (th.yellow || 80) / 100, y90 = (th.orange || 90) / 100, y95 = (th.red || 95) / 100;
     var top = Math.max(cap || 0, max) * 1.05 || 10;
     var series = [{
       name: "inside", type: "line", data: inside, step: false, symbolSize: 3, connectNulls: false,
@@ -399,8 +378,9 @@
       series.push({
         name: "levels", type: "line", data: [], silent: true,
         markArea: { silent: true, label: { show: true, position: "insideRight", fontSize: 10, color: "#5b6472" },
-          data: [band(0.8, 0.9, "#e6c300", "≥80%"), band(0.9, 0.95, "#f08a00", "≥90%"),
-            band(0.95, Math.max(1, top / cap), "#d62d20", "≥95%")] },
+          data: [band(y80, y90, "#e6c300", "≥" + Math.round(y80 * 100) + "%"),
+            band(y90, y95, "#f08a00", "≥" + Math.round(y90 * 100) + "%"),
+            band(y95, Math.max(1, top / cap), "#d62d20", "≥" + Math.round(y95 * 100) + "%")] },
         markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#7a828e" },
           label: { formatter: "{b}", position: "insideEndTop", fontSize: 10 },
           data: [{ yAxis: cap, name: "capacity " + cap }] }
@@ -409,11 +389,12 @@
     chartFor("occupancy").setOption({
       tooltip: baseTooltip,
       grid: { left: 48, right: 16, top: 16, bottom: 40 },
-      xAxis: { type: "category", data: cats, axisLabel: { hideOverlap: true } },
+      xAxis: { type: "category", data: cats, boundaryGap: true, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", max: Math.ceil(top), minInterval: 1 },
       series: series
     }, true);
-    finish("occupancy", points, supCats.length, cap ? "" : "Capacity unknown: levels not drawn.");
+    finish("occupancy", points, supCats.length, d.name + ", " + d.date + " (" + d.timezone + "): people inside at the end of each hour" +
+      (d.peak_inside !== null && d.peak_inside !== undefined ? "; peak " + d.peak_inside + " at " + fmtHour(d.peak_hour) : "") + ".");
   }
 
   // 5. visitor origins: home regions, largest first
@@ -421,8 +402,7 @@
     noteK(d);
     var shown = [], supNames = [];
     rowsOf(d).forEach(function (r) {
-      var name = pick(r, ["home_region", "origin", "region", "name", "code"]) || "unknown";
-      var v = pick(r, ["visitors", "travellers", "unique_visitors", "visits", "count"]);
+      var name = r.home_region, v = r.visitors;
       if (isSuppressed(r, v)) supNames.push(String(name)); else shown.push([String(name), v]);
     });
     shown.sort(function (a, b) { return a[1] - b[1]; });
@@ -433,37 +413,27 @@
       grid: { left: 72, right: 24, top: 8, bottom: 28 },
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", data: cats },
-      series: [{ name: "visitors", type: "bar", data: vals, itemStyle: { color: "#2f6db3" },
+      series: [{ name: "visitors", type: "bar", data: vals, itemStyle: { color: "#2f6db3" }, barMaxWidth: 28,
         label: { show: true, position: "right", fontSize: 10 },
         markArea: supMarkArea(supNames, "yAxis") }]
     }, true);
     finish("origins", shown.length, supNames.length);
   }
 
-  // 6. booking use: no-show rate per venue
+  // 6. booking use: no-show rate per venue (no_show / (used + no_show))
   function drawBookings(d) {
     noteK(d);
-    var byVenue = {};
+    var supNames = [], shown = [], empty = 0;
     rowsOf(d).forEach(function (r) {
-      var name = pick(r, ["venue_name", "name", "venue", "venue_id"]) || "?";
-      var rate = pick(r, ["no_show_rate", "noshow_rate", "no_shows_rate"]);
-      var noShows = pick(r, ["no_shows", "noshows", "no_show"]);
-      var total = pick(r, ["bookings", "booked", "total"]);
-      var e = byVenue[name] || (byVenue[name] = { ns: 0, tot: 0, rates: [], sup: false, any: false });
-      if (isSuppressed(r, rate !== undefined ? rate : noShows)) { e.sup = true; return; }
-      e.any = true;
-      if (typeof noShows === "number" && typeof total === "number") { e.ns += noShows; e.tot += total; }
-      else if (typeof rate === "number") e.rates.push(rate);
+      if (isSuppressed(r, r.no_show_rate)) {
+        // a venue whose slots have not ended yet has no rate, and is not suppressed
+        if (r.suppressed) supNames.push(r.name); else empty++;
+        return;
+      }
+      shown.push([r.name, Math.round(r.no_show_rate * 1000) / 10, r.used + r.no_show]);
     });
-    var names = Object.keys(byVenue).sort();
-    var supNames = [], shown = [];
-    names.forEach(function (n) {
-      var e = byVenue[n];
-      if (!e.any) { supNames.push(n); return; }
-      var rate = e.tot > 0 ? e.ns / e.tot
-        : e.rates.length ? e.rates.reduce(function (a, b) { return a + b; }, 0) / e.rates.length : 0;
-      shown.push([n, Math.round(rate * 1000) / 10]);
-    });
+    shown.sort(function (a, b) { return a[1] - b[1]; });
+    supNames.sort();
     var cats = supNames.concat(shown.map(function (e) { return e[0]; }));
     var vals = supNames.map(function () { return null; }).concat(shown.map(function (e) { return e[1]; }));
     chartFor("bookings").setOption({
@@ -471,11 +441,14 @@
       grid: { left: 150, right: 40, top: 8, bottom: 28 },
       xAxis: { type: "value", name: "%", max: function (v) { return Math.max(10, Math.ceil(v.max / 10) * 10); } },
       yAxis: { type: "category", data: cats, axisLabel: { width: 140, overflow: "truncate" } },
-      series: [{ name: "no-show rate %", type: "bar", data: vals, itemStyle: { color: "#a33b5b" },
+      series: [{ name: "no-show rate %", type: "bar", data: vals, itemStyle: { color: "#a33b5b" }, barMaxWidth: 28,
         label: { show: true, position: "right", fontSize: 10, formatter: "{c}%" },
         markArea: supMarkArea(supNames, "yAxis") }]
     }, true);
-    finish("bookings", shown.length, supNames.length);
+    var overall = d.no_show_rate;
+    finish("bookings", shown.length, supNames.length,
+      (typeof overall === "number" ? "Overall no-show rate " + Math.round(overall * 1000) / 10 + "%. " : "") +
+      (empty ? empty + " venue(s) with no ended booked slot yet." : ""));
   }
 
   var DRAW = {
