@@ -33,9 +33,10 @@ def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode.catalog import routes as catalog
     from onecode.identity import routes as identity
+    from onecode.offline import routes as offline
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity]
+    modules: list[Any] = [system, catalog, identity, offline]
     return modules
 
 
