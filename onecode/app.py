@@ -34,9 +34,10 @@ def _route_modules() -> list[Any]:
     from onecode.catalog import routes as catalog
     from onecode.dashboard import routes as dashboard
     from onecode.identity import routes as identity
+    from onecode.offline import routes as offline
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity, dashboard]
+    modules: list[Any] = [system, catalog, identity, offline, dashboard]
     return modules
 
 
