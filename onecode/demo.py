@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import random
 import sys
@@ -819,12 +820,18 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
 
     admin_token = settings.admin_token or f"oc_admin_demo_{secrets.token_urlsafe(32)}"
     app = create_app(msgspec.structs.replace(settings, admin_token=admin_token, rate_limit=False))
+    failure: Exception | None = None
     async with app.lifespan():
         transport = httpx.ASGITransport(app=cast(Any, app))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://demo.local", timeout=60
         ) as client:
-            return await run_plan(client, admin_token, plan, progress)
+            try:
+                return await run_plan(client, admin_token, plan, progress)
+            except (DemoError, httpx.HTTPError) as exc:
+                failure = exc  # raised below, outside the lifespan's task group
+    assert failure is not None
+    raise failure
 
 
 async def run_remote(url: str, admin_token: str, plan: Plan, progress: Progress) -> Summary:
@@ -874,6 +881,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days, travellers=args.travellers, seed=args.seed, now=datetime.now(UTC)
     )
     progress = Progress(not args.quiet)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
     try:
         if args.url:
             if not settings.admin_token:

@@ -1,0 +1,196 @@
+"""The planner dashboard in a real browser: a uvicorn server on a free port over a test
+database filled by the demo simulator, Debian's Chromium driven by Playwright.
+
+The page is served under a strict ``Content-Security-Policy: default-src 'self'`` (added
+here at the network layer, as the production header does) to prove that it needs no
+inline script, no eval and nothing from another origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from onecode import demo
+from onecode.app import create_app
+from onecode.settings import Settings
+from tests.conftest import ADMIN_TOKEN
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CSP = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'"
+CHARTS = ("arrivals", "heatmap", "od", "occupancy", "origins", "bookings")
+
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+    pytest.skip(
+        f"{CHROMIUM} is absent (apt-get install chromium); the browser test never downloads one",
+        allow_module_level=True,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server:
+    """uvicorn in a thread, on its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    with _Server(settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def filled(server: str, db_url: str) -> tuple[str, demo.Summary]:
+    """A small demo played over real HTTP against the server, rollups advanced."""
+    plan = demo.make_plan(days=2, travellers=240, seed=5, now=datetime.now(UTC))
+    async with httpx.AsyncClient(base_url=server, timeout=60) as client:
+        summary = await demo.run_plan(client, ADMIN_TOKEN, plan, demo.Progress(False))
+    await demo.advance_rollups(db_url)
+    return server, summary
+
+
+def _with_csp(route: Any) -> Any:
+    async def handle() -> None:
+        response = await route.fetch()
+        headers = {**response.headers, "content-security-policy": CSP}
+        await route.fulfill(response=response, headers=headers)
+
+    return handle()
+
+
+async def test_dashboard_renders_every_chart_and_shows_suppression(
+    filled: tuple[str, demo.Summary],
+) -> None:
+    from playwright.async_api import async_playwright
+
+    base, summary = filled
+    problems: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            page = await context.new_page()
+            page.on(
+                "console",
+                lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+            )
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            # anything not from this server is refused: no CDN, no internet
+            await page.route(
+                lambda url: not url.startswith(base),
+                lambda route: route.abort(),
+            )
+            await page.route(f"{base}/planner/**", _with_csp)
+
+            await page.goto(f"{base}/planner/")
+            await page.fill("#token", summary.planner_token)
+            await page.click("#token-form button[type=submit]")
+            await page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+            # the token stays in this tab only
+            stored = await page.evaluate("sessionStorage.getItem('onecode.planner.token')")
+            assert stored == summary.planner_token
+            # occupancy of the busiest gated venue today
+            await page.select_option("#venue", label="Huangguoshu Waterfall")
+            await page.evaluate("document.body.setAttribute('data-loaded', '0')")
+            await page.click("#filters button[type=submit]")
+            await page.wait_for_selector("body[data-loaded='1']", timeout=20_000)
+
+            counts: dict[str, tuple[int, int, str | None]] = {}
+            for name in CHARTS:
+                el = page.locator(f'.chart[data-chart="{name}"]')
+                counts[name] = (
+                    int(await el.get_attribute("data-points") or 0),
+                    int(await el.get_attribute("data-suppressed") or 0),
+                    await el.get_attribute("data-state"),
+                )
+                # the chart drew a canvas
+                assert await el.locator("canvas").count() >= 1, name
+            notes = {n: await page.locator(f'[data-card="{n}"] .note').inner_text() for n in CHARTS}
+            assert all(c[2] == "rendered" for c in counts.values()), (counts, notes)
+            assert all(c[0] > 0 for c in counts.values()), (counts, notes)
+            assert sum(c[1] for c in counts.values()) > 0, counts
+            # a suppressed cell is shown as suppressed, with its label visible
+            badge = page.locator(".sup-count:visible").first
+            assert await badge.is_visible()
+            assert "suppressed (<10 travellers)" in await badge.inner_text()
+            assert "10" in await page.locator(".legend .k").inner_text()
+
+            # CSV download: fetched with the bearer header, saved from a Blob
+            async with page.expect_download() as info:
+                await page.click('button.csv[data-endpoint="origins"]')
+            download = await info.value
+            path = await download.path()
+            text = Path(path).read_text(encoding="utf-8")
+            assert "home_region" in text.splitlines()[0]
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+            # phone width: one column, charts resized to the screen
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await asyncio.sleep(0.5)
+            boxes = [await page.locator(f'[data-card="{n}"]').bounding_box() for n in CHARTS]
+            assert len({round(b["x"]) for b in boxes if b}) == 1, boxes
+            canvas = await page.locator('.chart[data-chart="heatmap"] canvas').bounding_box()
+            assert canvas is not None and canvas["width"] <= 390
+            await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+        finally:
+            await browser.close()
+    csp = [m for m in problems if "Content Security Policy" in m or "Refused" in m]
+    assert not csp, csp
+    assert not [m for m in problems if "Uncaught" in m or "TypeError" in m], problems
