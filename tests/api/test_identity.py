@@ -64,6 +64,9 @@ async def test_rotation_revokes_every_earlier_generation(
     reg = await world.traveller("a")
     old_code = await world.code("a")
     old = (await _verified(client, old_code)).credential
+    changed_before = await conn.fetchval(
+        "SELECT changed_at FROM credentials WHERE cred_id = $1", old.cred_id
+    )
     status = await credential_status(conn, old.cred_id, old.generation)
     assert status == (uuid.UUID(reg["traveller_id"]), None)
 
@@ -91,12 +94,12 @@ async def test_rotation_revokes_every_earlier_generation(
     # GET /v1/me/code now serves the new generation
     assert await world.code("a") == rotated["code"]
     row = await conn.fetchrow(
-        "SELECT generation, suffix_secret, changed_at > issued_at - interval '1 second' AS ok "
-        "FROM credentials WHERE traveller_id = $1",
+        "SELECT generation, suffix_secret, changed_at FROM credentials WHERE traveller_id = $1",
         traveller_id,
     )
     assert row["generation"] == new.generation
     assert bytes(row["suffix_secret"]) == _secret(rotated["code_secret"])
+    assert row["changed_at"] > changed_before  # the gate pack's revocation cursor moves
 
 
 async def test_racing_rotations_each_get_their_own_generation(
@@ -260,6 +263,27 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     # the other traveller is untouched
     other = (await client.get("/v1/me", headers=world.auth("traveller_b"))).json()
     assert other["display_name"] == "Other" and other["home_region"] == "CN-GZ"
+
+
+async def test_erasure_racing_rotations_leaves_no_valid_code(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    reg = await world.traveller("a")
+    auth = world.auth("traveller_a")
+    calls = [client.post("/v1/me/code/rotate", headers=auth) for _ in range(10)]
+    calls.insert(5, client.delete("/v1/me", headers=auth))
+    answers = await asyncio.gather(*calls)
+    assert answers[5].status_code == 204
+    # a rotation either won before the erasure or was refused; never a 500
+    assert {r.status_code for r in answers} <= {200, 204, 401, 404}, [r.text for r in answers]
+    row = await conn.fetchrow(
+        "SELECT cred_id, generation, revoked_all FROM credentials WHERE traveller_id = $1",
+        uuid.UUID(reg["traveller_id"]),
+    )
+    assert row["revoked_all"] is True
+    for g in range(1, row["generation"] + 2):
+        status = await credential_status(conn, bytes(row["cred_id"]), g)
+        assert status.reason is not None, g
 
 
 async def test_erasure_takes_effect_at_once_despite_the_token_cache(
