@@ -116,8 +116,9 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise  # a real import error inside an existing module
+            # a plugin (or its package) not built yet is fine; a broken import is not
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+                raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
