@@ -357,10 +357,11 @@ def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
     rng = random.Random(seed)
     today = now.astimezone(TZ).date()
     day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    # the holiday surge: a Saturday in the window if there is one, else the middle day
-    saturdays = [d for d in day_list if d.weekday() == 5]
-    holiday = saturdays[-1] if saturdays else day_list[len(day_list) // 2]
-    weights = [2.2 if d == holiday else (1.3 if d.weekday() >= 5 else 1.0) for d in day_list]
+    # the holiday surge: a Saturday before today if there is one, else the middle day
+    saturdays = [d for d in day_list[:-1] if d.weekday() == 5]
+    holiday = saturdays[-1] if saturdays else day_list[(len(day_list) - 1) // 2]
+    # today counts only up to now; the surge day draws three times the crowd
+    weights = [3.0 if d == holiday else (1.3 if d.weekday() >= 5 else 1.0) for d in day_list]
     by_key = {a.key: a for a in ATTRACTIONS}
     homes_codes = [h for h, _ in HOMES]
     homes_w = [w for _, w in HOMES]
@@ -368,7 +369,8 @@ def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
     for t in range(travellers):
         plan.homes.append(rng.choices(homes_codes, homes_w)[0])
         trip_days = min(days, rng.choice((1, 1, 2, 2, 3)))
-        start = rng.choices(range(days - trip_days + 1), weights[: days - trip_days + 1])[0]
+        starts = range(days - trip_days + 1)
+        start = rng.choices(starts, [sum(weights[i : i + trip_days]) for i in starts])[0]
         here = rng.choices(ATTRACTIONS, [a.popularity for a in ATTRACTIONS])[0]
         for d in day_list[start : start + trip_days]:
             # morning peak: first entry around 9:30, later on holiday crowds
@@ -396,7 +398,7 @@ def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
                             if rng.random() < 0.35
                             else None
                         ),
-                        complaint=rng.randrange(len(COMPLAINTS)) if rng.random() < 0.04 else None,
+                        complaint=rng.randrange(len(COMPLAINTS)) if rng.random() < 0.02 else None,
                         entry_scan=_rid(rng),
                         exit_scan=_rid(rng),
                         gate=rng.randrange(here.gates),
@@ -425,9 +427,10 @@ def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
 
 
 def _size_capacities(plan: Plan) -> None:
-    """Capacities at the sample's scale: the real figures shrunk by the same factor for
-    every venue, so that the busiest venue peaks near 95% on the surge day, like the
-    real Huangguoshu on a Golden Week day; the others fall where their real size puts them."""
+    """Capacities at the sample's scale: the real figures shrunk by one factor for every
+    venue, chosen so that Huangguoshu peaks near 95% on its busiest day (as the real one
+    does in Golden Week); the others fall where their real size puts them, never under
+    their own peak (a gate never counts more people inside than fit)."""
     peaks: Counter[str] = Counter()
     events: dict[str, list[tuple[datetime, int]]] = {}
     for v in plan.visits:
@@ -439,12 +442,12 @@ def _size_capacities(plan: Plan) -> None:
         for _, delta in sorted(evs, key=lambda e: (e[0], e[1])):
             inside += delta
             peaks[key] = max(peaks[key], inside)
-    ratios = [peaks[a.key] / a.real_capacity_instant for a in ATTRACTIONS if peaks[a.key]]
-    scale = max(ratios) / 0.955 if ratios else 1e-3
+    hgs = ATTRACTION_BY_KEY["hgs"]
+    scale = max(peaks[hgs.key], 1) / (0.955 * hgs.real_capacity_instant)
     daily = Counter((v.venue, v.day) for v in plan.visits)
     for a in ATTRACTIONS:
         plan.capacity_instant[a.key] = max(
-            peaks[a.key] + 1, max(5, round(a.real_capacity_instant * scale))
+            math.ceil(peaks[a.key] / 0.97), 5, round(a.real_capacity_instant * scale)
         )
         top_day = max((n for (k, _), n in daily.items() if k == a.key), default=0)
         plan.capacity_daily[a.key] = max(
