@@ -13,11 +13,13 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -82,12 +84,95 @@ def server(settings: Settings) -> Iterator[str]:
         yield url
 
 
+async def _bookings_that_ended(client: httpx.AsyncClient, db_url: str) -> None:
+    """The demo's bookings are all ahead (no past slot can be booked): here a boat tour
+    gets a slot that ends in seconds (12 no-shows) and one that is open now (12 entries),
+    all through the API; then the no-show sweep runs as the server's lifespan would."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    venue = (
+        await client.post(
+            "/v1/admin/venues",
+            headers=admin,
+            json={
+                "region_code": "CN-GZ-GY",
+                "name": "Nanming River Night Cruise",
+                "kind": "boat_tour",
+                "gated": True,
+                "requires_booking": True,
+                "entry_rule": "single",
+                "capacity_instant": 200,
+                "capacity_daily": 1000,
+                "late_grace_min": 0,
+            },
+        )
+    ).json()
+    gate = (
+        await client.post(
+            f"/v1/admin/venues/{venue['id']}/gates", headers=admin, json={"name": "Pier"}
+        )
+    ).json()
+    now = datetime.now(UTC)
+    slots = (
+        await client.post(
+            f"/v1/venues/{venue['id']}/slots",
+            headers=admin,
+            json={
+                "slots": [
+                    {
+                        "starts_at": (now + timedelta(seconds=2)).isoformat(),
+                        "ends_at": (now + timedelta(seconds=3)).isoformat(),
+                        "capacity": 20,
+                    },
+                    {
+                        "starts_at": (now + timedelta(minutes=5)).isoformat(),
+                        "ends_at": (now + timedelta(hours=2)).isoformat(),
+                        "capacity": 20,
+                    },
+                ]
+            },
+        )
+    ).json()["slots"]
+    short, open_now = sorted(slots, key=lambda sl: str(sl["starts_at"]))
+    for i in range(24):
+        t = (await client.post("/v1/travellers", json={"home_region": "CN-44"})).json()
+        me = {"Authorization": f"Bearer {t['access_token']}"}
+        slot = short if i < 12 else open_now
+        r = await client.post(
+            "/v1/bookings", headers=me, json={"slot_id": slot["id"], "party_size": 1}
+        )
+        assert r.status_code == 201, r.text
+        if slot is open_now:
+            code = (await client.get("/v1/me/code", headers=me)).json()["code"]
+            scan = await client.post(
+                "/v1/gate/scans",
+                headers={"Authorization": f"Bearer {gate['token']}"},
+                json={
+                    "code": code,
+                    "direction": "in",
+                    "scan_id": str(uuid.uuid4()),
+                    "scanned_at": datetime.now(UTC).isoformat(),
+                },
+            )
+            assert scan.json()["decision"] == "accept", scan.text
+    await asyncio.sleep(
+        max(0.0, (now + timedelta(seconds=3.2) - datetime.now(UTC)).total_seconds())
+    )
+    from onecode.bookings.service import mark_no_shows
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        assert await mark_no_shows(conn) == 12
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 async def filled(server: str, db_url: str) -> tuple[str, demo.Summary]:
     """A small demo played over real HTTP against the server, rollups advanced."""
     plan = demo.make_plan(days=2, travellers=240, seed=5, now=datetime.now(UTC))
     async with httpx.AsyncClient(base_url=server, timeout=60) as client:
         summary = await demo.run_plan(client, ADMIN_TOKEN, plan, demo.Progress(False))
+        await _bookings_that_ended(client, db_url)
     await demo.advance_rollups(db_url)
     return server, summary
 
@@ -101,6 +186,7 @@ def _with_csp(route: Any) -> Any:
     return handle()
 
 
+@pytest.mark.slow
 async def test_dashboard_renders_every_chart_and_shows_suppression(
     filled: tuple[str, demo.Summary],
 ) -> None:
@@ -163,6 +249,7 @@ async def test_dashboard_renders_every_chart_and_shows_suppression(
             notes = {n: await page.locator(f'[data-card="{n}"] .note').inner_text() for n in CHARTS}
             assert all(c[2] == "rendered" for c in counts.values()), (counts, notes)
             assert all(c[0] > 0 for c in counts.values()), (counts, notes)
+
             assert sum(c[1] for c in counts.values()) > 0, counts
             # a suppressed cell is shown as suppressed, with its label visible
             badge = page.locator(".sup-count:visible").first

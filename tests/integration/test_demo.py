@@ -4,6 +4,7 @@ planner API then tells the same story as the simulator's own count."""
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -25,7 +26,9 @@ def test_plan_is_deterministic_and_true_to_life() -> None:
     assert a.visits == b.visits and a.homes == b.homes and a.bookings == b.bookings
     assert a.visits != c.visits
     assert a.days == [date(2026, 4, 30), date(2026, 5, 1), date(2026, 5, 2)]
-    assert a.holiday == date(2026, 5, 2)
+    assert a.holiday == date(2026, 5, 1)  # no Saturday before today: the middle day
+    per_day = Counter(v.day for v in a.visits)
+    assert per_day[a.holiday] == max(per_day.values())  # the surge
     assert all(v.enter <= NOW for v in a.visits)  # nothing in the future
     assert all(v.leave is None or v.enter < v.leave <= NOW for v in a.visits)
     assert all(b.slot_start > NOW for b in a.bookings)  # no booking of a past slot

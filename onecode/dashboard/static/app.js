@@ -311,9 +311,11 @@
         ]
       }, true);
     } else {
-      // suppressed links are drawn thin, grey and labelled; their width is nominal, not a count
+      // suppressed links are drawn as thin dashed grey threads (a nominal width, not a count),
+      // labelled when there are few of them; the tooltip and the card's badge always say so
       var minTrips = shown.reduce(function (m, e) { return Math.min(m, e.trips); }, Infinity);
-      var nominal = isFinite(minTrips) ? Math.max(minTrips * 0.35, 0.5) : 1;
+      var nominal = isFinite(minTrips) ? Math.max(minTrips * 0.06, 0.1) : 1;
+      var labelSup = sup.length <= 10;
       var used = {};
       var data = [];
       // destinations sit on the right edge: their labels go inside, to the left
@@ -328,7 +330,7 @@
       }).concat(sup.map(function (e) {
         node(e.from + " ›"); node("› " + e.to);
         return { source: e.from + " ›", target: "› " + e.to, value: nominal, suppressed: true,
-          lineStyle: { color: SUP_EDGE, opacity: 0.75, type: "dashed" } };
+          lineStyle: { color: SUP_EDGE, opacity: 0.8, type: "dashed", width: 1 } };
       }));
       chart.setOption({
         tooltip: { trigger: "item", renderMode: "richText", confine: true, formatter: function (p) {
@@ -343,7 +345,7 @@
           lineStyle: { color: "gradient", curveness: 0.5, opacity: 0.45 },
           emphasis: { focus: "adjacency" },
           edgeLabel: { show: true, fontSize: 9, color: "#39404a",
-            formatter: function (p) { return p.data.suppressed ? "suppressed" : ""; } }
+            formatter: function (p) { return p.data.suppressed && labelSup ? "suppressed" : ""; } }
         }]
       }, true);
     }
@@ -368,8 +370,13 @@
     var top = Math.max(cap || 0, max) * 1.05 || 10;
     var series = [{
       name: "inside", type: "line", data: inside, step: false, symbolSize: 3, connectNulls: false,
-      itemStyle: { color: "#0b6e4f" }, areaStyle: { opacity: 0.15 },
-      markArea: supMarkArea(supCats, "xAxis")
+      itemStyle: { color: "#0b6e4f" }, areaStyle: { opacity: 0.15 }, z: 3
+    }, {
+      name: supLabel(), type: "bar", barWidth: "70%", z: 1,
+      data: inside.map(function (v, i) { return supCats.indexOf(cats[i]) >= 0 ? Math.ceil(top) : null; }),
+      itemStyle: { color: SUP_FILL, borderColor: SUP_EDGE, borderWidth: 1, decal: HATCH },
+      label: { show: true, position: "insideTop", rotate: 90, formatter: "suppressed", color: "#39404a", fontSize: 9 },
+      tooltip: { formatter: supLabel() }
     }];
     if (cap) {
       var band = function (lo, hi, color, name) {
@@ -387,7 +394,12 @@
       });
     }
     chartFor("occupancy").setOption({
-      tooltip: baseTooltip,
+      tooltip: { trigger: "axis", renderMode: "richText", confine: true, formatter: function (ps) {
+        var i = ps[0].dataIndex;
+        var v = supCats.indexOf(cats[i]) >= 0 ? supLabel() : inside[i] + " inside" +
+          (cap ? " (" + Math.round(100 * inside[i] / cap) + "% of " + cap + ")" : "");
+        return cats[i] + "  " + v;
+      } },
       grid: { left: 48, right: 16, top: 16, bottom: 40 },
       xAxis: { type: "category", data: cats, boundaryGap: true, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", max: Math.ceil(top), minInterval: 1 },
