@@ -453,6 +453,8 @@
       grid: { left: 150, right: 40, top: 8, bottom: 28 },
       xAxis: { type: "value", name: "%", max: function (v) { return Math.max(10, Math.ceil(v.max / 10) * 10); } },
       yAxis: { type: "category", data: cats, axisLabel: { width: 140, overflow: "truncate" } },
+      graphic: cats.length ? [] : [{ type: "text", left: "center", top: "middle",
+        style: { text: "No booked slot has ended in this range yet.", fill: "#5b6472", fontSize: 13 } }],
       series: [{ name: "no-show rate %", type: "bar", data: vals, itemStyle: { color: "#a33b5b" }, barMaxWidth: 28,
         label: { show: true, position: "right", fontSize: 10, formatter: "{c}%" },
         markArea: supMarkArea(supNames, "yAxis") }]
