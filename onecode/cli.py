@@ -116,7 +116,8 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            # a plugin whose package is not there yet (exc.name is then a parent of it)
+            if exc.name is None or not (name + ".").startswith(exc.name + "."):
                 raise
 
 
