@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,6 +79,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             f"http://{settings.host}:{settings.port}/planner/",
             flush=True,
         )
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so
+        # the `finally` below still stops the embedded PostgreSQL
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(
             app,
             host=settings.host,
