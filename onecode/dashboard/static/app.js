@@ -54,6 +54,15 @@
     var p = function (n) { return (n < 10 ? "0" : "") + n; };
     return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
   }
+  // "today" for the default range: the later of the browser's day and China's day, so a
+  // planner abroad still sees the venues' current day (venue days are local to the venue)
+  function today() {
+    var here = isoDay(new Date()), china = here;
+    try {
+      china = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+    } catch (e) { /* no time zone data: the browser's day */ }
+    return china > here ? china : here;
+  }
 
   // ---------- token, filters, fetching ----------
 
@@ -393,7 +402,11 @@
           data: [{ yAxis: cap, name: "capacity " + cap }] }
       });
     }
+    var levels = cap ? { show: false, seriesIndex: 0, dimension: 1, pieces: [
+      { lt: y80 * cap, color: "#0b6e4f" }, { gte: y80 * cap, lt: y90 * cap, color: "#c9a400" },
+      { gte: y90 * cap, lt: y95 * cap, color: "#f08a00" }, { gte: y95 * cap, color: "#d62d20" }] } : [];
     chartFor("occupancy").setOption({
+      visualMap: levels,
       tooltip: { trigger: "axis", renderMode: "richText", confine: true, formatter: function (ps) {
         var i = ps[0].dataIndex;
         var v = supCats.indexOf(cats[i]) >= 0 ? supLabel() : inside[i] + " inside" +
@@ -524,11 +537,11 @@
   }
 
   function init() {
-    var today = new Date();
-    var weekAgo = new Date(today.getTime() - 6 * 86400000);
-    $("#to").value = isoDay(today);
-    $("#from").value = isoDay(weekAgo);
-    $("#day").value = isoDay(today);
+    var to = today();
+    var weekAgo = new Date(new Date(to + "T12:00:00Z").getTime() - 6 * 86400000);
+    $("#to").value = to;
+    $("#from").value = weekAgo.toISOString().slice(0, 10);
+    $("#day").value = to;
     var region = sessionStorage.getItem(REGION_KEY);
     if (region) $("#region").value = region;
     if (token()) $("#token").placeholder = "token saved for this tab";
