@@ -384,7 +384,7 @@
       name: supLabel(), type: "bar", barWidth: "70%", z: 1,
       data: inside.map(function (v, i) { return supCats.indexOf(cats[i]) >= 0 ? Math.ceil(top) : null; }),
       itemStyle: { color: SUP_FILL, borderColor: SUP_EDGE, borderWidth: 1, decal: HATCH },
-      label: { show: true, position: "insideTop", rotate: 90, formatter: "suppressed", color: "#39404a", fontSize: 9 },
+      label: { show: true, position: "inside", rotate: 90, formatter: "suppressed", color: "#39404a", fontSize: 9 },
       tooltip: { formatter: supLabel() }
     }];
     if (cap) {
