@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -62,9 +63,7 @@ async def make_slots(
 
 
 async def remaining(client: Client, world: World, slot: dict[str, Any], venue: str = "a") -> int:
-    day = datetime.fromisoformat(slot["starts_at"]).astimezone(
-        __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
-    )
+    day = datetime.fromisoformat(slot["starts_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
     r = await client.get(
         f"/v1/venues/{world.ids['venue_' + venue]}/slots", params={"date": day.date().isoformat()}
     )
