@@ -31,13 +31,14 @@ Hook = Callable[[Litestar], Any]
 
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
+    from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.dashboard import routes as dashboard
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity, offline, dashboard]
+    modules: list[Any] = [system, catalog, identity, bookings, offline, dashboard]
     return modules
 
 
