@@ -480,6 +480,7 @@ class Summary(msgspec.Struct, kw_only=True):
     complaints_answered: int = 0
     skipped_past_checkins: int = 0
     planner_token: str = ""
+    admin_token: str | None = None  # minted by this run for a fresh database (shown once)
     region: str = REGION[0]
 
 
@@ -494,7 +495,7 @@ class Progress:
         self.enabled = enabled and sys.stderr is not None
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        if not self.enabled:
+        if not self.enabled or (done < total and not sys.stderr.isatty()):
             return
         width = 30
         frac = done / total if total else 1.0
@@ -845,11 +846,24 @@ async def advance_rollups(dsn: str) -> str:
 
 async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> Summary:
     """Serve the app over ASGI inside this process and play the plan against it."""
-    import secrets
+    import asyncpg
 
-    from onecode.app import create_app
+    from onecode.app import create_app, ensure_admin_token
 
-    admin_token = settings.admin_token or f"oc_admin_demo_{secrets.token_urlsafe(32)}"
+    admin_token = settings.admin_token
+    minted = None
+    if not admin_token:
+        # a fresh database: mint the first admin token, as `onecode serve` would, and
+        # show it once in the summary (serve will not print one once an admin exists)
+        assert settings.database_url
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            minted = await ensure_admin_token(conn, settings)
+        finally:
+            await conn.close()
+        if minted is None:
+            raise DemoError("this database already has an admin: set ONECODE_ADMIN_TOKEN to it")
+        admin_token = minted
     app = create_app(msgspec.structs.replace(settings, admin_token=admin_token, rate_limit=False))
     failure: Exception | None = None
     async with app.lifespan():
@@ -858,7 +872,9 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
             transport=transport, base_url="http://demo.local", timeout=60
         ) as client:
             try:
-                return await run_plan(client, admin_token, plan, progress)
+                summary = await run_plan(client, admin_token, plan, progress)
+                summary.admin_token = minted
+                return summary
             except (DemoError, httpx.HTTPError) as exc:
                 failure = exc  # raised below, outside the lifespan's task group
     assert failure is not None
@@ -889,6 +905,11 @@ def print_summary(s: Summary, dashboard: str, rollups: str, out: Any = None) -> 
         f"  {rollups}",
         "",
         f"planner token: {s.planner_token}",
+        *(
+            [f"admin token:   {s.admin_token}  (the database's first; shown once, stored hashed)"]
+            if s.admin_token
+            else []
+        ),
         f"dashboard:     {dashboard}  (paste the token; region {s.region}, "
         f"from {s.days[0]} to {s.days[-1]})",
     ]

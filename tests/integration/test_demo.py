@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -41,6 +42,12 @@ def test_plan_is_deterministic_and_true_to_life() -> None:
 
 
 def _run_demo(settings: Settings, days: int, travellers: int) -> demo.Summary:
+    summary, rc = _run_demo_rc(settings, days, travellers)
+    assert rc == 0 and summary is not None
+    return summary
+
+
+def _run_demo_rc(settings: Settings, days: int, travellers: int) -> tuple[demo.Summary | None, int]:
     captured: list[demo.Summary] = []
     original = demo.print_summary
 
@@ -51,10 +58,10 @@ def _run_demo(settings: Settings, days: int, travellers: int) -> demo.Summary:
     demo.print_summary = keep  # type: ignore[assignment]
     try:
         args = argparse.Namespace(days=days, travellers=travellers, seed=11, url=None, quiet=True)
-        assert demo.demo(args, settings) == 0
+        rc = demo.demo(args, settings)
     finally:
         demo.print_summary = original  # type: ignore[assignment]
-    return captured[0]
+    return (captured[0] if captured else None), rc
 
 
 @pytest.fixture
@@ -104,3 +111,23 @@ async def test_demo_then_planner_api_agree(
     assert await conn.fetchval("SELECT count(*) FROM complaints") == s.complaints
     assert await conn.fetchval("SELECT count(*) FROM bookings") == s.bookings
     assert await conn.fetchval("SELECT count(*) FROM travellers") == s.travellers
+
+
+async def test_demo_on_a_fresh_database_mints_the_first_admin_token_once(
+    settings: Settings, client: AsyncTestClient[Litestar]
+) -> None:
+    fresh = msgspec.structs.replace(settings, admin_token=None)
+    first, rc = _run_demo_rc(fresh, days=1, travellers=15)
+    assert rc == 0 and first is not None
+    assert first.admin_token and first.admin_token.startswith("oc_admin_")
+    r = await client.post(
+        "/v1/admin/regions",
+        json={"code": "CN-YN", "name": "Yunnan"},
+        headers=bearer(first.admin_token),
+    )
+    assert r.status_code == 201, r.text
+    # a second run neither mints another admin nor fills the region twice
+    again, rc = _run_demo_rc(fresh, days=1, travellers=15)
+    assert rc == 1 and again is None
+    again, rc = _run_demo_rc(msgspec.structs.replace(fresh, admin_token=first.admin_token), 1, 15)
+    assert rc == 1 and again is None
