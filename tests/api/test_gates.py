@@ -35,7 +35,8 @@ async def book(
 ) -> str:
     """TEST SETUP ONLY (the bookings API is built elsewhere): a slot through the admin
     API, then the booking row inserted directly, as the bookings service would."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    # a distinct window per call (slots are unique per venue and window)
+    now = datetime.now(UTC).replace(microsecond=uuid.uuid4().int % 1_000_000)
     starts_at = starts_at or now - timedelta(minutes=10)
     ends_at = ends_at or starts_at + timedelta(hours=1)
     r = await client.post(
@@ -411,7 +412,7 @@ async def test_only_gates_scan_and_gates_reach_nothing_else(client: Client, worl
         assert r.json()["code"] == "auth.wrong_principal"
     gate = world.auth("gate_a")
     venue_a = world.ids["venue_a"]
-    forbidden = [
+    forbidden: list[tuple[str, str, Any]] = [
         ("GET", "/v1/me", None),
         ("GET", "/v1/me/visits", None),
         ("GET", "/v1/me/code", None),
