@@ -116,8 +116,8 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+            if exc.name is None or not (name + ".").startswith(exc.name + "."):
+                raise  # only a missing plugin (or its package) is skipped
 
 
 def main(argv: Sequence[str] | None = None) -> int:

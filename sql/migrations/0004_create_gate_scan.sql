@@ -11,9 +11,9 @@
 --   3. finds the booking whose slot window, widened by the venue's grace minutes,
 --      contains now (too_early / too_late / wrong_venue / no_booking), or admits
 --      without booking at free-entry venues;
---   4. locks the traveller's presence row of the local day (the row that serializes
---      two gates scanning one pass at once) and applies the entry rule;
---   5. applies the live occupancy cap from the per-gate counters;
+--   4. reads the live occupancy from the per-gate counters against the venue's cap;
+--   5. locks the traveller's presence row of the local day (the row that serializes
+--      two gates scanning one pass at once) and applies the entry rule, then the cap;
 --   6. records the scan (every scan, accepted or rejected, once) and bumps the gate's
 --      counter of the day.
 
@@ -91,6 +91,8 @@ DECLARE
     v_accept  boolean := false;
     v_inside  bigint;
     v_cap     integer;
+    v_room    boolean := true;
+    v_fresh   boolean := false;
 BEGIN
     -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
     PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
@@ -190,27 +192,9 @@ BEGIN
             v_party := 1;   -- free entry: one person, still counted
         END IF;
 
-        -- 4. the entry rule, under the lock of the traveller's presence row of the day
-        LOOP
-            SELECT p.entries, p.inside INTO pr FROM presence p
-             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
-               FOR UPDATE;
-            EXIT WHEN FOUND;
-            INSERT INTO presence (traveller_id, venue_id, local_day)
-            VALUES (traveller, p_venue_id, v_day) ON CONFLICT DO NOTHING;
-        END LOOP;
-        IF v.entry_rule = 'single' THEN
-            IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
-        ELSIF v.entry_rule = 'reentry' THEN
-            IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
-        ELSE
-            IF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN
-                v_reason := 'already_used'; EXIT decide;
-            END IF;
-        END IF;
-
-        -- 5. the live occupancy cap; near the cap, accepts of the venue take turns so
-        -- that racing gates cannot overshoot it together
+        -- 4. the live occupancy cap, read first so that the common case below is one
+        -- INSERT. Near the cap, accepts of the venue take turns (a venue advisory lock,
+        -- always taken before the presence row lock) so racing gates cannot overshoot.
         IF v.occupancy_cap_pct IS NOT NULL THEN
             v_cap := (v.capacity_instant::bigint * v.occupancy_cap_pct / 100)::integer;
             SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
@@ -220,17 +204,43 @@ BEGIN
                 SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
                  WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
             END IF;
-            IF v_inside + v_party > v_cap THEN
-                v_reason := 'venue_full'; EXIT decide;
-            END IF;
+            v_room := v_inside + v_party <= v_cap;
         END IF;
 
-        -- 6. accept: presence, booking, the gate's counter
+        -- 5. the entry rule, under the lock of the traveller's presence row of the day
+        -- (the row that makes two gates scanning one pass take turns). A first entry of
+        -- the day with room is a single INSERT; an existing row is locked and judged.
+        IF v_room THEN
+            INSERT INTO presence (traveller_id, venue_id, local_day, entries, inside,
+                                  party_size, last_entry_at)
+            VALUES (traveller, p_venue_id, v_day, 1, true, v_party, now_at)
+            ON CONFLICT DO NOTHING;
+            v_fresh := FOUND;
+        END IF;
+        IF NOT v_fresh THEN
+            SELECT p.entries, p.inside INTO pr FROM presence p
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
+               FOR UPDATE;
+            IF FOUND THEN
+                IF v.entry_rule = 'single' THEN
+                    IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
+                ELSIF v.entry_rule = 'reentry' THEN
+                    IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
+                ELSIF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN  -- daily:N
+                    v_reason := 'already_used'; EXIT decide;
+                END IF;
+            END IF;
+            IF NOT v_room THEN
+                v_reason := 'venue_full'; EXIT decide;
+            END IF;
+            UPDATE presence p SET entries = p.entries + 1, inside = true, party_size = v_party,
+                                  last_entry_at = now_at
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
+        END IF;
+
+        -- 6. accept: the booking is used, the gate's counter counts the party
         v_accept := true;
         v_reason := 'ok';
-        UPDATE presence p SET entries = p.entries + 1, inside = true, party_size = v_party,
-                              last_entry_at = now_at
-         WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
         IF v_booking IS NOT NULL THEN
             UPDATE bookings b SET status = 'used', used_at = now_at, changed_at = now_at
              WHERE b.traveller_id = traveller AND b.id = v_booking AND b.status = 'booked';

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -37,41 +37,51 @@ async def test_many_gates_one_single_entry_pass_exactly_one_accept(
     assert await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'used'") == 3
 
 
+@pytest.mark.parametrize(
+    ("rule", "entries_before", "accepts"), [("single", 0, 1), ("daily:3", 1, 2)]
+)
 async def test_racing_scans_on_many_connections_calling_gate_scan_directly(
-    world: World, conn: asyncpg.Connection, db_url: str
+    world: World,
+    conn: asyncpg.Connection,
+    db_url: str,
+    rule: str,
+    entries_before: int,
+    accepts: int,
 ) -> None:
-    """The database function alone serializes: 32 connections, one pass, one accept."""
-    code = await traveller_with_code(world, "t")
-    del code
+    """The database function alone serializes: 32 connections, one pass, and exactly
+    the entries the rule allows (with and without an existing presence row)."""
+    await world.traveller("t")
     venue_id = uuid.UUID(world.ids["venue_a"])
     await conn.execute(
-        "UPDATE venues SET requires_booking = false, entry_rule = 'single' WHERE id = $1", venue_id
+        "UPDATE venues SET requires_booking = false, entry_rule = $2 WHERE id = $1", venue_id, rule
     )
-    gate_ids = [uuid.UUID(world.ids["gate_a"])]
+    gate_id = uuid.UUID(world.ids["gate_a"])
     row = await conn.fetchrow("SELECT cred_id, generation FROM credentials")
     assert row is not None
+    sql = "SELECT decision FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, $5, NULL, NULL)"
+    for _ in range(entries_before):
+        assert await conn.fetchval(sql, gate_id, venue_id, uuid.uuid4(), *row) == "accept"
     conns = [await asyncpg.connect(db_url) for _ in range(32)]
     try:
-        now = datetime.now(UTC)
+        # line every connection up behind one lock so that they all start together
+        await conn.execute("SELECT pg_advisory_lock(42)")
 
         async def one(c: asyncpg.Connection) -> str:
-            rec = await c.fetchrow(
-                "SELECT decision FROM gate_scan($1, $2, $3, 'in', $4, 'ok', $5, $6, NULL, NULL)",
-                gate_ids[0],
-                venue_id,
-                uuid.uuid4(),
-                now,
-                row["cred_id"],
-                row["generation"],
-            )
-            assert rec is not None
-            return str(rec["decision"])
+            await c.execute("SELECT pg_advisory_lock_shared(42)")
+            try:
+                return str(await c.fetchval(sql, gate_id, venue_id, uuid.uuid4(), *row))
+            finally:
+                await c.execute("SELECT pg_advisory_unlock_shared(42)")
 
-        decisions = await asyncio.gather(*(one(c) for c in conns))
+        tasks = [asyncio.create_task(one(c)) for c in conns]
+        await asyncio.sleep(0.3)
+        await conn.execute("SELECT pg_advisory_unlock(42)")
+        decisions = await asyncio.gather(*tasks)
     finally:
         await asyncio.gather(*(c.close() for c in conns))
-    assert decisions.count("accept") == 1
-    assert await conn.fetchval("SELECT entries FROM presence") == 1
+    assert decisions.count("accept") == accepts, decisions
+    assert await conn.fetchval("SELECT entries FROM presence") == entries_before + accepts
+    assert await conn.fetchval("SELECT count(*) FROM scans") == 32 + entries_before
 
 
 async def test_racing_retries_of_one_scan_write_one_row_and_count_once(
@@ -114,3 +124,18 @@ async def test_occupancy_cap_holds_under_racing_gates(
     assert sum(a["decision"] == "accept" for a in answers) == 5
     assert {a["reason"] for a in answers if a["decision"] == "reject"} == {"venue_full"}
     assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 5
+
+
+async def test_daily_n_pass_racing_at_many_gates_gets_exactly_n_entries(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    venue = await world.venue("CN-GZ-AS", "Temple", requires_booking=False, entry_rule="daily:3")
+    gates = [await new_gate(world, venue["id"], f"g{i}") for i in range(4)]
+    code = await traveller_with_code(world, "t")
+    # the first entry creates the presence row; later ones race on its row lock
+    assert (await scan(client, gates[0], code))["decision"] == "accept"
+    answers = await asyncio.gather(*(scan(client, gates[i % 4], code) for i in range(20)))
+    assert sum(a["decision"] == "accept" for a in answers) == 2
+    assert {a["reason"] for a in answers if a["decision"] == "reject"} == {"already_used"}
+    assert await conn.fetchval("SELECT entries FROM presence") == 3
+    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 3
