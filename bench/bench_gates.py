@@ -109,6 +109,15 @@ end
 """
 
 
+async def _gate_id(dsn: str, venue_id: str) -> uuid.UUID:
+    conn = await asyncpg.connect(dsn)
+    try:
+        gid = await conn.fetchval("SELECT id FROM gates WHERE venue_id = $1 LIMIT 1", venue_id)
+        return uuid.UUID(str(gid))
+    finally:
+        await conn.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,6 +170,38 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
         return [(c, issued) for c in creds]
     finally:
         await conn.close()
+
+
+async def db_only(
+    dsn: str, gate_id: uuid.UUID, venue_id: uuid.UUID, creds: list[bytes], conns: int, secs: float
+) -> tuple[float, float, float]:
+    """gate_scan alone over asyncpg (no HTTP, no signature check): scans/s, p50, p99 ms."""
+    pool = await asyncpg.create_pool(dsn, min_size=conns, max_size=conns)
+    assert pool is not None
+    sql = "SELECT * FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, 1, NULL, NULL)"
+    latencies: list[float] = []
+    todo = iter(creds)
+    end = time.perf_counter() + secs
+
+    async def worker() -> None:
+        async with pool.acquire() as c:
+            for cred in todo:
+                if time.perf_counter() > end:
+                    return
+                t = time.perf_counter()
+                await c.fetchrow(sql, gate_id, venue_id, uuid.uuid4(), cred)
+                latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conns)))
+    took = time.perf_counter() - start
+    await pool.close()
+    latencies.sort()
+    return (
+        len(latencies) / took,
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99)] * 1000,
+    )
 
 
 def run_wrk(
@@ -305,12 +346,14 @@ def main() -> int:
             )
             assert r.status_code == 200 and r.json()["decision"] == "accept", r.text
         codes_file = base / "codes.txt"
-        codes_file.write_text("\n".join(codes[:-1]) + "\n")
+        reserve = min(3000, len(codes) // 5)  # fresh codes for the database-only run
+        wrk_codes = codes[: -reserve - 1]
+        codes_file.write_text("\n".join(wrk_codes) + "\n")
         script = base / "scans.lua"
         script.write_text(LUA)
 
         levels = [int(c) for c in args.concurrency.split(",")]
-        n = len(codes) - 1
+        n = len(wrk_codes)
         weights = [c**0.5 for c in levels]  # more codes to busier runs
         share = [max(1, int(n * w / sum(weights))) for w in weights]
         print(f"setup: {args.travellers} travellers+credentials+bookings in {setup_s:.1f}s")
@@ -328,6 +371,16 @@ def main() -> int:
                 flush=True,
             )
             lo = hi + 1
+        # the database function alone, on codes not used above (fresh first entries)
+        spare = [c for c, _ in creds[-reserve - 1 : -1]]
+        gate_id = asyncio.run(_gate_id(dsn, venue["id"]))
+        rate, p50, p99 = asyncio.run(
+            db_only(dsn, gate_id, uuid.UUID(venue["id"]), spare, 16, args.duration / 2)
+        )
+        print(
+            f"gate_scan() alone over 16 asyncpg connections: {rate:.0f}/s, p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms"
+        )
     finally:
         if server is not None:
             server.terminate()

@@ -11,7 +11,7 @@ from msgspec import Meta
 
 Direction = Literal["in", "out"]
 Decision = Literal["accept", "reject"]
-VisitKind = Literal["entry", "checkin"]
+VisitKind = Literal["gate", "checkin"]
 
 #: A scanned text longer than this is not a TQ1 code of any version: 400, not a scan.
 MAX_SCANNED_CHARS = 4096
@@ -37,7 +37,7 @@ class ScanResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Visit(msgspec.Struct, frozen=True, kw_only=True):
-    """An accepted gate scan (``entry``, with its direction) or a place-code check-in."""
+    """An accepted gate scan (``gate``, in or out) or a place-code check-in."""
 
     kind: VisitKind
     venue_id: uuid.UUID

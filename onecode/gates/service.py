@@ -64,8 +64,7 @@ async def scan(
             "scans.bad_time",
         )
     outcome = verify(data.code, ring, now.timestamp(), skew_seconds)
-    cred = outcome.credential
-    authentic = outcome.ok and cred is not None
+    cred = outcome.credential  # set when the signature is good, even if out of date
     row = await conn.fetchrow(
         Q()["gates_decide_scan"],
         gate_id,
@@ -74,10 +73,10 @@ async def scan(
         data.direction,
         data.scanned_at,
         outcome.reason.value,
-        cred.cred_id if authentic and cred else None,
-        cred.generation if authentic and cred else None,
-        outcome.body if authentic else None,
-        outcome.suffix if authentic else None,
+        cred.cred_id if cred else None,
+        cred.generation if cred else None,
+        outcome.body if outcome.ok else None,
+        outcome.suffix if outcome.ok else None,
     )
     assert row is not None  # gate_scan always returns one row
     return ScanResult(

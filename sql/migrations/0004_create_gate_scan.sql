@@ -7,7 +7,8 @@
 --   1. serializes retries of the same (gate, scan_id) with a transaction advisory lock
 --      and returns the stored answer of an earlier attempt, writing nothing new;
 --   2. checks the credential (revoked_code) and the anti-screenshot suffix (an HMAC
---      computed here with the built-in sha256(), so no pgcrypto is needed);
+--      computed here with the built-in sha256(), so no pgcrypto is needed); an exit
+--      of an authentic pass is accepted whatever the pass's state (never blocked);
 --   3. finds the booking whose slot window, widened by the venue's grace minutes,
 --      contains now (too_early / too_late / wrong_venue / no_booking), or admits
 --      without booking at free-entry venues;
@@ -67,7 +68,7 @@ CREATE FUNCTION gate_scan(
     p_direction   text,
     p_device_time timestamptz,
     p_verdict     text,      -- 'ok' or the verification failure of the code text
-    p_cred_id     bytea,     -- NULL unless the signature is good
+    p_cred_id     bytea,     -- NULL unless the signature is good (even if expired)
     p_generation  integer,
     p_body        text,      -- the code text without suffix (for the suffix HMAC)
     p_suffix      bytea      -- the 4 raw suffix bytes, or NULL
@@ -93,6 +94,7 @@ DECLARE
     v_cap     integer;
     v_room    boolean := true;
     v_fresh   boolean := false;
+    v_known   boolean := false;
 BEGIN
     -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
     PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
@@ -112,29 +114,22 @@ BEGIN
 
     <<decide>>
     BEGIN
-        -- 2. the code itself
-        IF p_verdict <> 'ok' OR p_cred_id IS NULL THEN
+        -- 2. the code itself. p_cred_id is set whenever the signature is good, even
+        -- for an expired or not yet valid code (its fields are authentic).
+        IF p_cred_id IS NULL THEN
             v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
             EXIT decide;
         END IF;
         SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret INTO cred
           FROM credentials c WHERE c.cred_id = p_cred_id;
-        IF NOT FOUND THEN
-            v_reason := 'revoked_code';   -- signed by us, but the credential is gone
-            EXIT decide;
-        END IF;
-        traveller := cred.traveller_id;
-        IF cred.revoked_all OR p_generation <> cred.generation THEN
-            v_reason := 'revoked_code';
-            EXIT decide;
-        END IF;
-        IF p_suffix IS NOT NULL AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
-            v_reason := 'screenshot_code';
-            EXIT decide;
+        v_known := FOUND;
+        IF v_known THEN
+            traveller := cred.traveller_id;
         END IF;
 
-        -- an exit is never blocked: it closes the presence if there is one
-        IF p_direction = 'out' THEN
+        -- an exit of an authentic pass is never blocked, whatever the state of the pass:
+        -- it closes the presence if there is one, else it is accepted and flagged
+        IF p_direction = 'out' AND v_known THEN
             SELECT p.inside, p.party_size INTO pr FROM presence p
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
@@ -151,6 +146,20 @@ BEGIN
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
             END IF;
+            EXIT decide;
+        END IF;
+
+        IF p_verdict <> 'ok' THEN
+            v_reason := p_verdict;          -- expired_code, not_yet_valid
+            EXIT decide;
+        END IF;
+        IF NOT v_known OR cred.revoked_all OR p_generation <> cred.generation THEN
+            v_reason := 'revoked_code';     -- rotated, erased, or the credential is gone
+            EXIT decide;
+        END IF;
+        IF p_suffix IS NOT NULL
+           AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
+            v_reason := 'screenshot_code';
             EXIT decide;
         END IF;
 

@@ -9,7 +9,7 @@ SELECT decision, reason, party_size, booking_id, replayed
 -- own accepted gate scans and place-code check-ins, newest first, before a cursor
 SELECT x.kind, x.venue_id, v.name AS venue_name, x.at, x.direction
   FROM (
-        (SELECT 'entry' AS kind, s.venue_id, s.device_time AS at, s.direction
+        (SELECT 'gate' AS kind, s.venue_id, s.device_time AS at, s.direction
            FROM scans s
           WHERE s.traveller_id = $1 AND s.decision = 'accept' AND s.device_time < $2
           ORDER BY s.device_time DESC

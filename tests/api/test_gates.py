@@ -311,7 +311,16 @@ async def test_code_verification_failures_are_recorded_rejections(
     stored = await scan_rows(conn)
     assert len(stored) == sum(len(t) for t in cases.values())
     zero = uuid.UUID(int=0)
-    assert all(r["traveller_id"] == zero for r in stored if r["reason"] != "revoked_code")
+    traveller = uuid.UUID(world.ids["traveller_t"])
+    for r in stored:
+        # a code that names no traveller is stored under the zero uuid; an authentic one
+        # (even out of date or revoked) under its traveller
+        unnamed = r["reason"] in ("invalid_code", "unknown_key")
+        assert r["traveller_id"] == (zero if unnamed else traveller), r["reason"]
+    # an exit of an authentic pass is never blocked, whatever the pass's state
+    for text in (cases["expired_code"][0], cases["revoked_code"][0]):
+        assert reason(await scan(client, gate, text, "out")) == ("accept", "not_inside")
+    assert reason(await scan(client, gate, tampered, "out")) == ("reject", "invalid_code")
     # rotation bumps the generation: the old code is revoked, the new one works
     await conn.execute("UPDATE credentials SET generation = 2")
     assert reason(await scan(client, gate, code)) == ("reject", "revoked_code")
@@ -500,21 +509,21 @@ async def test_visits_merge_entries_and_checkins_newest_first(
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert [(i["kind"], i["direction"], i["venue_name"]) for i in items] == [
-        ("entry", "out", "Old town"),
+        ("gate", "out", "Old town"),
         ("checkin", None, "Stone Forest"),
-        ("entry", "in", "Old town"),
+        ("gate", "in", "Old town"),
     ]
     assert r.json()["next_before"] is None
     # pages of two, then the rest
     r = await client.get("/v1/me/visits", params={"limit": 2}, headers=world.auth("traveller_t"))
     page = r.json()
-    assert [i["kind"] for i in page["items"]] == ["entry", "checkin"]
+    assert [i["kind"] for i in page["items"]] == ["gate", "checkin"]
     r = await client.get(
         "/v1/me/visits",
         params={"limit": 2, "before": page["next_before"]},
         headers=world.auth("traveller_t"),
     )
-    assert [(i["kind"], i["direction"]) for i in r.json()["items"]] == [("entry", "in")]
+    assert [(i["kind"], i["direction"]) for i in r.json()["items"]] == [("gate", "in")]
     assert r.json()["next_before"] is None
     for bad in ({"limit": 0}, {"limit": 201}, {"limit": "x"}, {"before": "soon"}):
         r = await client.get("/v1/me/visits", params=bad, headers=world.auth("traveller_t"))
