@@ -18,44 +18,50 @@
 --   6. records the scan (every scan, accepted or rejected, once) and bumps the gate's
 --      counter of the day.
 
--- HMAC-SHA256 (RFC 2104) with the core sha256(); the key is at most 64 bytes.
-CREATE FUNCTION gate_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
+-- HMAC-SHA256 (RFC 2104) with the core sha256(): the key's inner and outer pads, then
+-- the MAC of a message under those pads. The key is at most 64 bytes.
+CREATE FUNCTION gate_hmac_pads(p_key bytea, OUT ipad bytea, OUT opad bytea)
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
-    k  bytea := p_key || '\x00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'::bytea;
-    ki bytea;
-    ko bytea;
+    k bytea;
 BEGIN
     IF length(p_key) > 64 THEN
-        RAISE EXCEPTION 'gate_hmac_sha256: key longer than 64 bytes';
+        RAISE EXCEPTION 'gate_hmac_pads: key longer than 64 bytes';
     END IF;
-    k := substring(k FROM 1 FOR 64);
-    ki := k;
-    ko := k;
+    k := p_key || decode(repeat('00', 64 - length(p_key)), 'hex');
+    ipad := k;
+    opad := k;
     FOR i IN 0..63 LOOP
-        ki := set_byte(ki, i, get_byte(k, i) # 54);   -- 0x36
-        ko := set_byte(ko, i, get_byte(k, i) # 92);   -- 0x5c
+        ipad := set_byte(ipad, i, get_byte(k, i) # 54);   -- 0x36
+        opad := set_byte(opad, i, get_byte(k, i) # 92);   -- 0x5c
     END LOOP;
-    RETURN sha256(ko || sha256(ki || p_msg));
 END
 $$;
 
+CREATE FUNCTION gate_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT sha256(p.opad || sha256(p.ipad || p_msg)) FROM gate_hmac_pads(p_key) AS p
+$$;
+
 -- The screenshot suffix: the first 4 bytes of HMAC(secret, body || u64_be(step)),
--- accepted for the current 30 s step and one step either side.
+-- accepted for the current 30 s step and one step either side (the pads once).
 CREATE FUNCTION gate_suffix_ok(p_secret bytea, p_body text, p_suffix bytea, p_now timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
 DECLARE
     step bigint := floor(extract(epoch FROM p_now) / 30)::bigint;
     msg  bytea := convert_to(p_body, 'SQL_ASCII');
+    pads record;
     ok   boolean := false;
 BEGIN
     IF length(p_suffix) <> 4 THEN
         RETURN false;
     END IF;
+    SELECT * INTO pads FROM gate_hmac_pads(p_secret);
     FOR s IN greatest(step - 1, 0)..step + 1 LOOP
-        -- int8send is the big-endian 8-byte form of the step
-        ok := ok OR substring(gate_hmac_sha256(p_secret, msg || int8send(s)) FROM 1 FOR 4) = p_suffix;
+        -- int8send is the big-endian 8-byte form of the step; every step is checked
+        ok := ok OR substring(sha256(pads.opad || sha256(pads.ipad || msg || int8send(s)))
+                              FROM 1 FOR 4) = p_suffix;
     END LOOP;
     RETURN ok;
 END
