@@ -34,11 +34,12 @@ def _route_modules() -> list[Any]:
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.dashboard import routes as dashboard
+    from onecode.gates import routes as gates
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity, bookings, offline, dashboard]
+    modules: list[Any] = [system, catalog, identity, bookings, gates, offline, dashboard]
     return modules
 
 

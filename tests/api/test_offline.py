@@ -20,30 +20,20 @@ Client = AsyncTestClient[Litestar]
 
 
 async def book(conn: asyncpg.Connection, world: World, tag: str, venue: str = "venue_a") -> str:
-    """Test setup: a booking for today at the venue, written as the bookings service does."""
-    venue_id = uuid.UUID(world.ids[venue])
-    start = datetime.now(UTC) - timedelta(minutes=30)
-    slot_id, booking_id = uuid.uuid4(), uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity, booked) "
-        "VALUES ($1, $2, $3, $4, 10, 2)",
-        slot_id,
-        venue_id,
-        start,
-        start + timedelta(hours=2),
+    """A booking through the API for a slot starting in ten minutes (inside the grace)."""
+    start = datetime.now(UTC) + timedelta(minutes=10)
+    slot = {
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "capacity": 10,
+    }
+    slots = await world.post(f"/v1/venues/{world.ids[venue]}/slots", {"slots": [slot]})
+    booking = await world.post(
+        "/v1/bookings",
+        {"slot_id": slots["slots"][0]["id"], "party_size": 2},
+        headers=world.auth(f"traveller_{tag}"),
     )
-    await conn.execute(
-        "INSERT INTO bookings (id, traveller_id, slot_id, venue_id, party_size, starts_at, ends_at,"
-        " local_day) VALUES ($1, $2, $3, $4, 2, $5, $6,"
-        " ($5 AT TIME ZONE 'Asia/Shanghai')::date)",
-        booking_id,
-        uuid.UUID(world.ids[f"traveller_{tag}"]),
-        slot_id,
-        venue_id,
-        start,
-        start + timedelta(hours=2),
-    )
-    return str(booking_id)
+    return str(booking["id"])
 
 
 def item(code: str, direction: str = "in", decision: str = "accept", **kw: Any) -> dict[str, Any]:
@@ -84,21 +74,16 @@ async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.
 
     # a new booking, a cancellation and a revocation appear in the next delta
     booking_b = await book(conn, world, "b")
-    await conn.execute(
-        "UPDATE bookings SET status = 'cancelled', changed_at = now() WHERE id = $1",
-        uuid.UUID(booking_a),
-    )
-    await conn.execute(
-        "UPDATE credentials SET generation = generation + 1, changed_at = now() "
-        "WHERE traveller_id = $1",
-        uuid.UUID(world.ids["traveller_b"]),
-    )
+    code_b = await world.code("b")
+    r = await client.post(f"/v1/bookings/{booking_a}/cancel", headers=world.auth("traveller_a"))
+    assert r.status_code == 200, r.text
+    r = await client.post("/v1/me/code/rotate", headers=world.auth("traveller_b"))
+    assert r.status_code == 200, r.text
     r = await client.get("/v1/gate/pack", params={"cursor": full["cursor"]}, headers=gate)
     delta = r.json()
     assert delta["full"] is False
     statuses = {e[0]: e[5] for e in delta["entitlements"]}
     assert statuses == {booking_a: "cancelled", booking_b: "booked"}
-    code_b = await world.code("b")
     assert [cred_id_of(code_b, full["keys"]), 2] in delta["revocations"]
 
     # garbage cursors are a 400, never a 500; a very old one gives a full pack
