@@ -32,10 +32,11 @@ Hook = Callable[[Litestar], Any]
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode.catalog import routes as catalog
+    from onecode.flows import routes as flows
     from onecode.identity import routes as identity
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity]
+    modules: list[Any] = [system, catalog, identity, flows]
     return modules
 
 
