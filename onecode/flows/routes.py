@@ -37,7 +37,7 @@ from onecode.flows.models import (
 )
 from onecode.flows.rollup import rollup_lifespan
 
-CSV_MEDIA = "text/csv; charset=utf-8"
+CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
 
 From = Annotated[date | None, QueryParameter(name="from", required=False)]
 To = Annotated[date | None, QueryParameter(name="to", required=False)]

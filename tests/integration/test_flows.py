@@ -28,7 +28,7 @@ async def _setup(conn: asyncpg.Connection, world: World) -> Dataset:
 async def _snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[object, ...]]]:
     out = {}
     for table in TABLES:
-        rows = await conn.fetch(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4")  # noqa: S608
+        rows = await conn.fetch(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4")
         out[table] = [tuple(r.values()) for r in rows]
     return out
 
@@ -301,5 +301,4 @@ async def test_concurrent_advances_do_not_double_count(
     cells = {r.bucket: r.visits for r in hourly.rows}
     assert cells["2026-05-04T09:00"] == 12 and cells["2026-05-04T23:00"] == 4
     assert hourly.total_visits == 51 + 4
-    mark = await conn.fetchrow("SELECT rows_consumed FROM flow_watermark")
-    assert mark["rows_consumed"] == expected_rows + 4
+    assert await conn.fetchval("SELECT rows_consumed FROM flow_watermark") == expected_rows + 4
