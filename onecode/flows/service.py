@@ -223,13 +223,20 @@ async def occupancy(
     cap = int(venue["capacity_instant"])
     day_travellers = int(rows[-1]["travellers"]) if rows else 0
     day_hidden = 0 < day_travellers < k
+    # an hour's entries and exits follow the hour's own entrants (with complementary
+    # suppression against the published daily total), as arrivals does for visits
+    flows_hidden, _ = hide_cells(
+        [int(r["hour_travellers"]) for r in rows],
+        [int(r["people_in"]) for r in rows],
+        k,
+        total=True,
+    )
     hours: list[OccupancyHour] = []
     inside = 0
     peak: tuple[int, int] | None = None
-    for r in rows:
+    for r, flow_hidden in zip(rows, flows_hidden, strict=True):
         inside = max(inside + int(r["people_in"]) - int(r["people_out"]), 0)
-        hidden = day_hidden or 0 < int(r["travellers"]) < k
-        if hidden:
+        if day_hidden or 0 < int(r["travellers"]) < k:
             hours.append(
                 OccupancyHour(
                     hour=r["hour"],
@@ -244,19 +251,19 @@ async def occupancy(
             continue
         # the first hour after a hidden prefix hides its own flows too: otherwise
         # inside - entries + exits would give the hidden prefix away
-        complement = bool(hours) and hours[-1].inside is None
+        hide_flows = flow_hidden or (bool(hours) and hours[-1].inside is None)
         load = round(inside / cap, 4)
         if peak is None or inside > peak[1]:
             peak = (r["hour"], inside)
         hours.append(
             OccupancyHour(
                 hour=r["hour"],
-                entries=None if complement else int(r["people_in"]),
-                exits=None if complement else int(r["people_out"]),
+                entries=None if hide_flows else int(r["people_in"]),
+                exits=None if hide_flows else int(r["people_out"]),
                 inside=inside,
                 load=load,
                 level=level_of(load),
-                suppressed=complement,
+                suppressed=hide_flows,
             )
         )
     daily = sum(int(r["people_in"]) for r in rows)
@@ -378,20 +385,15 @@ async def heatmap(
 ) -> Heatmap:
     rows = await conn.fetch(Q()["flows_select_heatmap"], resolved.venue_ids, start, end)
     found = {(int(r["weekday"]), int(r["hour"])): r for r in rows}
-    cells = []
-    for weekday in range(1, 8):
-        for hour in range(24):
-            r = found.get((weekday, hour))
-            people = int(r["travellers"]) if r else 0
-            hidden = 0 < people < k
-            cells.append(
-                HeatCell(
-                    weekday=weekday,
-                    hour=hour,
-                    visits=None if hidden else (int(r["visits"]) if r else 0),
-                    suppressed=hidden,
-                )
-            )
+    keys = [(weekday, hour) for weekday in range(1, 8) for hour in range(24)]
+    visits = [int(found[key]["visits"]) if key in found else 0 for key in keys]
+    people = [int(found[key]["travellers"]) if key in found else 0 for key in keys]
+    # arrivals publishes the total of these same visits: suppress complementarily
+    hidden, _ = hide_cells(people, visits, k, total=True)
+    cells = [
+        HeatCell(weekday=w, hour=h, visits=None if hide else v, suppressed=hide)
+        for (w, h), v, hide in zip(keys, visits, hidden, strict=True)
+    ]
     return Heatmap(window=await _window(conn, resolved, start, end, k), cells=cells)
 
 

@@ -58,10 +58,15 @@ SELECT date_trunc($4, f.local_hour) AS bucket,
  ORDER BY is_total, bucket;
 
 -- name: flows_select_occupancy
--- per local hour of the day: people in and out, and distinct travellers entered so far
+-- per local hour of the day: people in and out, distinct travellers who entered in
+-- the hour, and distinct travellers entered so far that day
 SELECT h.hour,
        COALESCE(o.people_in, 0)::bigint AS people_in,
        COALESCE(o.people_out, 0)::bigint AS people_out,
+       (SELECT count(*)
+          FROM flow_visit_hours f
+         WHERE f.venue_id = $1
+           AND f.local_hour = $2::date + make_interval(hours => h.hour)) AS hour_travellers,
        (SELECT count(DISTINCT f.traveller_id)
           FROM flow_visit_hours f
          WHERE f.venue_id = $1 AND f.local_hour >= $2::date

@@ -139,19 +139,30 @@ async def test_od_dwell_origins_heatmap(conn: asyncpg.Connection, world: World) 
     assert len(heat.cells) == 168
     nonzero = {(h.weekday, h.hour): h.visits for h in heat.cells if h.visits}
     assert nonzero == {(1, 9): 12, (1, 10): 9, (1, 14): 15, (1, 19): 15}
+    heat10 = await service.heatmap(conn, a, D, D, 10)
+    shown = {(h.weekday, h.hour): (h.visits, h.suppressed) for h in heat10.cells}
+    # 10h hidden; 09h too, or 51 - 15 - 15 - 12 would give it back against arrivals
+    assert shown[(1, 10)] == (None, True) and shown[(1, 9)] == (None, True)
+    assert shown[(1, 14)] == (15, False) and shown[(2, 9)] == (0, False)
 
 
 async def test_occupancy_levels(conn: asyncpg.Connection, world: World) -> None:
     data = await _setup(conn, world)
     occ = await service.occupancy(conn, ADMIN, data.venue_a, D, 10)
     by_hour = {h.hour: h for h in occ.hours}
-    assert (by_hour[9].entries, by_hour[9].inside, by_hour[9].level) == (24, 24, "green")
-    assert (by_hour[10].entries, by_hour[10].exits, by_hour[10].inside) == (9, 33, 0)
+    assert (by_hour[9].inside, by_hour[9].level) == (24, "green")
+    # 10h: nine travellers came in, so its flows are hidden, and 09h complementarily
+    assert (by_hour[10].entries, by_hour[10].exits, by_hour[10].inside) == (None, None, 0)
+    assert by_hour[10].suppressed and by_hour[9].suppressed and by_hour[9].entries is None
+    occ1 = await service.occupancy(conn, ADMIN, data.venue_a, D, 1)
+    by_hour1 = {h.hour: h for h in occ1.hours}
+    assert (by_hour1[9].entries, by_hour1[9].inside, by_hour1[9].level) == (24, 24, "green")
+    assert (by_hour1[10].entries, by_hour1[10].exits, by_hour1[10].inside) == (9, 33, 0)
     assert (by_hour[14].inside, by_hour[14].load, by_hour[14].level) == (90, 0.9, "orange")
     assert by_hour[18].inside == 0 and by_hour[19].inside == 0
     assert (occ.peak_inside, occ.peak_hour, occ.daily_entries) == (90, 14, 213)
     assert occ.thresholds == {"yellow": 80, "orange": 90, "red": 95}
-    assert not any(h.suppressed for h in occ.hours)
+    assert [h.hour for h in occ.hours if h.suppressed] == [9, 10]
     # C on D: 21 travellers but the 08h hour has 9 (check-ins): that prefix is hidden,
     # and 11h (the hour after it) hides its flows so inside - in + out cannot undo it
     occ_c = await service.occupancy(conn, ADMIN, data.venue_c, D, 10)
@@ -302,3 +313,31 @@ async def test_concurrent_advances_do_not_double_count(
     assert cells["2026-05-04T09:00"] == 12 and cells["2026-05-04T23:00"] == 4
     assert hourly.total_visits == 51 + 4
     assert await conn.fetchval("SELECT rows_consumed FROM flow_watermark") == expected_rows + 4
+
+
+async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, world: World) -> None:
+    import re
+
+    from onecode.sql import Q
+
+    data = await _setup(conn, world)
+    ids = [data.venue_a, data.venue_c]
+    calls: dict[str, tuple[object, ...]] = {
+        "flows_select_arrivals": (ids, D, D, "hour"),
+        "flows_select_occupancy": (data.venue_a, D),
+    }
+    for name in Q().names():
+        if name.startswith("flows_select_") and name not in calls:
+            if name in {
+                "flows_select_watermark",
+                "flows_select_region_path",
+                "flows_select_venue_path",
+                "flows_select_scope_venues",
+            }:
+                continue
+            calls[name] = (ids, D, D)
+    assert len(calls) == 10
+    raw = re.compile(r"\bon (scans|checkins)\b")
+    for name, args in calls.items():
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q()[name], *args))
+        assert not raw.search(plan), (name, plan)
