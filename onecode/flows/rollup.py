@@ -40,10 +40,22 @@ from onecode.sql import Q
 
 log = logging.getLogger("onecode.flows.rollup")
 
+_BACKLOG_TIMEOUT = 3600.0  # seconds one advance may take in the loop (a long backlog)
 
-async def advance(conn: asyncpg.Connection | PoolConnectionProxy[Any]) -> int:
-    """Advance every rollup to the current safe horizon; return the rows consumed."""
-    consumed = await conn.fetchval(Q()["flows_advance_rollups"])
+
+async def advance(
+    conn: asyncpg.Connection | PoolConnectionProxy[Any],
+    *,
+    wait: bool = True,
+    command_timeout: float | None = None,
+) -> int:
+    """Advance every rollup to the current safe horizon; return the rows consumed.
+
+    ``wait=False`` returns 0 at once when another advance holds the lock (what the
+    replicas' loops do); ``command_timeout`` overrides the connection's command timeout, since
+    a backlog after an outage may take longer than a request should.
+    """
+    consumed = await conn.fetchval(Q()["flows_advance_rollups"], wait, timeout=command_timeout)
     return int(consumed or 0)
 
 
@@ -53,7 +65,7 @@ async def rollup_loop(pool: asyncpg.Pool, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             async with pool.acquire(timeout=interval) as conn:
-                consumed = await advance(conn)
+                consumed = await advance(conn, wait=False, command_timeout=_BACKLOG_TIMEOUT)
             if consumed:
                 log.info("flows rollup consumed %d rows", consumed)
         except asyncio.CancelledError:

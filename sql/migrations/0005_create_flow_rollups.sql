@@ -72,8 +72,9 @@ CREATE TABLE flow_trips (
 CREATE INDEX flow_trips_day_idx ON flow_trips (local_day, from_venue, to_venue);
 
 -- One advance: a single transaction (the caller's), under an advisory lock so one
--- replica advances at a time. Returns the scan and check-in rows consumed.
-CREATE FUNCTION flows_advance() RETURNS bigint
+-- replica advances at a time. Returns the scan and check-in rows consumed. With
+-- wait = false a caller that finds another advance running returns 0 at once.
+CREATE FUNCTION flows_advance(wait boolean DEFAULT true) RETURNS bigint
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     lo xid8;
@@ -87,7 +88,11 @@ DECLARE
     od_d date[];
     zero CONSTANT uuid := '00000000-0000-0000-0000-000000000000';
 BEGIN
-    PERFORM pg_advisory_xact_lock(7306916064829212753);  -- 'flows advance'
+    IF wait THEN
+        PERFORM pg_advisory_xact_lock(7306916064829212753);  -- 'flows advance'
+    ELSIF NOT pg_try_advisory_xact_lock(7306916064829212753) THEN
+        RETURN 0;
+    END IF;
     -- after the lock: a fresh statement snapshot, taken before this transaction has an xid
     hi := pg_snapshot_xmin(pg_current_snapshot());
     SELECT w.horizon INTO lo FROM flow_watermark w WHERE w.id FOR UPDATE;

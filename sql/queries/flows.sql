@@ -3,7 +3,8 @@
 -- $1 is always the scope's venue ids; $2, $3 the inclusive local date range.
 
 -- name: flows_advance_rollups
-SELECT flows_advance();
+-- $1: wait for a running advance (true) or return 0 at once (false)
+SELECT flows_advance($1);
 
 -- name: flows_select_watermark
 SELECT horizon::text AS horizon, rows_consumed, advances, advanced_at FROM flow_watermark;

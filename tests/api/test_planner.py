@@ -259,12 +259,12 @@ async def test_rollup_loop_survives_database_errors(
     data = await build(conn, world)
     pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
     assert pool is not None
-    await conn.execute("ALTER FUNCTION flows_advance() RENAME TO flows_advance_hidden")
+    await conn.execute("ALTER FUNCTION flows_advance(boolean) RENAME TO flows_advance_hidden")
     task = asyncio.create_task(rollup_loop(pool, 0.05))
     try:
         await asyncio.sleep(0.3)  # several failing ticks
         assert not task.done()
-        await conn.execute("ALTER FUNCTION flows_advance_hidden() RENAME TO flows_advance")
+        await conn.execute("ALTER FUNCTION flows_advance_hidden(boolean) RENAME TO flows_advance")
         for _ in range(100):
             if await conn.fetchval("SELECT advances FROM flow_watermark"):
                 break

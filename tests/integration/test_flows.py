@@ -341,3 +341,24 @@ async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, wo
     for name, args in calls.items():
         plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q()[name], *args))
         assert not raw.search(plan), (name, plan)
+
+
+async def test_loop_skips_while_another_advance_runs(
+    db_url: str, conn: asyncpg.Connection, world: World
+) -> None:
+    await build(conn, world)
+    holder = await asyncpg.connect(db_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT pg_advisory_xact_lock(7306916064829212753)")
+        assert await advance(conn, wait=False) == 0  # busy: skipped, nothing lost
+        waiting = asyncio.create_task(advance(conn))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # a waiting advance queues behind the lock
+        await tx.rollback()
+        assert await waiting > 0
+    finally:
+        await holder.close()
+    assert await advance(conn, wait=False) == 0
+    assert await conn.fetchval("SELECT sum(entries) FROM flow_visit_hours") == 51 + 12 + 9 + 11
