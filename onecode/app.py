@@ -33,12 +33,13 @@ def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
+    from onecode.flows import routes as flows
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity, bookings, gates, offline]
+    modules: list[Any] = [system, catalog, identity, bookings, gates, offline, flows]
     return modules
 
 
