@@ -12,7 +12,7 @@ from onecode.identity import service
 from onecode.identity.models import Code, KeyInfo, Keys, Me, Registered, TravellerIn
 
 
-@post("/v1/travellers", tags=["travellers"])
+@post("/v1/travellers", tags=["travellers"], opt={"rate_limit": "register"})
 async def register(conn: Conn, state: State, data: JSONBody[TravellerIn]) -> Registered:
     """Register a traveller: returns the access token and code secret (shown once)."""
     return await service.register(conn, data, state.settings.code_ttl_days)
