@@ -1,4 +1,4 @@
-"""The authorization matrix: every route × every principal kind, from the route table.
+"""The authorization matrix: every route x every principal kind, from the route table.
 
 Adding a route is one line in ``TABLE``, keyed by ``"METHOD path"`` exactly as the app
 registers it (``GET /v1/venues/{venue_id:uuid}``). A route of the app missing from the
