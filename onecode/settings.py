@@ -101,4 +101,6 @@ def _parse(name: str, field_type: str, text: str) -> object:
         if lowered in {"0", "false", "no", "off"}:
             return False
         raise SettingsError(f"ONECODE_{name.upper()} must be on or off, not {text!r}")
+    if "Path" in field_type:  # msgspec does not convert str to Path
+        return Path(text)
     return text
