@@ -95,6 +95,11 @@ RATE_LIMITED = Counter(
 )
 
 
+# (route template, method, status) -> its counter and histogram series; bounded by the
+# route table (templates, not paths), the method set and the status codes
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def record_scan(decision: str, reason: str) -> None:
     """Count one gate decision (``accept``/``reject``) with its reason code."""
     SCAN_DECISIONS.labels(reason=reason, decision=decision).inc()
@@ -132,9 +137,18 @@ def _request_id(scope: Scope) -> str:
 
 
 def _access(request_id: str, method: str, route: str, status: int, duration: float | None) -> None:
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    key = (route, method, status)
+    children = _CHILDREN.get(key)
+    if children is None:  # labels() takes a lock and builds a tuple: once per series
+        label = str(status)
+        children = (
+            HTTP_REQUESTS.labels(route, method, label),
+            HTTP_LATENCY.labels(route, method, label),
+        )
+        _CHILDREN[key] = children
+    children[0].inc()
     if duration is not None:
-        HTTP_LATENCY.labels(route, method, str(status)).observe(duration)
+        children[1].observe(duration)
     if log.isEnabledFor(logging.INFO):
         ms = -1.0 if duration is None else round(duration * 1000, 2)
         log.info(
