@@ -21,6 +21,9 @@ from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, prov
 from onecode.codes import KeyStore
 from onecode.db import create_pool, provide_conn
 from onecode.errors import handle_exception
+from onecode.observability import observability_middleware, security_headers
+from onecode.openapi import document_problems
+from onecode.ratelimit import Limits, rate_limit_middleware, route_buckets
 from onecode.settings import Settings
 from onecode.sql import Q
 
@@ -31,15 +34,18 @@ Hook = Callable[[Litestar], Any]
 
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
+    from onecode import observability
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.dashboard import routes as dashboard
+    from onecode.flows import routes as flows
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity, bookings, gates, offline, dashboard]
+    modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline, flows]
+    modules.append(dashboard)
     return modules
 
 
@@ -106,10 +112,13 @@ def create_app(
         dependencies.update(getattr(module, "DEPENDENCIES", {}))
 
     cors = CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None
-    return Litestar(
+    limits = Limits(settings)
+    app = Litestar(
         route_handlers=route_handlers,
         dependencies=dependencies,
         exception_handlers={Exception: handle_exception},
+        middleware=[observability_middleware, rate_limit_middleware(limits)],
+        before_send=[security_headers],
         lifespan=lifespans,
         on_startup=list(on_startup),
         on_shutdown=list(on_shutdown),
@@ -131,3 +140,6 @@ def create_app(
         ),
         debug=False,
     )
+    limits.validate(route_buckets(app.routes))
+    document_problems(app)
+    return app

@@ -51,6 +51,10 @@ def database_url(settings: Settings) -> tuple[str, object | None]:
     return embedded.start(), embedded
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @command("serve", "run the API (embedded PostgreSQL unless DATABASE_URL is set)", _serve_args)
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
@@ -79,9 +83,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             f"http://{settings.host}:{settings.port}/planner/",
             flush=True,
         )
-        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so
-        # the `finally` below still stops the embedded PostgreSQL
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal: let
+        # that end in SystemExit so the ``finally`` below stops embedded PostgreSQL
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.run(
             app,
             host=settings.host,
@@ -120,7 +124,8 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            # a plugin (or its package) not built yet is fine; a broken import is not
+            # the plugin or its package is absent (a domain not merged yet): skip it;
+            # a module missing *inside* an existing plugin is a real error
             if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
                 raise
 

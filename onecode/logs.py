@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 
 import msgspec
 
 from onecode.settings import Settings
+
+# the id of the request being served (set by onecode.observability), on every log line
+REQUEST_ID: ContextVar[str | None] = ContextVar("onecode_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,9 +22,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None)
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
             out["request_id"] = request_id
+        fields = getattr(record, "fields", None)  # structured extras, e.g. the access log's
+        if isinstance(fields, dict):
+            out.update(fields)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return msgspec.json.encode(out).decode()

@@ -41,6 +41,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_ttl_hours: int = 24
     k_anonymity: int = 10
     rate_limit: bool = True
+    # "N/S": N requests per S seconds; per address for anonymous callers, per token
+    # otherwise (see onecode/ratelimit.py). Other domains add ``rate_<bucket>`` fields.
+    rate_register: str = "10/60"
+    rate_booking: str = "30/60"
+    rate_code_rotate: str = "6/60"
+    # a client address shared by many token holders (carrier NAT) gets this many
+    # times a token's budget before its tokens are throttled together
+    rate_address_factor: int = 10
+    metrics_public: bool = False
     rollup_interval_seconds: float = 30.0
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
@@ -94,4 +103,6 @@ def _parse(name: str, field_type: str, text: str) -> object:
         if lowered in {"0", "false", "no", "off"}:
             return False
         raise SettingsError(f"ONECODE_{name.upper()} must be on or off, not {text!r}")
+    if "Path" in field_type:  # msgspec does not convert str to Path
+        return Path(text)
     return text

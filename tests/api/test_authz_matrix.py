@@ -1,0 +1,216 @@
+"""The authorization matrix: every route x every principal kind, from the route table.
+
+Adding a route is one line in ``TABLE``, keyed by ``"METHOD path"`` exactly as the app
+registers it (``GET /v1/venues/{venue_id:uuid}``). A route of the app missing from the
+table fails ``test_every_route_is_in_the_table``, naming the line to add.
+
+Path parameters are filled with principal A's side (venue A, traveller A's objects:
+``PARAMS``), so the B-side principals exercise object scope and expect 404 where the
+route is ``scoped``. Principals run in ``PRINCIPALS`` order, the owner (traveller A)
+last, so a destructive route (``DELETE /v1/me``) cannot spoil the others' rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+
+from tests.conftest import World
+from tests.hardening import Client, assert_problem
+
+PRINCIPALS = (
+    "none",
+    "traveller_b",
+    "gate_b",
+    "operator_b",
+    "planner_y",
+    "gate_a",
+    "operator_a",
+    "planner_x",
+    "admin",
+    "traveller_a",
+)
+# principals whose scope excludes A's objects (venue A in CN-GZ-AS, traveller A's things)
+B_SIDE = frozenset({"traveller_b", "gate_b", "operator_b", "planner_y"})
+# Litestar answers these for every path by itself (CORS preflight, HEAD of GET)
+IMPLICIT_METHODS = frozenset({"OPTIONS", "HEAD"})
+
+Body = Callable[[World, int], Any]
+
+
+def kind_of(principal: str) -> str:
+    return principal.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class Row:
+    """Expected outcome of one route: ``ok`` for an allowed principal; without a token
+    401, a kind not in ``who`` 403, a B-side principal on a ``scoped`` route 404."""
+
+    ok: int = 200
+    who: frozenset[str] | None = None  # None: anyone, with or without a token
+    scoped: bool = False
+    body: Body | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    override: Mapping[str, int] = field(default_factory=dict)  # principal -> status
+
+    def expect(self, principal: str) -> int:
+        if principal in self.override:
+            return self.override[principal]
+        if self.who is None:
+            return self.ok
+        if principal == "none":
+            return 401
+        if kind_of(principal) not in self.who:
+            return 403
+        if self.scoped and principal in B_SIDE:
+            return 404
+        return self.ok
+
+
+def public(ok: int = 200, **kw: Any) -> Row:
+    return Row(ok=ok, who=None, **kw)
+
+
+def only(*kinds: str, ok: int = 200, **kw: Any) -> Row:
+    return Row(ok=ok, who=frozenset(kinds), **kw)
+
+
+def _slots(world: World, n: int) -> dict[str, Any]:
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    start += timedelta(hours=n)
+    return {
+        "slots": [
+            {
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(minutes=30)).isoformat(),
+                "capacity": 10,
+            }
+        ]
+    }
+
+
+def _venue(world: World, n: int) -> dict[str, Any]:
+    return {
+        "region_code": "CN-GZ-AS",
+        "name": f"venue {n}",
+        "kind": "museum",
+        "gated": False,
+        "requires_booking": False,
+        "entry_rule": "reentry",
+        "capacity_instant": 50,
+        "capacity_daily": 500,
+    }
+
+
+# Path parameters, filled from principal A's side of the world.
+PARAMS: dict[str, Callable[[World], str]] = {
+    "venue_id": lambda w: str(w.ids["venue_a"]),
+    "place_code": lambda w: str(w.ids["place_a"]),
+    "path": lambda w: "scalar",  # the docs catch-all of the render plugins
+}
+
+ADMIN_ONLY = only("admin", ok=201)
+
+TABLE: dict[str, Row] = {
+    # system
+    "GET /healthz": public(),
+    "GET /readyz": public(),
+    "GET /metrics": only("admin"),
+    "GET /schema": public(),
+    "GET /schema/openapi.json": public(),
+    "GET /schema/{path:str}": public(),
+    "GET /schema/scalar": public(),
+    "GET /schema/swagger": public(),
+    "GET /schema/oauth2-redirect.html": public(),
+    # admin and catalog
+    "POST /v1/admin/regions": only(
+        "admin", ok=201, body=lambda w, n: {"code": f"CN-T{n}", "name": f"t{n}"}
+    ),
+    "POST /v1/admin/venues": only("admin", ok=201, body=_venue),
+    "POST /v1/admin/venues/{venue_id:uuid}/gates": only(
+        "admin", ok=201, body=lambda w, n: {"name": f"gate {n}"}
+    ),
+    "POST /v1/admin/operators": only(
+        "admin", ok=201, body=lambda w, n: {"name": f"op {n}", "venue_ids": [w.ids["venue_a"]]}
+    ),
+    "POST /v1/admin/planners": only(
+        "admin", ok=201, body=lambda w, n: {"name": f"pl {n}", "region_codes": ["CN-GZ"]}
+    ),
+    "GET /v1/venues": public(),
+    "GET /v1/venues/{venue_id:uuid}": public(),
+    "GET /v1/venues/{venue_id:uuid}/slots": public(query={"date": "2030-01-01"}),
+    "POST /v1/venues/{venue_id:uuid}/slots": only(
+        "admin", "operator", ok=201, scoped=True, body=_slots
+    ),
+    "GET /v1/venues/{venue_id:uuid}/live": only("admin", "operator", scoped=True),
+    "GET /v1/keys": public(),
+    # traveller
+    "POST /v1/travellers": public(ok=201, body=lambda w, n: {}),
+    "GET /v1/me": only("traveller"),
+    "GET /v1/me/code": only("traveller"),
+}
+
+
+def app_routes(app: Litestar) -> set[str]:
+    keys: set[str] = set()
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                if method not in IMPLICIT_METHODS:
+                    keys.add(f"{method} {route.path}")
+    return keys
+
+
+def test_every_route_is_in_the_table(app: Litestar) -> None:
+    routes = app_routes(app)
+    missing = sorted(routes - TABLE.keys())
+    assert not missing, (
+        "routes without a row in tests/api/test_authz_matrix.py TABLE (add one line each, "
+        'e.g. \'"POST /v1/bookings": only("traveller", ok=201, body=...)\'): ' + ", ".join(missing)
+    )
+    stale = sorted(TABLE.keys() - routes)
+    assert not stale, "TABLE rows for routes the app does not have: " + ", ".join(stale)
+
+
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def fill(template: str, world: World) -> str:
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in PARAMS, f"no PARAMS entry fills path parameter {name!r} of {template}"
+        return PARAMS[name](world)
+
+    return _PARAM.sub(one, template)
+
+
+@pytest.mark.parametrize("key", sorted(TABLE))
+async def test_route_answers_each_principal_as_declared(
+    key: str, client: Client, world: World
+) -> None:
+    row = TABLE[key]
+    await world.traveller("a", display_name="Traveller A")
+    await world.traveller("b", display_name="Traveller B")
+    method, template = key.split(" ", 1)
+    path = fill(template, world)
+    failures: list[str] = []
+    for n, principal in enumerate(PRINCIPALS):
+        headers = {} if principal == "none" else world.auth(principal)
+        body = row.body(world, n) if row.body is not None else None
+        r = await client.request(method, path, headers=headers, params=dict(row.query), json=body)
+        expected = row.expect(principal)
+        if r.status_code != expected:
+            failures.append(f"{principal}: expected {expected}, got {r.status_code} {r.text[:200]}")
+        elif r.status_code >= 400:
+            assert_problem(r, r.status_code)
+    assert not failures, f"{key}:\n  " + "\n  ".join(failures)
