@@ -224,7 +224,7 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers = list(message.get("headers") or [])
     headers.extend(_COMMON_HEADERS)
     path: str = scope.get("path", "")
-    if path.startswith("/planner/"):
+    if path == "/planner" or path.startswith("/planner/"):  # the page itself is "/planner"
         headers.append((b"content-security-policy", DASHBOARD_CSP))
     elif not path.startswith("/schema"):  # the API docs pages load their own assets
         headers.append((b"content-security-policy", API_CSP))

@@ -40,3 +40,11 @@ async def test_app_js_uses_no_eval(client: AsyncTestClient[Litestar]) -> None:
 async def test_unknown_dashboard_file_is_404(client: AsyncTestClient[Litestar]) -> None:
     r = await client.get("/planner/nope.js")
     assert r.status_code == 404
+
+
+async def test_page_and_assets_carry_the_dashboard_csp(client: AsyncTestClient[Litestar]) -> None:
+    for path in ("/planner/", "/planner/app.js", "/planner/echarts.min.js"):
+        r = await client.get(path)
+        csp = r.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "connect-src 'self'" in csp, (path, csp)
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, (path, csp)
