@@ -32,10 +32,14 @@ Hook = Callable[[Litestar], Any]
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode.catalog import routes as catalog
+    from onecode.complaints import routes as complaints
     from onecode.identity import routes as identity
+    from onecode.places import routes as places
+    from onecode.reviews import routes as reviews
     from onecode.system import routes as system
 
     modules: list[Any] = [system, catalog, identity]
+    modules += [reviews, places, complaints]
     return modules
 
 
