@@ -18,7 +18,9 @@ from onecode.sql import Q
 from onecode.text import clean_text
 
 ANONYMOUS = "anonymous"
-_ATTEMPTS = 3
+# each retry follows a day taken by a concurrent review of the same traveller, so
+# the loop ends when the open days do; the bound only guards against a bug
+_ATTEMPTS = 50
 
 
 def _review(row: asyncpg.Record) -> Review:
