@@ -128,7 +128,7 @@ async def test_complaint_lifecycle_within_scope(
     )
 
 
-async def test_first_answer_time_is_fixed_under_racing_answers(
+async def test_first_answer_time_is_fixed_under_repeated_answers(
     client: Client, world: World, conn: asyncpg.Connection
 ) -> None:
     await world.traveller("a")

@@ -86,7 +86,7 @@ async def test_self_checkin_once_a_day_at_ungated_venues(
     _problem(await client.post(f"/v1/places/{lake['place_code']}/checkin"), 401)
 
 
-async def test_concurrent_checkins_make_one(
+async def test_repeated_checkins_through_the_api_return_the_first(
     client: Client, world: World, conn: asyncpg.Connection
 ) -> None:
     lake = await _ungated(world)
@@ -129,7 +129,7 @@ async def test_rotation_retires_the_old_code(client: Client, world: World) -> No
     _problem(r, 404, "venues.not_found")
 
 
-async def test_concurrent_rotations_serialize(client: Client, world: World) -> None:
+async def test_rotations_through_the_api_count_up(client: Client, world: World) -> None:
     venue = world.ids["venue_a"]
     results = await asyncio.gather(
         *(client.post(f"/v1/venues/{venue}/place-code/rotate", headers=ADMIN) for _ in range(8))
