@@ -89,3 +89,30 @@ def test_cursor_round_trip_and_garbage() -> None:
     for bad in ("", "%%", "AAAA", "kwHZJDEyMw", "x" * 201, encode_cursor(at, row)[:-3]):
         with pytest.raises(BadRequest):
             decode_cursor(bad)
+
+
+class _NoDatabase:
+    """A connection stand-in that fails the test on any use."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the database was asked ({name}) for a forged code")
+
+
+async def test_forged_codes_are_refused_before_any_query() -> None:
+    from onecode.errors import NotFound
+    from onecode.places import service
+
+    code = KEYS.sign(VENUE, 0)
+    forged = code[:-1] + ("A" if code[-1] != "A" else "B")
+    for bad in (
+        forged,
+        "A" * 60,
+        "x",
+        "é" * 22,
+        code + "A",
+        PlaceKeys({1: b"z" * 32}).sign(VENUE, 0),
+    ):
+        with pytest.raises(NotFound):
+            await service.resolve(_NoDatabase(), KEYS, bad)  # type: ignore[arg-type]
+        with pytest.raises(NotFound):
+            await service.check_in(_NoDatabase(), KEYS, bad, uuid.uuid4())  # type: ignore[arg-type]
