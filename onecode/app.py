@@ -31,14 +31,18 @@ Hook = Callable[[Litestar], Any]
 
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
+    from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
+    from onecode.flows import routes as flows
+    from onecode.gates import routes as gates
     from onecode.identity import routes as identity
+    from onecode.offline import routes as offline
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, catalog, identity]
+    modules: list[Any] = [system, catalog, identity, bookings, gates, offline, flows]
     modules += [reviews, places, complaints]
     return modules
 

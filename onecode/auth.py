@@ -98,6 +98,11 @@ class TokenCache:
     def clear(self) -> None:
         self._items.clear()
 
+    def forget_principal(self, principal_id: uuid.UUID) -> None:
+        """Drop every cached token of a principal whose tokens were just revoked."""
+        for key in [k for k, (p, _) in self._items.items() if p.id == principal_id]:
+            self._items.pop(key, None)
+
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,6 +79,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             f"http://{settings.host}:{settings.port}/planner/",
             flush=True,
         )
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so
+        # the `finally` below still stops the embedded PostgreSQL
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(
             app,
             host=settings.host,
@@ -112,11 +116,12 @@ def _load_plugins() -> None:
     """Import the modules that register more sub-commands."""
     import importlib
 
-    for name in ("onecode.codes.cli", "onecode.gates.agent", "onecode.flows.cli", "onecode.demo"):
+    for name in ("onecode.codes.cli", "onecode.offline.agent", "onecode.flows.cli", "onecode.demo"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            # a plugin (or its package) not built yet is fine; a broken import is not
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
                 raise
 
 

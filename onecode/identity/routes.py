@@ -1,18 +1,35 @@
-"""HTTP routes of traveller identity and the public key list."""
+"""HTTP routes of traveller identity, the traveller's code and the public key list."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from litestar import Controller, Litestar, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
 from onecode.identity import service
-from onecode.identity.models import Code, KeyInfo, Keys, Me, Registered, TravellerIn
+from onecode.identity.images import ImageCache, ImageFormat
+from onecode.identity.models import Code, KeyInfo, Keys, Me, Registered, Rotated, TravellerIn
+
+# The image is a bearer credential: no shared cache may keep it, and rotation replaces it.
+_IMAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
-@post("/v1/travellers", tags=["travellers"])
+@asynccontextmanager
+async def image_cache_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+    """Give the app its rendered-QR cache (one per process, dropped on shutdown)."""
+    app.state.code_images = ImageCache()
+    try:
+        yield
+    finally:
+        app.state.code_images.clear()
+
+
+@post("/v1/travellers", tags=["travellers"], opt={"rate_limit": "register"})
 async def register(conn: Conn, state: State, data: JSONBody[TravellerIn]) -> Registered:
     """Register a traveller: returns the access token and code secret (shown once)."""
     return await service.register(conn, data, state.settings.code_ttl_days)
@@ -22,6 +39,13 @@ async def register(conn: Conn, state: State, data: JSONBody[TravellerIn]) -> Reg
 async def keys(state: State) -> Keys:
     """Public keys that verify TQ1 codes (the trust list a gate syncs)."""
     return Keys([KeyInfo(**info) for info in state.keystore.ring().public_list()])
+
+
+async def _image(
+    conn: Conn, principal: Caller, state: State, fmt: ImageFormat, media_type: str
+) -> Response[bytes]:
+    image = await service.code_image(conn, state.keystore, state.code_images, principal.id, fmt)
+    return Response(content=image, media_type=media_type, headers=_IMAGE_HEADERS)
 
 
 class MeController(Controller):
@@ -34,12 +58,35 @@ class MeController(Controller):
         """The traveller's own profile."""
         return await service.me(conn, principal.id)
 
+    @delete("/", status_code=204)
+    async def erase(self, conn: Conn, principal: Caller, state: State) -> None:
+        """Erase the account: personal data gone, code and tokens revoked (204)."""
+        await service.erase(conn, principal.id)
+        # effective at once in this process; other replicas within token_cache_seconds
+        state.token_cache.forget_principal(principal.id)
+
     @get("/code")
-    async def code(
-        self, conn: Conn, principal: Caller, request: Request[object, object, State]
-    ) -> Code:
+    async def code(self, conn: Conn, principal: Caller, state: State) -> Code:
         """The current TQ1 code text, its generation and expiry."""
-        return await service.current_code(conn, request.app.state.keystore, principal.id)
+        return await service.current_code(conn, state.keystore, principal.id)
+
+    @get("/code.svg", media_type="image/svg+xml")
+    async def code_svg(self, conn: Conn, principal: Caller, state: State) -> Response[bytes]:
+        """The current code as an SVG QR image."""
+        return await _image(conn, principal, state, "svg", "image/svg+xml")
+
+    @get("/code.png", media_type="image/png")
+    async def code_png(self, conn: Conn, principal: Caller, state: State) -> Response[bytes]:
+        """The current code as a PNG QR image."""
+        return await _image(conn, principal, state, "png", "image/png")
+
+    @post("/code/rotate", status_code=200, opt={"rate_limit": "code_rotate"})
+    async def rotate(self, conn: Conn, principal: Caller, state: State) -> Rotated:
+        """Issue a new code generation; every earlier code is revoked at once."""
+        return await service.rotate_code(
+            conn, state.keystore, principal.id, state.settings.code_ttl_days
+        )
 
 
 ROUTES = [register, keys, MeController]
+LIFESPANS = [image_cache_lifespan]

@@ -12,3 +12,34 @@ SELECT id AS traveller_id, display_name, home_region, created_at
 -- name: identity_select_credential
 SELECT cred_id, generation, issued_at, expires_at, revoked_all, suffix_secret
   FROM credentials WHERE traveller_id = $1;
+
+-- name: identity_rotate_credential
+-- One statement: the row lock orders racing rotations, each gets its own generation.
+UPDATE credentials
+   SET generation    = generation + 1,
+       suffix_secret = $2,
+       issued_at     = now(),
+       expires_at    = now() + make_interval(days => $3),
+       changed_at    = now()
+ WHERE traveller_id = $1 AND NOT revoked_all
+RETURNING cred_id, generation, issued_at, expires_at;
+
+-- name: identity_erase_traveller
+-- Personal fields go, the random id stays (scans, bookings and reviews keep counting);
+-- the credential is revoked in every generation. Returns the traveller id once.
+WITH erased AS (
+    UPDATE travellers
+       SET display_name = NULL, home_region = NULL, erased_at = now()
+     WHERE id = $1 AND erased_at IS NULL
+    RETURNING id
+), revoked AS (
+    UPDATE credentials
+       SET revoked_all = true, changed_at = now()
+     WHERE traveller_id IN (SELECT id FROM erased)
+    RETURNING cred_id
+)
+SELECT id, (SELECT count(*) FROM revoked) AS credentials FROM erased;
+
+-- name: identity_select_credential_status
+SELECT traveller_id, generation, revoked_all, suffix_secret
+  FROM credentials WHERE cred_id = $1;

@@ -1,0 +1,127 @@
+-- Distribute onecode's schema over a Citus cluster.
+--
+-- Run ONCE with psql on the Citus coordinator, after `onecode migrate` has created the
+-- schema there (Citus propagates later migrations' DDL to the workers by itself):
+--
+--   SELECT citus_set_coordinator_host('<coordinator host>', 5432);  -- once per cluster
+--   SELECT citus_add_node('<worker host>', 5432);                  -- per worker
+--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f deploy/citus/distribute.sql
+--
+-- It runs in one transaction: either everything is distributed or nothing is. Existing
+-- rows are copied into the shards. The classification (and the reasons) is checked
+-- against the migrated schema by tests/integration/test_citus_ready.py; when a migration
+-- adds a table, classify it there and here. See deploy/README.md, "The Citus path".
+
+\set ON_ERROR_STOP on
+BEGIN;
+
+-- Foreign keys to reference tables and co-located tables are re-created below; in one
+-- transaction Citus needs the sequential mode for that.
+SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
+-- 64 shards: several per core on a first cluster of 2-4 workers, room to rebalance later.
+SET LOCAL citus.shard_count TO 64;
+
+-- 1. Single-node-only invariants (the test lists them in SINGLE_NODE_ONLY).
+--    One credential per traveller is enforced by unique(traveller_id) on one PostgreSQL;
+--    under Citus credentials live by cred_id, so the rule is kept by the registration
+--    transaction that writes the traveller and its credential together, and the lookup
+--    by traveller stays an ordinary index (a fan-out query: see README).
+ALTER TABLE credentials DROP CONSTRAINT IF EXISTS credentials_traveller_id_fkey;
+DROP INDEX IF EXISTS credentials_traveller_idx;
+CREATE INDEX credentials_traveller_idx ON credentials (traveller_id);
+
+-- 2. Set the remaining foreign keys aside: Citus wants each side distributed before a
+--    key joins them. They come back in step 6, and Citus validates every one of them.
+CREATE TEMP TABLE onecode_fks ON COMMIT DROP AS
+SELECT con.conrelid::regclass AS tbl, con.conname AS name, pg_get_constraintdef(con.oid) AS def
+  FROM pg_constraint con
+ WHERE con.contype = 'f' AND con.connamespace = 'public'::regnamespace;
+
+DO $$
+DECLARE fk record;
+BEGIN
+    FOR fk IN SELECT * FROM onecode_fks LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.name);
+    END LOOP;
+END $$;
+
+-- 3. Reference tables: the read-mostly catalog, copied to every node, so every shard
+--    joins with it locally. slots is here although bookings update slots.booked: a
+--    write to a reference table is a 2PC on every node (see README for the trade-off
+--    and the split into distributed slot counters when booking rates need it).
+SELECT create_reference_table('regions');
+SELECT create_reference_table('venues');
+SELECT create_reference_table('gates');
+SELECT create_reference_table('operators');
+SELECT create_reference_table('operator_venues');
+SELECT create_reference_table('planners');
+SELECT create_reference_table('planner_regions');
+SELECT create_reference_table('slots');
+
+-- 4. Distributed tables.
+-- Everything a traveller owns, on the traveller's shard: a traveller's request and a
+-- gate scan (scan row + presence row) are single-shard. travellers' column is `id`;
+-- the others name it traveller_id; Citus co-locates by value and type (uuid), not name.
+SELECT create_distributed_table('travellers', 'id', colocate_with => 'none');
+SELECT create_distributed_table('bookings', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('presence', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('checkins', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('reviews', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('complaints', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('idempotency_keys', 'traveller_id', colocate_with => 'travellers');
+-- scans of codes that name nobody carry the zero uuid: they share one shard (a bounded
+-- hot spot only under a flood of garbage codes, which rate limiting caps anyway).
+SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'travellers');
+
+-- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
+-- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
+SELECT create_distributed_table('credentials', 'cred_id', colocate_with => 'none');
+-- A bearer token is only ever looked up by its SHA-256.
+SELECT create_distributed_table('api_tokens', 'token_hash', colocate_with => 'none');
+
+-- Rollup tables (flows) by venue_id, co-located with each other: a planner's query for
+-- a venue is single-shard, a region's is a parallel fan-out over small rows. Rollup
+-- state without a venue_id (watermarks) is a small reference table.
+DO $$
+DECLARE t record; first regclass;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass AS rel,
+               EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = c.oid AND a.attname = 'venue_id'
+                          AND NOT a.attisdropped) AS by_venue
+          FROM pg_class c
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+           AND NOT c.relispartition
+           AND c.relname ~ '(^|_)(rollups?|flows?|watermarks?)(_|$)'
+         ORDER BY c.relname
+    LOOP
+        IF NOT t.by_venue THEN
+            PERFORM create_reference_table(t.rel);
+        ELSIF first IS NULL THEN
+            PERFORM create_distributed_table(t.rel, 'venue_id', colocate_with => 'none');
+            first := t.rel;
+        ELSE
+            PERFORM create_distributed_table(t.rel, 'venue_id', colocate_with => first::text);
+        END IF;
+    END LOOP;
+END $$;
+
+-- 5. Local to the coordinator (a Citus local table): occupancy counters per gate and
+--    day. Updated on every accepted scan and summed per venue on the hot path: as a
+--    reference table each update would be a 2PC on every node; distributed by gate_id
+--    the per-venue sum would fan out to every shard; distributed by venue_id it would
+--    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
+SELECT citus_add_local_table_to_metadata('gate_counters');
+-- schema_migrations stays a plain local table of the coordinator.
+
+-- 6. Put the foreign keys back; Citus refuses any that crosses shards.
+DO $$
+DECLARE fk record;
+BEGIN
+    FOR fk IN SELECT * FROM onecode_fks ORDER BY name LOOP
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.tbl, fk.name, fk.def);
+    END LOOP;
+END $$;
+
+COMMIT;

@@ -1,0 +1,1 @@
+"""Timed-entry bookings: atomic place taking, idempotent retries, real-name limits."""

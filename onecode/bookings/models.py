@@ -1,0 +1,35 @@
+"""Wire shapes of bookings (one frozen Struct per shape)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Status = Literal["booked", "cancelled", "used", "no_show"]
+# the structural bound; the venue's own max_party_size (at most 100) is a rule (422)
+PartySize = Annotated[int, Meta(ge=1, le=1000)]
+
+
+class BookingIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``POST /v1/bookings``: the slot and how many places to take."""
+
+    slot_id: uuid.UUID
+    party_size: PartySize
+
+
+class Booking(msgspec.Struct, frozen=True, kw_only=True):
+    """A booking as its traveller sees it."""
+
+    id: uuid.UUID
+    status: Status
+    slot_id: uuid.UUID
+    venue_id: uuid.UUID
+    party_size: int
+    starts_at: datetime
+    ends_at: datetime
+    local_day: date | None = None
+    created_at: datetime | None = None

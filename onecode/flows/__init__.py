@@ -1,0 +1,1 @@
+"""Visitor flows for planners: rollups kept from a watermark, k-anonymous indicators, CSV."""

@@ -1,0 +1,236 @@
+"""HTTP routes of the planner indicators: parse, authorize, call the service, shape
+the answer as JSON or, with ``Accept: text/csv`` or ``format=csv``, as CSV."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+
+from onecode.auth import Caller, Kind, allow
+from onecode.db import Conn
+from onecode.flows import service
+from onecode.flows.models import (
+    Arrivals,
+    ArrivalsRow,
+    Bookings,
+    BookingVenueRow,
+    Dwell,
+    DwellBin,
+    Feedback,
+    FeedbackVenueRow,
+    Grain,
+    HeatCell,
+    Heatmap,
+    Occupancy,
+    OccupancyHour,
+    Od,
+    OdLink,
+    OriginRow,
+    Origins,
+)
+from onecode.flows.rollup import rollup_lifespan
+
+CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
+
+From = Annotated[date | None, QueryParameter(name="from", required=False)]
+To = Annotated[date | None, QueryParameter(name="to", required=False)]
+RegionQ = Annotated[
+    str | None,
+    QueryParameter(name="region", pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", required=False),
+]
+VenueQ = Annotated[uuid.UUID | None, QueryParameter(name="venue", required=False)]
+FormatQ = Annotated[Literal["json", "csv"] | None, QueryParameter(name="format", required=False)]
+GrainQ = Annotated[Grain, QueryParameter(name="grain")]
+
+
+def _wants_csv(request: Request[Any, Any, Any], fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    return "text/csv" in request.headers.get("accept", "").lower()
+
+
+def _answer(
+    request: Request[Any, Any, Any],
+    fmt: str | None,
+    body: msgspec.Struct,
+    row_type: type[msgspec.Struct],
+    rows: Sequence[msgspec.Struct],
+    name: str,
+) -> Response[Any]:
+    if _wants_csv(request, fmt):
+        return Response(
+            content=service.to_csv(row_type, rows),
+            media_type=CSV_MEDIA,
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(content=body)
+
+
+def _k(state: State) -> int:
+    return int(state.settings.k_anonymity)
+
+
+class PlannerController(Controller):
+    path = "/v1/planner"
+    tags = ["planner"]
+    guards = [allow(Kind.PLANNER, Kind.ADMIN)]
+
+    @get("/arrivals")
+    async def arrivals(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        grain: GrainQ = "day",
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Arrivals]:
+        """Visits and unique visitors per hour or day."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.arrivals(conn, scope, first, last, grain, _k(state))
+        return _answer(request, fmt, body, ArrivalsRow, body.rows, "arrivals")
+
+    @get("/occupancy")
+    async def occupancy(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        venue: Annotated[uuid.UUID, QueryParameter(name="venue")],
+        day: Annotated[date, QueryParameter(name="date")],
+        fmt: FormatQ = None,
+    ) -> Response[Occupancy]:
+        """People inside per hour of a day against capacity, with 80/90/95% levels."""
+        body = await service.occupancy(conn, principal, venue, day, _k(state))
+        return _answer(request, fmt, body, OccupancyHour, body.hours, "occupancy")
+
+    @get("/od")
+    async def od(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Od]:
+        """Origin-destination trips between venues (consecutive entries in one day)."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.od(conn, scope, first, last, _k(state))
+        return _answer(request, fmt, body, OdLink, body.links, "od")
+
+    @get("/dwell")
+    async def dwell(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Dwell]:
+        """Dwell-time histogram from entry/exit pairs."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.dwell(conn, scope, first, last, _k(state))
+        return _answer(request, fmt, body, DwellBin, body.bins, "dwell")
+
+    @get("/origins")
+    async def origins(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Origins]:
+        """Visitors by home region."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.origins(conn, scope, first, last, _k(state))
+        return _answer(request, fmt, body, OriginRow, body.rows, "origins")
+
+    @get("/heatmap")
+    async def heatmap(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Heatmap]:
+        """Visits by hour of day and weekday."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.heatmap(conn, scope, first, last, _k(state))
+        return _answer(request, fmt, body, HeatCell, body.cells, "heatmap")
+
+    @get("/bookings")
+    async def bookings(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Bookings]:
+        """Booking use: slot fill, no-show rate, lead time."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.bookings(conn, scope, first, last, _k(state))
+        return _answer(request, fmt, body, BookingVenueRow, body.venues, "bookings")
+
+    @get("/feedback")
+    async def feedback(
+        self,
+        conn: Conn,
+        principal: Caller,
+        request: Request[Any, Any, Any],
+        state: State,
+        start: From = None,
+        end: To = None,
+        region: RegionQ = None,
+        venue: VenueQ = None,
+        fmt: FormatQ = None,
+    ) -> Response[Feedback]:
+        """Ratings and complaints, with time to answer."""
+        first, last = service.check_range(start, end)
+        scope = await service.resolve_scope(conn, principal, region, venue)
+        body = await service.feedback(conn, scope, first, last, _k(state))
+        return _answer(request, fmt, body, FeedbackVenueRow, body.venues, "feedback")
+
+
+ROUTES = [PlannerController]
+LIFESPANS = [rollup_lifespan]

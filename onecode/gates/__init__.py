@@ -1,0 +1,1 @@
+"""Gate validation online: one decision per scan, exactly once, under races."""

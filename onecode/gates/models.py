@@ -1,0 +1,53 @@
+"""Wire shapes of gate validation and the traveller's visits (one frozen Struct per shape)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Direction = Literal["in", "out"]
+Decision = Literal["accept", "reject"]
+VisitKind = Literal["gate", "checkin"]
+
+#: A scanned text longer than this is not a TQ1 code of any version: 400, not a scan.
+MAX_SCANNED_CHARS = 4096
+
+
+class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """One online scan: the text the gate read, which way, its own id and clock."""
+
+    code: Annotated[str, Meta(max_length=MAX_SCANNED_CHARS)]
+    direction: Direction
+    scan_id: uuid.UUID
+    scanned_at: Annotated[datetime, Meta(tz=True)]
+
+
+class ScanResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The decision: a rejection is data with a reason, not an error."""
+
+    scan_id: uuid.UUID
+    decision: Decision
+    reason: str
+    party_size: int
+    booking_id: uuid.UUID | None = None
+
+
+class Visit(msgspec.Struct, frozen=True, kw_only=True):
+    """An accepted gate scan (``gate``, in or out) or a place-code check-in."""
+
+    kind: VisitKind
+    venue_id: uuid.UUID
+    venue_name: str
+    at: datetime
+    direction: Direction | None = None
+
+
+class Visits(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of visits, newest first; pass ``next_before`` as ``before`` for the next."""
+
+    items: list[Visit]
+    next_before: datetime | None = None

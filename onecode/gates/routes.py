@@ -1,0 +1,62 @@
+"""HTTP routes of gate validation (gate devices) and of the traveller's visit history."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, get, post
+from litestar.datastructures import State
+from litestar.params import JSONBody, QueryParameter
+
+from onecode.auth import Caller, Kind, allow
+from onecode.db import Conn
+from onecode.errors import Forbidden
+from onecode.gates import service
+from onecode.gates.models import ScanIn, ScanResult, Visits
+
+
+@asynccontextmanager
+async def ring_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+    """Keep the public key ring on app state: verify is the hot path's CPU cost."""
+    app.state.key_ring = service.RingCache(app.state.keystore)
+    yield
+
+
+@post("/v1/gate/scans", tags=["gate"], status_code=200, guards=[allow(Kind.GATE)])
+async def create_scan(
+    conn: Conn,
+    principal: Caller,
+    request: Request[Any, Any, State],
+    data: JSONBody[ScanIn],
+) -> ScanResult:
+    """Decide an online scan: accept or reject with a reason (a retry returns the first answer)."""
+    if len(principal.venue_ids) != 1:
+        raise Forbidden("This gate token has no venue.", "gates.no_venue")
+    (venue_id,) = principal.venue_ids
+    state = request.app.state
+    return await service.scan(
+        conn,
+        state.key_ring.ring(),
+        principal.id,
+        venue_id,
+        data,
+        state.settings.clock_skew_seconds,
+    )
+
+
+@get("/v1/me/visits", tags=["travellers"], guards=[allow(Kind.TRAVELLER)])
+async def list_visits(
+    conn: Conn,
+    principal: Caller,
+    before: Annotated[datetime | None, QueryParameter(name="before", required=False)] = None,
+    limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
+) -> Visits:
+    """The traveller's own gate entries and exits and place-code check-ins, newest first."""
+    return await service.visits(conn, principal.id, before, limit)
+
+
+ROUTES = [create_scan, list_visits]
+LIFESPANS = [ring_lifespan]

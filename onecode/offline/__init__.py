@@ -1,0 +1,1 @@
+"""Offline gates: the sync pack, idempotent batch uploads, conflicts, and the gate agent."""

@@ -1,0 +1,240 @@
+"""Offline gate rules: what a pack holds, and how uploaded scans become facts.
+
+Cursor: ``v1.<unix microseconds>`` of the pack's server time minus a safety margin
+(``CURSOR_MARGIN``). Rows are selected by ``changed_at``, which is the time of the
+writing transaction's start, so a transaction that commits late may carry an older
+stamp; re-sending the last ``CURSOR_MARGIN`` of changes in every delta covers any
+transaction shorter than that (statements are cut at ``db_command_timeout``), and
+applying an entitlement or revocation twice is harmless on the gate.
+
+Upload: every signature is checked (an invalid one is stored as a refused attempt,
+never an entry); the gate's decisions are facts and are not judged again.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from onecode.codes import KeyRing, Reason, Verified, verify
+from onecode.errors import BadRequest, PayloadTooLarge
+from onecode.identity.models import KeyInfo
+from onecode.offline.models import (
+    Conflict,
+    ConflictEntry,
+    Pack,
+    PackVenue,
+    UploadIn,
+    UploadOut,
+    UploadResult,
+)
+from onecode.sql import Q
+
+ZERO = uuid.UUID(int=0)
+CURSOR_MARGIN = timedelta(seconds=30)
+CURSOR_MAX_AGE = timedelta(days=2)
+# uploads older than this, or from the future beyond the skew, are refused as bad_time
+UPLOAD_MAX_AGE = timedelta(days=30)
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def encode_cursor(at: datetime) -> str:
+    return f"v1.{int(at.timestamp() * 1_000_000)}"
+
+
+def decode_cursor(cursor: str) -> datetime:
+    version, _, micros = cursor.partition(".")
+    if version != "v1" or not micros.isdigit() or len(micros) > 20:
+        raise BadRequest("The cursor is not one this server gave.", "pack.bad_cursor")
+    try:
+        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadRequest("The cursor is not one this server gave.", "pack.bad_cursor") from None
+
+
+async def pack(
+    conn: asyncpg.Connection, venue_id: uuid.UUID, ring: KeyRing, cursor: str | None
+) -> Pack:
+    since = decode_cursor(cursor) if cursor else None
+    server_time = datetime.now(UTC)
+    if since is not None and (since < server_time - CURSOR_MAX_AGE or since > server_time):
+        since = None  # too old (or not ours): start again with a full pack
+    venue = await conn.fetchrow(Q()["offline_select_pack_venue"], venue_id)
+    assert venue is not None  # the gate's own venue
+    rows = await conn.fetch(Q()["offline_select_entitlements"], venue_id, venue["today"], since)
+    revoked = await conn.fetch(Q()["offline_select_revocations"], since)
+    return Pack(
+        cursor=encode_cursor(server_time - CURSOR_MARGIN),
+        server_time=server_time,
+        full=since is None,
+        venue=msgspec.convert(dict(venue.items()), PackVenue),
+        keys=msgspec.convert(ring.public_list(), list[KeyInfo]),
+        revocations=[(b64(bytes(r["cred_id"])), r["min_generation"]) for r in revoked],
+        entitlements=[
+            (
+                str(r["id"]),
+                b64(bytes(r["cred_id"])),
+                r["party_size"],
+                r["starts_at"],
+                r["ends_at"],
+                r["status"],
+            )
+            for r in rows
+        ],
+    )
+
+
+class VerifyCache:
+    """Code text -> signature check. A gate scans the same code in and out, and a
+    retried upload repeats a whole batch: the Ed25519 check is the costly part."""
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Verified] = OrderedDict()
+
+    def check(self, text: str, ring: KeyRing, at_unix: float, skew: int) -> Verified:
+        hit = self._items.get(text)
+        if hit is None:
+            # judge the signature once; the validity window is checked per scan below
+            hit = verify(text, ring, at_unix, skew)
+            if hit.credential is not None:
+                self._items[text] = hit
+                if len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return hit
+        cred = hit.credential
+        assert cred is not None
+        if at_unix < cred.not_before - skew:
+            return Verified(False, Reason.NOT_YET_VALID, cred, hit.body, hit.suffix)
+        if at_unix >= cred.expires_at + skew:
+            return Verified(False, Reason.EXPIRED_CODE, cred, hit.body, hit.suffix)
+        return Verified(True, Reason.OK, cred, hit.body, hit.suffix)
+
+
+async def upload(
+    conn: asyncpg.Connection,
+    gate_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    data: UploadIn,
+    ring: KeyRing,
+    cache: VerifyCache,
+    max_scans: int,
+    skew: int,
+) -> UploadOut:
+    items = data.scans
+    if len(items) > max_scans:
+        raise PayloadTooLarge(
+            f"At most {max_scans} scans per upload; split the batch.", "scans.batch_too_large"
+        )
+    if not items:
+        return UploadOut([])
+    seen: set[uuid.UUID] = set()
+    for item in items:
+        if item.scan_id in seen:
+            raise BadRequest(
+                f"scan_id {item.scan_id} appears twice in the batch.", "scans.duplicate_in_batch"
+            )
+        seen.add(item.scan_id)
+
+    # A retried batch is mostly known already: skip the signature work for those.
+    known: dict[uuid.UUID, uuid.UUID] = {
+        r["scan_id"]: r["traveller_id"]
+        for r in await conn.fetch(
+            Q()["offline_select_existing_scans"], gate_id, [i.scan_id for i in items]
+        )
+    }
+    now = datetime.now(UTC)
+    checked: list[Verified | None] = []
+    for item in items:
+        if item.scan_id in known:
+            checked.append(None)
+        else:
+            checked.append(cache.check(item.code, ring, item.scanned_at.timestamp(), skew))
+    cred_ids = [c.credential.cred_id for c in checked if c is not None and c.credential]
+    creds = {
+        bytes(r["cred_id"]): r["traveller_id"]
+        for r in await conn.fetch(Q()["offline_select_credentials"], cred_ids)
+    }
+
+    travellers: list[uuid.UUID] = []
+    refusals: list[str | None] = []
+    for item, result in zip(items, checked, strict=True):
+        if result is None:  # stored before: the database answers 'duplicate'
+            travellers.append(known[item.scan_id])
+            refusals.append(None)
+            continue
+        cred = result.credential
+        traveller = creds.get(cred.cred_id, ZERO) if cred is not None else ZERO
+        travellers.append(traveller)
+        refusals.append(_refusal(item.scanned_at, now, skew, result, traveller))
+
+    rows = await conn.fetch(
+        Q()["offline_upload_scans"],
+        gate_id,
+        venue_id,
+        [i.scan_id for i in items],
+        travellers,
+        [i.direction for i in items],
+        [("reject" if r else i.decision) for i, r in zip(items, refusals, strict=True)],
+        [(r or i.reason) for i, r in zip(items, refusals, strict=True)],
+        [(0 if r else i.party_size) for i, r in zip(items, refusals, strict=True)],
+        [i.scanned_at for i in items],
+    )
+    status = {r["scan_id"]: r["status"] for r in rows}
+    out: list[UploadResult] = []
+    for item, refusal in zip(items, refusals, strict=True):
+        st = status[item.scan_id]
+        if refusal and st == "recorded":
+            out.append(UploadResult(scan_id=item.scan_id, status="rejected", reason=refusal))
+        else:
+            out.append(UploadResult(scan_id=item.scan_id, status=st))
+    return UploadOut(out)
+
+
+def _refusal(
+    scanned_at: datetime, now: datetime, skew: int, result: Verified, traveller: uuid.UUID
+) -> str | None:
+    """Why an uploaded scan cannot count as an entry: a forged, unknown or absurd code.
+
+    Revocation and the validity window were the gate's to judge at scan time, and its
+    decision is a fact; only what proves the scan itself wrong refuses the item.
+    """
+    if not (now - UPLOAD_MAX_AGE <= scanned_at <= now + timedelta(seconds=skew)):
+        return "bad_time"
+    if result.credential is None:
+        return str(result.reason.value)  # invalid_code, unknown_key
+    if traveller == ZERO:
+        return "invalid_code"  # well signed, but no credential of ours
+    return None
+
+
+async def conflicts(
+    conn: asyncpg.Connection, venue_id: uuid.UUID, days: int, limit: int
+) -> list[Conflict]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = await conn.fetch(Q()["offline_select_conflicts"], venue_id, since, limit)
+    out = []
+    for r in rows:
+        earlier = msgspec.json.decode(r["earlier"].encode(), type=list[ConflictEntry])
+        out.append(
+            Conflict(
+                scan=ConflictEntry(
+                    scan_id=r["scan_id"],
+                    gate_id=r["gate_id"],
+                    scanned_at=r["device_time"],
+                    offline=r["offline"],
+                ),
+                earlier=earlier,
+                local_day=r["local_day"].isoformat(),
+                party_size=r["party_size"],
+            )
+        )
+    return out

@@ -1,0 +1,441 @@
+"""Traveller identity through the API: rotate, erase, QR images, revocation checks, guards."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+import zxingcpp
+from httpx import Response
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from PIL import Image
+
+from onecode.app import create_app
+from onecode.codes import KeyRing, Reason, screenshot_suffix, verify
+from onecode.codes import qr as qr_module
+from onecode.identity import routes as identity_routes
+from onecode.identity.service import credential_status, generation_reason
+from onecode.settings import Settings
+from tests.conftest import World, bearer
+
+Client = AsyncTestClient[Litestar]
+
+
+def _problem(r: Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert {"status", "title", "detail", "code"} <= set(body)
+    if code is not None:
+        assert body["code"] == code, body
+    return dict(body)
+
+
+def _secret(text: str) -> bytes:
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    assert len(raw) == 32
+    return raw
+
+
+async def _verified(client: Client, code: str) -> Any:
+    ring = KeyRing.from_public_list((await client.get("/v1/keys")).json()["keys"])
+    outcome = verify(code, ring, time.time())
+    assert outcome.ok, outcome.reason
+    assert outcome.credential is not None
+    return outcome
+
+
+# --- rotation ------------------------------------------------------------------------------
+
+
+async def test_rotation_revokes_every_earlier_generation(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    reg = await world.traveller("a")
+    old_code = await world.code("a")
+    old = (await _verified(client, old_code)).credential
+    changed_before = await conn.fetchval(
+        "SELECT changed_at FROM credentials WHERE cred_id = $1", old.cred_id
+    )
+    status = await credential_status(conn, old.cred_id, old.generation)
+    assert status == (uuid.UUID(reg["traveller_id"]), None)
+
+    r = await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a"))
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    assert set(rotated) == {"code", "generation", "expires_at", "code_secret"}
+    assert rotated["generation"] == old.generation + 1
+    assert rotated["code"] != old_code
+    assert rotated["code_secret"] != reg["code_secret"]
+    new = (await _verified(client, rotated["code"])).credential
+    assert new.cred_id == old.cred_id and new.generation == rotated["generation"]
+
+    # the old code still carries a good signature; the database revokes it
+    traveller_id = uuid.UUID(reg["traveller_id"])
+    assert await credential_status(conn, old.cred_id, old.generation) == (
+        traveller_id,
+        Reason.REVOKED_CODE,
+    )
+    assert await credential_status(conn, new.cred_id, new.generation) == (traveller_id, None)
+    # a generation never issued (signed, but ahead of the database) is not trusted
+    assert (await credential_status(conn, new.cred_id, new.generation + 1)).reason is (
+        Reason.INVALID_CODE
+    )
+    # GET /v1/me/code now serves the new generation
+    assert await world.code("a") == rotated["code"]
+    row = await conn.fetchrow(
+        "SELECT generation, suffix_secret, changed_at FROM credentials WHERE traveller_id = $1",
+        traveller_id,
+    )
+    assert row["generation"] == new.generation
+    assert bytes(row["suffix_secret"]) == _secret(rotated["code_secret"])
+    assert row["changed_at"] > changed_before  # the gate pack's revocation cursor moves
+
+
+async def test_racing_rotations_each_get_their_own_generation(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    reg = await world.traveller("a")
+    n = 20
+    answers = await asyncio.gather(
+        *(client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")) for _ in range(n))
+    )
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    generations = sorted(r.json()["generation"] for r in answers)
+    assert generations == list(range(2, n + 2))
+    row = await conn.fetchrow(
+        "SELECT generation, suffix_secret FROM credentials WHERE traveller_id = $1",
+        uuid.UUID(reg["traveller_id"]),
+    )
+    assert row["generation"] == n + 1
+    # the stored secret is the one handed out with the newest generation
+    newest = max((r.json() for r in answers), key=lambda a: a["generation"])
+    assert bytes(row["suffix_secret"]) == _secret(newest["code_secret"])
+
+
+async def test_racing_rotations_on_many_connections(
+    world: World, db_url: str, conn: asyncpg.Connection
+) -> None:
+    """The same race without the app: 16 real connections bump one row."""
+    from onecode.codes import KeyStore
+    from onecode.identity.service import rotate_code
+
+    reg = await world.traveller("a")
+    traveller_id = uuid.UUID(reg["traveller_id"])
+    keys = KeyStore(signing_keys="1:" + base64.urlsafe_b64encode(bytes(32)).decode())
+    conns = [await asyncpg.connect(db_url) for _ in range(16)]
+    try:
+        results = await asyncio.gather(*(rotate_code(c, keys, traveller_id, 30) for c in conns))
+    finally:
+        await asyncio.gather(*(c.close() for c in conns))
+    assert sorted(r.generation for r in results) == list(range(2, 18))
+    assert (
+        await conn.fetchval(
+            "SELECT generation FROM credentials WHERE traveller_id = $1", traveller_id
+        )
+        == 17
+    )
+
+
+async def test_screenshot_suffix_is_checked_with_the_current_secret(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    reg = await world.traveller("a")
+    code = await world.code("a")
+    now = time.time()
+    secret = _secret(reg["code_secret"])
+    outcome = await _verified(client, code + screenshot_suffix(code, secret, now))
+    cred = outcome.credential
+    ok = await credential_status(
+        conn, cred.cred_id, cred.generation, body=outcome.body, suffix=outcome.suffix, now_unix=now
+    )
+    assert ok.reason is None
+    # a minute later the screenshot is stale
+    late = await credential_status(
+        conn,
+        cred.cred_id,
+        cred.generation,
+        body=outcome.body,
+        suffix=outcome.suffix,
+        now_unix=now + 90,
+    )
+    assert late.reason is Reason.SCREENSHOT_CODE
+    # after rotation the old secret no longer makes valid suffixes for the new code
+    rotated = (await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a"))).json()
+    stale = await _verified(
+        client, rotated["code"] + screenshot_suffix(rotated["code"], secret, now)
+    )
+    st = await credential_status(
+        conn,
+        stale.credential.cred_id,
+        stale.credential.generation,
+        body=stale.body,
+        suffix=stale.suffix,
+        now_unix=now,
+    )
+    assert st.reason is Reason.SCREENSHOT_CODE
+    fresh_secret = _secret(rotated["code_secret"])
+    fresh = await _verified(
+        client, rotated["code"] + screenshot_suffix(rotated["code"], fresh_secret, now)
+    )
+    st = await credential_status(
+        conn,
+        fresh.credential.cred_id,
+        fresh.credential.generation,
+        body=fresh.body,
+        suffix=fresh.suffix,
+        now_unix=now,
+    )
+    assert st.reason is None
+
+
+async def test_credential_status_of_an_unknown_credential(conn: asyncpg.Connection) -> None:
+    assert await credential_status(conn, bytes(16), 1) == (None, Reason.INVALID_CODE)
+    assert generation_reason(1, 1, False) is None
+    assert generation_reason(1, 2, False) is Reason.REVOKED_CODE
+    assert generation_reason(2, 2, True) is Reason.REVOKED_CODE
+    assert generation_reason(3, 2, False) is Reason.INVALID_CODE
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+
+async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    reg = await world.traveller("a", display_name="Li Wei", home_region="CN-44")
+    await world.traveller("b", display_name="Other", home_region="CN-GZ")
+    traveller_id = uuid.UUID(reg["traveller_id"])
+    code = await world.code("a")
+    cred = (await _verified(client, code)).credential
+    # a recorded scan must survive erasure (aggregates keep counting)
+    await conn.execute(
+        "INSERT INTO scans (gate_id, scan_id, venue_id, traveller_id, direction, decision, "
+        "reason, party_size, device_time) VALUES ($1, $2, $3, $4, 'in', 'accept', 'ok', 1, now())",
+        uuid.UUID(world.ids["gate_a"]),
+        uuid.uuid4(),
+        uuid.UUID(world.ids["venue_a"]),
+        traveller_id,
+    )
+
+    r = await client.delete("/v1/me", headers=world.auth("traveller_a"))
+    assert r.status_code == 204, r.text
+    assert r.content == b""
+
+    row = await conn.fetchrow("SELECT * FROM travellers WHERE id = $1", traveller_id)
+    assert row["display_name"] is None and row["home_region"] is None
+    assert row["erased_at"] is not None
+    cred_row = await conn.fetchrow(
+        "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
+    )
+    assert cred_row["revoked_all"] is True
+    assert cred_row["changed_at"] >= row["erased_at"]
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM api_tokens WHERE principal_id = $1 AND revoked_at IS NULL",
+            traveller_id,
+        )
+        == 0
+    )
+    assert (
+        await conn.fetchval("SELECT count(*) FROM scans WHERE traveller_id = $1", traveller_id) == 1
+    )
+    assert await credential_status(conn, cred.cred_id, cred.generation) == (
+        traveller_id,
+        Reason.REVOKED_CODE,
+    )
+
+    # the token is dead: every traveller route answers 401
+    _problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
+    _problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
+    _problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
+    _problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
+    # the other traveller is untouched
+    other = (await client.get("/v1/me", headers=world.auth("traveller_b"))).json()
+    assert other["display_name"] == "Other" and other["home_region"] == "CN-GZ"
+
+
+async def test_erasure_racing_rotations_leaves_no_valid_code(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    reg = await world.traveller("a")
+    auth = world.auth("traveller_a")
+    calls = [client.post("/v1/me/code/rotate", headers=auth) for _ in range(10)]
+    calls.insert(5, client.delete("/v1/me", headers=auth))
+    answers = await asyncio.gather(*calls)
+    assert answers[5].status_code == 204
+    # a rotation either won before the erasure or was refused; never a 500
+    assert {r.status_code for r in answers} <= {200, 204, 401, 404}, [r.text for r in answers]
+    row = await conn.fetchrow(
+        "SELECT cred_id, generation, revoked_all FROM credentials WHERE traveller_id = $1",
+        uuid.UUID(reg["traveller_id"]),
+    )
+    assert row["revoked_all"] is True
+    for g in range(1, row["generation"] + 2):
+        status = await credential_status(conn, bytes(row["cred_id"]), g)
+        assert status.reason is not None, g
+
+
+async def test_erasure_takes_effect_at_once_despite_the_token_cache(
+    settings: Settings, world: World
+) -> None:
+    """With a long token cache, erasure must still lock the token out in this process."""
+    reg = await world.traveller("a", display_name="Li Wei")
+    headers = bearer(reg["access_token"])
+    cached = msgspec.structs.replace(settings, token_cache_seconds=600)
+    async with AsyncTestClient(app=create_app(cached), raise_server_exceptions=False) as c:
+        assert (await c.get("/v1/me", headers=headers)).status_code == 200  # now cached
+        assert (await c.delete("/v1/me", headers=headers)).status_code == 204
+        _problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
+        _problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+async def test_png_decodes_to_exactly_the_code_text(client: Client, world: World) -> None:
+    await world.traveller("a")
+    code = await world.code("a")
+    r = await client.get("/v1/me/code.png", headers=world.auth("traveller_a"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["cache-control"] == "no-store"
+    image = Image.open(io.BytesIO(r.content))
+    image.load()
+    assert image.format == "PNG"
+    found = zxingcpp.read_barcodes(image)
+    assert [b.text for b in found] == [code]
+    assert found[0].format == zxingcpp.BarcodeFormat.QRCode
+
+
+async def test_svg_is_valid_xml_of_the_code(client: Client, world: World) -> None:
+    await world.traveller("a")
+    r = await client.get("/v1/me/code.svg", headers=world.auth("traveller_a"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.content)  # noqa: S314 (our own output, under test)
+    assert root.tag.endswith("svg")
+    paths = [el for el in root.iter() if el.tag.endswith("path")]
+    assert paths and paths[0].get("d")
+    # the same text rendered directly gives the same SVG
+    assert r.content == qr_module.render_svg(await world.code("a"))
+
+
+async def test_dotted_paths_route_next_to_the_json_code(client: Client, world: World) -> None:
+    await world.traveller("a")
+    auth = world.auth("traveller_a")
+    r = await client.get("/v1/me/code", headers=auth)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert set(r.json()) == {"code", "generation", "expires_at"}
+    for path in ("/v1/me/code.jpg", "/v1/me/codeXsvg", "/v1/me/code.svg/x", "/v1/me/code.PNG"):
+        assert (await client.get(path, headers=auth)).status_code == 404, path
+
+
+async def test_images_are_rendered_once_per_generation(
+    client: Client, world: World, app: Litestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def counting(real: Callable[..., bytes], fmt: str) -> Callable[..., bytes]:
+        def render(text: str, **kw: Any) -> bytes:
+            calls.append(fmt)
+            return real(text, **kw)
+
+        return render
+
+    monkeypatch.setattr(qr_module, "render_png", counting(qr_module.render_png, "png"))
+    monkeypatch.setattr(qr_module, "render_svg", counting(qr_module.render_svg, "svg"))
+    await world.traveller("a")
+    await world.traveller("b")
+    auth = world.auth("traveller_a")
+
+    first = await client.get("/v1/me/code.png", headers=auth)
+    again = await asyncio.gather(*(client.get("/v1/me/code.png", headers=auth) for _ in range(8)))
+    assert calls == ["png"]
+    assert all(r.content == first.content for r in again)
+    await client.get("/v1/me/code.svg", headers=auth)
+    await client.get("/v1/me/code.svg", headers=auth)
+    assert calls == ["png", "svg"]
+    # another traveller has another image
+    other = await client.get("/v1/me/code.png", headers=world.auth("traveller_b"))
+    assert other.content != first.content
+    assert calls == ["png", "svg", "png"]
+    # rotation makes a new generation: rendered once more, and it is the new code
+    rotated = (await client.post("/v1/me/code/rotate", headers=auth)).json()
+    fresh = await client.get("/v1/me/code.png", headers=auth)
+    await client.get("/v1/me/code.png", headers=auth)
+    assert calls == ["png", "svg", "png", "png"]
+    assert fresh.content != first.content
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(fresh.content)))
+    assert [b.text for b in decoded] == [rotated["code"]]
+    cache = app.state.code_images
+    assert len(cache) == 4 and cache.hits >= 10
+
+
+# --- guards and bad input ------------------------------------------------------------------
+
+
+async def test_register_refuses_unknown_fields_and_bad_values(client: Client) -> None:
+    _problem(await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid")
+    _problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
+    _problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
+    _problem(await client.post("/v1/travellers", json=[]), 400)
+    r = await client.post(
+        "/v1/travellers", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    _problem(r, 400)
+    r = await client.post("/v1/travellers", json={})
+    assert r.status_code == 201, r.text
+
+
+ME_ROUTES = [
+    ("GET", "/v1/me"),
+    ("DELETE", "/v1/me"),
+    ("GET", "/v1/me/code"),
+    ("GET", "/v1/me/code.svg"),
+    ("GET", "/v1/me/code.png"),
+    ("POST", "/v1/me/code/rotate"),
+]
+
+
+async def test_traveller_routes_refuse_other_principals_and_no_token(
+    client: Client, world: World
+) -> None:
+    for method, path in ME_ROUTES:
+        for who in ("gate_a", "operator_a", "planner_x", "admin"):
+            r = await client.request(method, path, headers=world.auth(who))
+            _problem(r, 403, "auth.wrong_principal")
+        _problem(await client.request(method, path), 401, "auth.missing_token")
+        r = await client.request(method, path, headers={"Authorization": "Basic eDp5"})
+        _problem(r, 401, "auth.malformed")
+        r = await client.request(method, path, headers=bearer("oc_traveller_nope"))
+        _problem(r, 401, "auth.invalid_token")
+
+
+def test_rate_limit_tags_are_on_the_routes(app: Litestar) -> None:
+    opts: dict[tuple[str, str], Any] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            for method in handler.http_methods:
+                opts[(method, route.path)] = handler.opt.get("rate_limit")
+    assert opts[("POST", "/v1/travellers")] == "register"
+    assert opts[("POST", "/v1/me/code/rotate")] == "code_rotate"
+    assert identity_routes.image_cache_lifespan in identity_routes.LIFESPANS
+
+
+async def test_openapi_lists_the_identity_paths(client: Client) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in ("/v1/me", "/v1/me/code", "/v1/me/code.svg", "/v1/me/code.png"):
+        assert path in paths, path
+    assert "delete" in paths["/v1/me"]
+    assert "/v1/me/code/rotate" in paths

@@ -1,0 +1,449 @@
+"""The migrated schema stays distributable with Citus (deploy/citus/distribute.sql).
+
+Reads pg_catalog of a freshly migrated database and checks the rules Citus enforces:
+
+- every table is classified below as reference, distributed (with its column and
+  co-location group) or local; a NEW table that nobody classified fails the test;
+- every primary key, unique constraint, unique index and exclusion constraint of a
+  distributed table includes its distribution column;
+- a foreign key from a distributed table points to a reference table, or to a table of
+  the same co-location group through the distribution column; reference tables point
+  only to reference tables; local tables only to reference or local tables;
+- deploy/citus/distribute.sql distributes exactly what is classified here.
+
+When a migration adds a table: classify it here AND in distribute.sql (see
+deploy/README.md, "The Citus path").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+DISTRIBUTE_SQL = Path(__file__).resolve().parents[2] / "deploy" / "citus" / "distribute.sql"
+
+# ---------------------------------------------------------------------------------------
+# The classification. Keep it in step with deploy/citus/distribute.sql.
+# ---------------------------------------------------------------------------------------
+
+# Read-mostly catalog, copied to every node: joins with it are local everywhere.
+REFERENCE: frozenset[str] = frozenset(
+    {
+        "regions",
+        "venues",
+        "gates",
+        "operators",
+        "operator_venues",
+        "planners",
+        "planner_regions",
+        "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
+    }
+)
+
+# table -> (distribution column, co-location group)
+DISTRIBUTED: dict[str, tuple[str, str]] = {
+    # everything a traveller owns lives on their travellers shard
+    "travellers": ("id", "traveller"),
+    "bookings": ("traveller_id", "traveller"),
+    "presence": ("traveller_id", "traveller"),
+    "checkins": ("traveller_id", "traveller"),
+    "reviews": ("traveller_id", "traveller"),
+    "complaints": ("traveller_id", "traveller"),
+    "idempotency_keys": ("traveller_id", "traveller"),
+    "scans": ("traveller_id", "traveller"),  # the zero uuid for codes naming nobody
+    # the only key a gate can read from a TQ1 code is its cred_id
+    "credentials": ("cred_id", "credential"),
+    # a bearer token is only ever looked up by its hash
+    "api_tokens": ("token_hash", "token"),
+}
+
+# Not distributed: table -> why.
+LOCAL: dict[str, str] = {
+    "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
+    "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
+    "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
+    "reference table would need, no fan-out as a gate_id distribution would need)",
+}
+
+# Rollup tables (flows, migration 0005) are named generically: a table whose name matches
+# this pattern is distributed by venue_id in the "venue" group when it has that column,
+# and is a (small, rarely written) reference table otherwise (watermarks, state).
+ROLLUP_NAME = re.compile(r"(^|_)(rollups?|flows?|watermarks?)(_|$)")
+ROLLUP_COLUMN = "venue_id"
+
+# Constraints and indexes that are right on one PostgreSQL and that distribute.sql drops
+# before distributing (the invariant moves elsewhere, see deploy/README.md): name -> why.
+SINGLE_NODE_ONLY: dict[str, str] = {
+    "credentials_traveller_idx": "one credential per traveller: unique on traveller_id, "
+    "which is not credentials' distribution column; replaced by a plain index",
+    "credentials_traveller_id_fkey": "credentials (by cred_id) -> travellers (by id) are "
+    "not co-located; registration writes both in one transaction",
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the schema and judging it
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    table: str
+    name: str
+    columns: tuple[str | None, ...]  # None for an expression
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    table: str
+    name: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass
+class Schema:
+    tables: set[str]
+    columns: dict[str, dict[str, tuple[str, bool]]]  # table -> column -> (type, not null)
+    keys: list[Key] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+
+_TABLES = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+"""
+
+# unique indexes (primary keys and unique constraints have one) and exclusion constraints
+_KEYS = """
+SELECT c.relname, ic.relname AS name,
+       array(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, ord)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num
+              ORDER BY k.ord) AS columns
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indrelid
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public'
+   AND (i.indisunique OR EXISTS (SELECT 1 FROM pg_constraint x
+                                  WHERE x.conindid = i.indexrelid AND x.contype = 'x'))
+"""
+
+_FOREIGN_KEYS = """
+SELECT c.relname, con.conname, r.relname AS ref_table,
+       array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+              ORDER BY k.ord) AS columns,
+       array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+              ORDER BY k.ord) AS ref_columns
+  FROM pg_constraint con
+  JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_class r ON r.oid = con.confrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND con.contype = 'f'
+"""
+
+
+async def read_schema(conn: asyncpg.Connection) -> Schema:
+    schema = Schema(tables=set(), columns={})
+    for table, column, type_, not_null in await conn.fetch(_TABLES):
+        schema.tables.add(table)
+        schema.columns.setdefault(table, {})[column] = (type_, not_null)
+    schema.keys = [Key(r[0], r[1], tuple(r[2])) for r in await conn.fetch(_KEYS)]
+    schema.foreign_keys = [
+        ForeignKey(r[0], r[1], tuple(r[3]), r[2], tuple(r[4]))
+        for r in await conn.fetch(_FOREIGN_KEYS)
+    ]
+    return schema
+
+
+@dataclass(frozen=True)
+class Classification:
+    reference: frozenset[str]
+    distributed: dict[str, tuple[str, str]]
+    local: frozenset[str]
+    unclassified: frozenset[str]
+
+
+def classify(schema: Schema) -> Classification:
+    reference = set(REFERENCE)
+    distributed = dict(DISTRIBUTED)
+    local = set(LOCAL)
+    for table in schema.tables - reference - set(distributed) - local:
+        if ROLLUP_NAME.search(table):
+            if ROLLUP_COLUMN in schema.columns[table]:
+                distributed[table] = (ROLLUP_COLUMN, "venue")
+            else:
+                reference.add(table)
+    known = reference | set(distributed) | local
+    return Classification(
+        frozenset(reference), distributed, frozenset(local), frozenset(schema.tables - known)
+    )
+
+
+def violations(
+    schema: Schema, exceptions: dict[str, str] | None = None
+) -> tuple[list[str], set[str]]:
+    """What Citus would refuse, and which allowed exceptions were actually used."""
+    allowed = SINGLE_NODE_ONLY if exceptions is None else exceptions
+    used: set[str] = set()
+    found: list[str] = []
+    cls = classify(schema)
+    kind = {t: "reference" for t in cls.reference} | {t: "local" for t in cls.local}
+    kind |= {t: "distributed" for t in cls.distributed}
+
+    for table, (column, _group) in cls.distributed.items():
+        if table not in schema.tables:
+            continue
+        if column not in schema.columns[table]:
+            found.append(f"{table}: distribution column {column} does not exist")
+            continue
+        if not schema.columns[table][column][1]:
+            found.append(f"{table}.{column}: a distribution column must be NOT NULL")
+    groups: dict[str, set[str]] = {}
+    for table, (column, group) in cls.distributed.items():
+        if table in schema.tables and column in schema.columns[table]:
+            groups.setdefault(group, set()).add(schema.columns[table][column][0])
+    for group, types in groups.items():
+        if len(types) > 1:
+            found.append(f"co-location group {group} mixes column types {sorted(types)}")
+
+    for key in schema.keys:
+        if key.table not in cls.distributed:
+            continue
+        column = cls.distributed[key.table][0]
+        if column not in key.columns:
+            if key.name in allowed:
+                used.add(key.name)
+                continue
+            found.append(
+                f"{key.table}: unique key {key.name} {list(key.columns)} lacks the "
+                f"distribution column {column}"
+            )
+
+    for fk in schema.foreign_keys:
+        src, dst = kind.get(fk.table), kind.get(fk.ref_table)
+        if dst is None or src is None:
+            continue  # unclassified tables are reported on their own
+        ok = False
+        if src == "distributed":
+            if dst == "reference":
+                ok = True
+            elif dst == "distributed":
+                scol, sgroup = cls.distributed[fk.table]
+                dcol, dgroup = cls.distributed[fk.ref_table]
+                pairs = set(zip(fk.columns, fk.ref_columns, strict=True))
+                ok = sgroup == dgroup and (scol, dcol) in pairs
+        elif src == "reference":
+            ok = dst == "reference"
+        else:  # local: Citus local tables may point to reference tables
+            ok = dst in ("reference", "local")
+        if not ok:
+            if fk.name in allowed:
+                used.add(fk.name)
+                continue
+            found.append(
+                f"{fk.table} ({src}) {list(fk.columns)} -> {fk.ref_table} ({dst}) "
+                f"{list(fk.ref_columns)}: foreign key {fk.name} cannot exist under Citus"
+            )
+    return found, used
+
+
+# ---------------------------------------------------------------------------------------
+# distribute.sql as written
+# ---------------------------------------------------------------------------------------
+
+_REF = re.compile(r"create_reference_table\(\s*'([a-z0-9_]+)'")
+_DIST = re.compile(r"create_distributed_table\(\s*'([a-z0-9_]+)'\s*,\s*'([a-z0-9_]+)'")
+_LOCAL = re.compile(r"citus_add_local_table_to_metadata\(\s*'([a-z0-9_]+)'")
+_DROP = re.compile(r"DROP\s+(?:INDEX|CONSTRAINT)\s+(?:IF\s+EXISTS\s+)?([a-z0-9_]+)", re.I)
+
+
+def _distribute_sql() -> str:
+    # comments mention function names in prose; judge only the statements
+    text = DISTRIBUTE_SQL.read_text(encoding="utf-8")
+    return "\n".join(line.split("--", 1)[0] for line in text.splitlines())
+
+
+# ---------------------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------------------
+
+
+async def test_every_table_is_classified(conn: asyncpg.Connection) -> None:
+    schema = await read_schema(conn)
+    cls = classify(schema)
+    assert not cls.unclassified, (
+        f"new tables {sorted(cls.unclassified)} are not classified for Citus: add each to "
+        "REFERENCE, DISTRIBUTED or LOCAL in tests/integration/test_citus_ready.py and to "
+        "deploy/citus/distribute.sql"
+    )
+    # the explicit lists name real tables (a rename must update them)
+    named = REFERENCE | set(DISTRIBUTED) | set(LOCAL)
+    assert named <= schema.tables, f"classified but missing: {sorted(named - schema.tables)}"
+
+
+async def test_schema_is_distributable(conn: asyncpg.Connection) -> None:
+    found, used = violations(await read_schema(conn))
+    assert found == [], "\n".join(found)
+    # every exception still exists and is still needed (else remove it from the list)
+    assert used == set(SINGLE_NODE_ONLY), sorted(set(SINGLE_NODE_ONLY) - used)
+
+
+async def test_traveller_tables_key_on_traveller_id(conn: asyncpg.Connection) -> None:
+    """The brief's rule spelled out: traveller-owned keys all include the traveller."""
+    schema = await read_schema(conn)
+    owned = [t for t, (_, group) in DISTRIBUTED.items() if group == "traveller"]
+    assert len(owned) == 8
+    for table in owned:
+        column = DISTRIBUTED[table][0]
+        keys = [k for k in schema.keys if k.table == table]
+        assert keys, f"{table} has no primary key"
+        for key in keys:
+            assert column in key.columns, (table, key)
+    cred_keys = [k for k in schema.keys if k.table == "credentials"]
+    assert any(k.name == "credentials_pkey" and k.columns == ("cred_id",) for k in cred_keys)
+    for key in cred_keys:
+        assert "cred_id" in key.columns or key.name in SINGLE_NODE_ONLY, key
+
+
+async def test_checker_catches_what_citus_would_refuse(conn: asyncpg.Connection) -> None:
+    await conn.execute("CREATE TABLE surprise_table (id int PRIMARY KEY)")
+    await conn.execute("CREATE TABLE venue_rollup_daily (venue_id uuid, day date)")
+    await conn.execute("CREATE TABLE rollup_watermark (name text PRIMARY KEY, seq bigint)")
+    await conn.execute("CREATE UNIQUE INDEX bad_booking_id_uq ON bookings (id)")
+    await conn.execute("ALTER TABLE venues ADD COLUMN owner uuid REFERENCES travellers (id)")
+    await conn.execute("ALTER TABLE bookings ADD COLUMN cred bytea REFERENCES credentials")
+    await conn.execute("ALTER TABLE reviews ADD COLUMN booking uuid")
+    # co-located through the distribution column: allowed
+    await conn.execute(
+        "ALTER TABLE reviews ADD CONSTRAINT good_fk FOREIGN KEY (traveller_id, booking) "
+        "REFERENCES bookings (traveller_id, id)"
+    )
+    # same group but the traveller column points at the booking id: refused
+    await conn.execute(
+        "ALTER TABLE reviews ADD CONSTRAINT crossed_fk FOREIGN KEY (booking, traveller_id) "
+        "REFERENCES bookings (traveller_id, id)"
+    )
+    await conn.execute("ALTER TABLE complaints DROP CONSTRAINT complaints_pkey")
+    await conn.execute("ALTER TABLE complaints ADD PRIMARY KEY (id)")
+
+    schema = await read_schema(conn)
+    cls = classify(schema)
+    assert cls.unclassified == {"surprise_table"}
+    assert cls.distributed["venue_rollup_daily"] == ("venue_id", "venue")
+    assert "rollup_watermark" in cls.reference
+
+    found, _ = violations(schema)
+    text = "\n".join(found)
+    assert "bad_booking_id_uq" in text
+    assert "venues_owner_fkey" in text  # reference -> distributed
+    assert "bookings_cred_fkey" in text  # not co-located
+    assert "crossed_fk" in text
+    assert "good_fk" not in text
+    assert "venue_rollup_daily.venue_id: a distribution column must be NOT NULL" in text
+    assert "complaints_pkey" in text
+    assert len(found) == 6, text
+
+    # without its allowed exceptions the shipped schema is not distributable as it stands
+    await conn.execute("DROP TABLE surprise_table, venue_rollup_daily, rollup_watermark")
+    plain, _ = violations(await read_schema(conn), exceptions={})
+    plain_text = "\n".join(plain)
+    for name in SINGLE_NODE_ONLY:
+        assert name in plain_text
+
+
+def test_distribute_sql_matches_the_classification() -> None:
+    sql = _distribute_sql()
+    assert set(_REF.findall(sql)) == REFERENCE
+    distributed = dict(_DIST.findall(sql))
+    # rollups are distributed by a loop over their names (see the file)
+    assert distributed == {t: c for t, (c, _) in DISTRIBUTED.items()}
+    assert set(_LOCAL.findall(sql)) == set(LOCAL) - {"schema_migrations"}
+    # co-location of the traveller group is declared, never left to chance
+    for table, (_, group) in DISTRIBUTED.items():
+        if group == "traveller" and table != "travellers":
+            assert re.search(
+                rf"create_distributed_table\(\s*'{table}'[^;]*colocate_with\s*=>\s*'travellers'",
+                sql,
+            ), table
+    # each single-node-only constraint is dropped before distribution
+    dropped = set(_DROP.findall(sql))
+    assert set(SINGLE_NODE_ONLY) <= dropped, set(SINGLE_NODE_ONLY) - dropped
+    # the rollup loop uses the same pattern idea and column
+    assert "venue_id" in sql and "rollup" in sql
+
+
+_CITUS_STUBS = """
+CREATE TABLE citus_calls (n serial, fn text, rel text, col text, colocate text);
+CREATE FUNCTION create_reference_table(rel regclass) RETURNS void LANGUAGE sql AS
+  $$ INSERT INTO citus_calls (fn, rel) VALUES ('reference', rel::text) $$;
+CREATE FUNCTION create_distributed_table(rel regclass, col text,
+                                         colocate_with text DEFAULT 'default')
+  RETURNS void LANGUAGE sql AS
+  $$ INSERT INTO citus_calls (fn, rel, col, colocate)
+     VALUES ('distributed', rel::text, col, colocate_with) $$;
+CREATE FUNCTION citus_add_local_table_to_metadata(rel regclass) RETURNS void LANGUAGE sql AS
+  $$ INSERT INTO citus_calls (fn, rel) VALUES ('local', rel::text) $$;
+"""
+
+
+async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.Connection) -> None:
+    """Without Citus here, run the script against stand-ins of its functions: the SQL
+    is valid, the calls match the classification, every foreign key comes back except
+    the single-node-only ones."""
+    await conn.execute(
+        "CREATE TABLE venue_rollup_hourly (venue_id uuid NOT NULL REFERENCES venues, "
+        "hour timestamptz NOT NULL, visits bigint NOT NULL, PRIMARY KEY (venue_id, hour));"
+        "CREATE TABLE venue_rollup_daily (venue_id uuid NOT NULL, day date NOT NULL, "
+        "PRIMARY KEY (venue_id, day));"
+        "CREATE TABLE rollup_watermark (name text PRIMARY KEY, seq bigint NOT NULL)"
+    )
+    fks_before = {
+        r[0]
+        for r in await conn.fetch(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' "
+            "AND connamespace = 'public'::regnamespace"
+        )
+    }
+    await conn.execute(_CITUS_STUBS)
+    script = DISTRIBUTE_SQL.read_text(encoding="utf-8")
+    script = "\n".join(ln for ln in script.splitlines() if not ln.startswith("\\"))
+    await conn.execute(script)
+
+    calls = await conn.fetch("SELECT fn, rel, col, colocate FROM citus_calls ORDER BY n")
+    reference = {r["rel"] for r in calls if r["fn"] == "reference"}
+    distributed = {r["rel"]: (r["col"], r["colocate"]) for r in calls if r["fn"] == "distributed"}
+    local = {r["rel"] for r in calls if r["fn"] == "local"}
+    assert reference == REFERENCE | {"rollup_watermark"}
+    assert local == {"gate_counters"}
+    assert distributed["venue_rollup_daily"] == ("venue_id", "none")
+    assert distributed["venue_rollup_hourly"] == ("venue_id", "venue_rollup_daily")
+    assert {t: c for t, (c, _) in distributed.items() if "rollup" not in t} == {
+        t: c for t, (c, _) in DISTRIBUTED.items()
+    }
+
+    fks_after = {
+        r[0]
+        for r in await conn.fetch(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' "
+            "AND connamespace = 'public'::regnamespace"
+        )
+    }
+    assert fks_after == fks_before - set(SINGLE_NODE_ONLY)
+    # one credential per traveller is no longer a unique index, and the lookup remains
+    unique = await conn.fetchval(
+        "SELECT indisunique FROM pg_index WHERE indexrelid = 'credentials_traveller_idx'::regclass"
+    )
+    assert unique is False
+    # and the schema as Citus would hold it has no violation left, with no exceptions
+    found, _ = violations(await read_schema(conn), exceptions={})
+    assert found == [], found

@@ -1,0 +1,364 @@
+"""Flow rollups on a hand-built dataset: every indicator equals a number known by hand,
+the watermark never loses or double-counts a row, late uploads land in their hour."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import asyncpg
+
+from onecode.auth import ADMIN_ID, Kind, Principal
+from onecode.flows import service
+from onecode.flows.rollup import advance
+from tests.conftest import World
+from tests.flows_data import D, Dataset, at, build
+
+ADMIN = Principal(kind=Kind.ADMIN, id=ADMIN_ID)
+TABLES = ("flow_visit_hours", "flow_occupancy_hours", "flow_dwell", "flow_trips")
+
+
+async def _setup(conn: asyncpg.Connection, world: World) -> Dataset:
+    data = await build(conn, world)
+    assert await advance(conn) > 0
+    return data
+
+
+async def _snapshot(conn: asyncpg.Connection) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    for table in TABLES:
+        rows = await conn.fetch(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4")
+        out[table] = [tuple(r.values()) for r in rows]
+    return out
+
+
+async def _scope(
+    conn: asyncpg.Connection, region: str | None = None, venue: uuid.UUID | None = None
+) -> service.Resolved:
+    return await service.resolve_scope(conn, ADMIN, region, venue)
+
+
+async def test_arrivals_and_unique_visitors(conn: asyncpg.Connection, world: World) -> None:
+    data = await _setup(conn, world)
+    a = await _scope(conn, venue=data.venue_a)
+    hourly = await service.arrivals(conn, a, D, D, "hour", 1)
+    got = {r.bucket: (r.visits, r.visitors) for r in hourly.rows if r.visits}
+    assert got == {
+        "2026-05-04T09:00": (12, 12),
+        "2026-05-04T10:00": (9, 9),
+        "2026-05-04T14:00": (15, 15),
+        "2026-05-04T19:00": (15, 15),
+    }
+    assert len(hourly.rows) == 24
+    assert (hourly.total_visits, hourly.total_visitors) == (51, 36)
+    region = await _scope(conn, region="CN-GZ")
+    daily = await service.arrivals(conn, region, D, D + timedelta(days=1), "day", 1)
+    assert [(r.bucket, r.visits, r.visitors) for r in daily.rows] == [
+        ("2026-05-04", 72, 36),  # A 51 + C: 12 entries and 9 check-ins
+        ("2026-05-05", 0, 0),  # B is in Yunnan
+    ]
+
+
+async def test_small_cell_is_suppressed_and_not_recoverable(
+    conn: asyncpg.Connection, world: World
+) -> None:
+    data = await _setup(conn, world)
+    a = await _scope(conn, venue=data.venue_a)
+    hourly = await service.arrivals(conn, a, D, D, "hour", 10)
+    cells = {r.bucket[11:13]: r for r in hourly.rows}
+    assert cells["10"].suppressed and cells["10"].visits is None and cells["10"].visitors is None
+    # complementary: the smallest remaining non-empty hour (09h, 12 visits) goes too
+    assert cells["09"].suppressed and cells["09"].visits is None
+    assert (cells["14"].visits, cells["19"].visits) == (15, 15)
+    assert hourly.total_visits == 51
+    visible = sum(r.visits or 0 for r in hourly.rows)
+    hidden = [r for r in hourly.rows if r.suppressed]
+    assert len(hidden) == 2 and hourly.total_visits - visible == 21  # only the sum of two
+
+
+def test_hide_cells_rule() -> None:
+    assert service.hide_cells([12, 9, 15], [12, 9, 15], 10, total=True) == (
+        [True, True, False],
+        False,
+    )
+    assert service.hide_cells([12, 9, 15], [12, 9, 15], 10, total=False) == (
+        [False, True, False],
+        False,
+    )
+    assert service.hide_cells([3, 4, 20], [3, 4, 20], 10, total=True) == (
+        [True, True, False],
+        False,
+    )
+    # one hidden cell and nothing to hide beside it: the total goes instead
+    assert service.hide_cells([9, 0], [9, 0], 10, total=True) == ([True, False], True)
+
+
+async def test_od_dwell_origins_heatmap(conn: asyncpg.Connection, world: World) -> None:
+    data = await _setup(conn, world)
+    region = await _scope(conn, region="CN-GZ")
+    od = await service.od(conn, region, D, D, 1)
+    links = {(link.from_, link.to): link.trips for link in od.links}
+    assert links == {(data.venue_a, data.venue_c): 12, (data.venue_c, data.venue_a): 9}
+    assert od.total_trips == 21
+    assert {n.id for n in od.nodes} == {data.venue_a, data.venue_c}
+    od10 = await service.od(conn, region, D, D, 10)
+    assert all(link.suppressed and link.trips is None for link in od10.links)
+    assert od10.total_trips == 21
+
+    a = await _scope(conn, venue=data.venue_a)
+    dwell = await service.dwell(conn, a, D, D, 1)
+    assert [(b.label, b.visits) for b in dwell.bins] == [
+        ("0-30", 9),
+        ("30-60", 15),
+        ("60-120", 12),
+        ("120-240", 0),
+        ("240-480", 15),
+        ("480+", 0),
+    ]
+    assert dwell.total_visits == 51
+    # C has entries without exits: no dwell is invented
+    c = await _scope(conn, venue=data.venue_c)
+    assert (await service.dwell(conn, c, D, D, 1)).total_visits == 0
+
+    origins = await service.origins(conn, region, D, D, 1)
+    assert {(o.home_region, o.visitors) for o in origins.rows} == {
+        ("unknown", 15),
+        ("CN-BJ", 12),
+        ("CN-SH", 9),
+    }
+    assert origins.total_visitors == 36
+    o10 = await service.origins(conn, region, D, D, 10)
+    assert {(o.home_region, o.visitors, o.suppressed) for o in o10.rows} == {
+        ("unknown", 15, False),
+        ("CN-BJ", None, True),
+        ("CN-SH", None, True),
+    }
+
+    heat = await service.heatmap(conn, a, D, D, 1)
+    assert len(heat.cells) == 168
+    nonzero = {(h.weekday, h.hour): h.visits for h in heat.cells if h.visits}
+    assert nonzero == {(1, 9): 12, (1, 10): 9, (1, 14): 15, (1, 19): 15}
+    heat10 = await service.heatmap(conn, a, D, D, 10)
+    shown = {(h.weekday, h.hour): (h.visits, h.suppressed) for h in heat10.cells}
+    # 10h hidden; 09h too, or 51 - 15 - 15 - 12 would give it back against arrivals
+    assert shown[(1, 10)] == (None, True) and shown[(1, 9)] == (None, True)
+    assert shown[(1, 14)] == (15, False) and shown[(2, 9)] == (0, False)
+
+
+async def test_occupancy_levels(conn: asyncpg.Connection, world: World) -> None:
+    data = await _setup(conn, world)
+    occ = await service.occupancy(conn, ADMIN, data.venue_a, D, 10)
+    by_hour = {h.hour: h for h in occ.hours}
+    assert (by_hour[9].inside, by_hour[9].level) == (24, "green")
+    # 10h: nine travellers came in, so its flows are hidden, and 09h complementarily
+    assert (by_hour[10].entries, by_hour[10].exits, by_hour[10].inside) == (None, None, 0)
+    assert by_hour[10].suppressed and by_hour[9].suppressed and by_hour[9].entries is None
+    occ1 = await service.occupancy(conn, ADMIN, data.venue_a, D, 1)
+    by_hour1 = {h.hour: h for h in occ1.hours}
+    assert (by_hour1[9].entries, by_hour1[9].inside, by_hour1[9].level) == (24, 24, "green")
+    assert (by_hour1[10].entries, by_hour1[10].exits, by_hour1[10].inside) == (9, 33, 0)
+    assert (by_hour[14].inside, by_hour[14].load, by_hour[14].level) == (90, 0.9, "orange")
+    assert by_hour[18].inside == 0 and by_hour[19].inside == 0
+    assert (occ.peak_inside, occ.peak_hour, occ.daily_entries) == (90, 14, 213)
+    assert occ.thresholds == {"yellow": 80, "orange": 90, "red": 95}
+    assert [h.hour for h in occ.hours if h.suppressed] == [9, 10]
+    # C on D: 21 travellers but the 08h hour has 9 (check-ins): that prefix is hidden,
+    # and 11h (the hour after it) hides its flows so inside - in + out cannot undo it
+    occ_c = await service.occupancy(conn, ADMIN, data.venue_c, D, 10)
+    c_hours = {h.hour: h for h in occ_c.hours}
+    assert c_hours[8].suppressed and c_hours[8].inside is None
+    assert c_hours[11].suppressed and c_hours[11].entries is None and c_hours[11].inside == 24
+
+
+async def test_bookings_and_feedback(conn: asyncpg.Connection, world: World) -> None:
+    data = await _setup(conn, world)
+    a = await _scope(conn, venue=data.venue_a)
+    b = await service.bookings(conn, a, D, D, 10)
+    row = b.venues[0]
+    assert (row.slots, row.capacity, row.bookings, row.used, row.no_show, row.cancelled) == (
+        1,
+        50,
+        21,
+        15,
+        5,
+        1,
+    )
+    assert row.no_show_rate == 0.25 and b.no_show_rate == 0.25
+    assert row.places_booked == 20 and row.fill_rate == 0.4
+    leads = {bin_.label: (bin_.bookings, bin_.suppressed) for bin_ in b.lead_time}
+    assert leads["0-1"] == (None, True)  # 9 travellers
+    assert leads["2-4"] == (None, True)  # complementary
+    assert b.total_bookings == 21
+    b1 = await service.bookings(conn, a, D, D, 1)
+    assert {x.label: x.bookings for x in b1.lead_time}["2-4"] == 12
+
+    f = await service.feedback(conn, a, D, D, 1)
+    assert [(r.rating, r.reviews) for r in f.ratings] == [(1, 0), (2, 0), (3, 0), (4, 5), (5, 10)]
+    assert f.total_reviews == 15 and f.rating_mean == round((50 + 20) / 15, 2)
+    assert (f.complaints, f.answered) == (10, 8)
+    assert (f.median_hours_to_answer, f.mean_hours_to_answer, f.answer_rating_mean) == (
+        3.0,
+        3.0,
+        4.5,
+    )
+    f10 = await service.feedback(conn, a, D, D, 10)
+    assert [r.suppressed for r in f10.ratings] == [False, False, False, True, True]
+    assert f10.complaints == 10  # ten distinct complainants: published
+
+
+async def test_advance_twice_changes_nothing(conn: asyncpg.Connection, world: World) -> None:
+    await _setup(conn, world)
+    before = await _snapshot(conn)
+    assert await advance(conn) == 0
+    assert await _snapshot(conn) == before
+
+
+async def test_late_offline_upload_lands_in_its_hour(
+    conn: asyncpg.Connection, world: World
+) -> None:
+    data = await _setup(conn, world)
+    a = await _scope(conn, venue=data.venue_a)
+    t = data.g2[0]
+    # uploaded after the advance, scanned at 16:30 on D and 17:10 out
+    await data.scan(conn, t, "a", "in", at(D, 16, 30), offline=True)
+    await data.scan(conn, t, "a", "out", at(D, 17, 10), offline=True)
+    before = await service.arrivals(conn, a, D, D, "hour", 1)
+    assert {r.bucket: r.visits for r in before.rows}["2026-05-04T16:00"] == 0
+    assert await advance(conn) == 2
+    after = await service.arrivals(conn, a, D, D, "hour", 1)
+    assert {r.bucket: r.visits for r in after.rows}["2026-05-04T16:00"] == 1
+    assert after.total_visits == 52 and after.total_visitors == 36
+    dwell = await service.dwell(conn, a, D, D, 1)
+    assert {x.label: x.visits for x in dwell.bins}["30-60"] == 16
+    # a late in before an earlier-recorded out re-pairs: G1[0] gets an in at 09:50
+    await data.scan(conn, data.g1[0], "a", "in", at(D, 9, 50), offline=True)
+    await advance(conn)
+    dwell = await service.dwell(conn, a, D, D, 1)
+    bins = {x.label: x.visits for x in dwell.bins}
+    assert bins["60-120"] == 11 and bins["0-30"] == 10  # 09:50 -> 10:15 is 25 minutes
+
+
+async def test_erasure_keeps_origin_history(conn: asyncpg.Connection, world: World) -> None:
+    data = await _setup(conn, world)
+    await conn.execute(
+        "UPDATE travellers SET home_region = NULL, display_name = NULL, erased_at = now()"
+        " WHERE id = ANY($1::uuid[])",
+        data.g1,
+    )
+    for t in data.g1:
+        await data.scan(conn, t, "a", "in", at(D, 21, 0))
+    await advance(conn)
+    region = await _scope(conn, region="CN-GZ")
+    origins = await service.origins(conn, region, D, D, 1)
+    assert {(o.home_region, o.visitors) for o in origins.rows} == {
+        ("unknown", 15),
+        ("CN-BJ", 12),
+        ("CN-SH", 9),
+    }
+
+
+async def test_in_flight_transaction_is_not_skipped(
+    db_url: str, conn: asyncpg.Connection, world: World
+) -> None:
+    """A row with a lower seq that commits after a higher one is still consumed once."""
+    data = await build(conn, world)
+    await advance(conn)
+    slow = await asyncpg.connect(db_url)
+    try:
+        tx = slow.transaction()
+        await tx.start()
+        t_slow, t_fast = data.g3[0], data.g3[1]
+        await data.scan(slow, t_slow, "a", "in", at(D, 22, 0))  # lower seq, not committed
+        await data.scan(conn, t_fast, "a", "in", at(D, 22, 5))  # higher seq, committed
+        seqs = await conn.fetch("SELECT seq FROM scans ORDER BY seq DESC LIMIT 1")
+        assert seqs  # the committed row's seq is above the in-flight one's
+        consumed_while_open = await advance(conn)
+        await tx.commit()
+        consumed_after = await advance(conn)
+        assert consumed_while_open == 0  # held back behind the open transaction
+        assert consumed_after == 2
+        assert await advance(conn) == 0
+    finally:
+        await slow.close()
+    a = await _scope(conn, venue=data.venue_a)
+    hourly = await service.arrivals(conn, a, D, D, "hour", 1)
+    assert {r.bucket: r.visits for r in hourly.rows}["2026-05-04T22:00"] == 2
+
+
+async def test_concurrent_advances_do_not_double_count(
+    db_url: str, conn: asyncpg.Connection, world: World
+) -> None:
+    data = await build(conn, world)
+    expected_rows = await conn.fetchval("SELECT count(*) FROM scans") + await conn.fetchval(
+        "SELECT count(*) FROM checkins"
+    )
+    conns = [await asyncpg.connect(db_url) for _ in range(8)]
+    try:
+        writers = [
+            data.scan(c, data.g3[i], "a", "in", at(D, 23, i)) for i, c in enumerate(conns[:4])
+        ]
+        advances = [advance(c) for c in conns[4:]]
+        results = await asyncio.gather(*writers, *advances, *[advance(conn)])
+        consumed = sum(r for r in results if isinstance(r, int))
+        consumed += await advance(conn)
+        assert consumed == expected_rows + 4
+        assert await advance(conns[0]) == 0
+    finally:
+        for c in conns:
+            await c.close()
+    a = await _scope(conn, venue=data.venue_a)
+    hourly = await service.arrivals(conn, a, D, D, "hour", 1)
+    cells = {r.bucket: r.visits for r in hourly.rows}
+    assert cells["2026-05-04T09:00"] == 12 and cells["2026-05-04T23:00"] == 4
+    assert hourly.total_visits == 51 + 4
+    assert await conn.fetchval("SELECT rows_consumed FROM flow_watermark") == expected_rows + 4
+
+
+async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, world: World) -> None:
+    import re
+
+    from onecode.sql import Q
+
+    data = await _setup(conn, world)
+    ids = [data.venue_a, data.venue_c]
+    calls: dict[str, tuple[object, ...]] = {
+        "flows_select_arrivals": (ids, D, D, "hour"),
+        "flows_select_occupancy": (data.venue_a, D),
+    }
+    for name in Q().names():
+        if name.startswith("flows_select_") and name not in calls:
+            if name in {
+                "flows_select_watermark",
+                "flows_select_region_path",
+                "flows_select_venue_path",
+                "flows_select_scope_venues",
+            }:
+                continue
+            calls[name] = (ids, D, D)
+    assert len(calls) == 10
+    raw = re.compile(r"\bon (scans|checkins)\b")
+    for name, args in calls.items():
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q()[name], *args))
+        assert not raw.search(plan), (name, plan)
+
+
+async def test_loop_skips_while_another_advance_runs(
+    db_url: str, conn: asyncpg.Connection, world: World
+) -> None:
+    await build(conn, world)
+    holder = await asyncpg.connect(db_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT pg_advisory_xact_lock(7306916064829212753)")
+        assert await advance(conn, wait=False) == 0  # busy: skipped, nothing lost
+        waiting = asyncio.create_task(advance(conn))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # a waiting advance queues behind the lock
+        await tx.rollback()
+        assert await waiting > 0
+    finally:
+        await holder.close()
+    assert await advance(conn, wait=False) == 0
+    assert await conn.fetchval("SELECT sum(entries) FROM flow_visit_hours") == 51 + 12 + 9 + 11
