@@ -28,11 +28,11 @@ ALTER TABLE complaints
     ADD COLUMN answered_by       uuid,
     ADD COLUMN answer_updated_at timestamptz,
     ADD COLUMN rated_at          timestamptz,
-    ADD CONSTRAINT complaints_category_ck CHECK (category IN
-        ('service', 'cleanliness', 'safety', 'price', 'crowding', 'accessibility', 'other')),
+    -- categories are an API enum (onecode.complaints.models.Category), free in the table
+    ADD CONSTRAINT complaints_category_ck CHECK (length(category) BETWEEN 1 AND 50),
     ADD CONSTRAINT complaints_text_len_ck CHECK (length(text) BETWEEN 1 AND 4000),
     ADD CONSTRAINT complaints_answer_len_ck CHECK (answer IS NULL OR length(answer) BETWEEN 1 AND 4000),
-    ADD CONSTRAINT complaints_answered_ck CHECK ((status = 'open') = (answered_at IS NULL));
+    ADD CONSTRAINT complaints_answered_ck CHECK (status <> 'answered' OR answered_at IS NOT NULL);
 CREATE INDEX complaints_traveller_created_idx ON complaints (traveller_id, created_at DESC, id DESC);
 -- keyset pages over (created_at, id) per venue (0001's index lacks the id tie-breaker)
 CREATE INDEX complaints_venue_page_idx ON complaints (venue_id, created_at DESC, id DESC);
