@@ -139,9 +139,11 @@ async def test_reviewer_shows_as_display_name_or_anonymous(
     for tag in ("named", "nameless", "erased"):
         await insert_entry_scan(conn, world, tag)
         assert (await _review(client, world, tag)).status_code == 201
-    # TEST SETUP: erasure is another domain's route; its effect on the row is this
-    await conn.execute(
-        "UPDATE travellers SET erased_at = now() WHERE id = $1",
+    # erasure (identity's DELETE /v1/me) keeps the review, not the name
+    r = await client.delete("/v1/me", headers=world.auth("traveller_erased"))
+    assert r.status_code == 204, r.text
+    assert await conn.fetchval(
+        "SELECT erased_at IS NOT NULL FROM travellers WHERE id = $1",
         uuid.UUID(world.ids["traveller_erased"]),
     )
     r = await client.get(_path(world))
