@@ -57,6 +57,7 @@ SELECT create_reference_table('operator_venues');
 SELECT create_reference_table('planners');
 SELECT create_reference_table('planner_regions');
 SELECT create_reference_table('slots');
+SELECT create_reference_table('place_code_keys');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a

@@ -40,6 +40,7 @@ REFERENCE: frozenset[str] = frozenset(
         "planners",
         "planner_regions",
         "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
+        "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
     }
 )
 
