@@ -37,15 +37,18 @@ def _route_modules() -> list[Any]:
     from onecode import observability
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
+    from onecode.complaints import routes as complaints
     from onecode.dashboard import routes as dashboard
     from onecode.flows import routes as flows
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
+    from onecode.places import routes as places
+    from onecode.reviews import routes as reviews
     from onecode.system import routes as system
 
-    modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline, flows]
-    modules.append(dashboard)
+    modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
+    modules += [flows, reviews, places, complaints, dashboard]
     return modules
 
 

@@ -57,6 +57,7 @@ SELECT create_reference_table('operator_venues');
 SELECT create_reference_table('planners');
 SELECT create_reference_table('planner_regions');
 SELECT create_reference_table('slots');
+SELECT create_reference_table('place_code_keys');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a
@@ -79,6 +80,11 @@ SELECT create_distributed_table('credentials', 'cred_id', colocate_with => 'none
 -- A bearer token is only ever looked up by its SHA-256.
 SELECT create_distributed_table('api_tokens', 'token_hash', colocate_with => 'none');
 
+-- Origin-destination trips are recomputed per (traveller, day) from that traveller's
+-- scans: on the traveller's shard. The rollup horizon stays on the coordinator.
+SELECT create_distributed_table('flow_trips', 'traveller_id', colocate_with => 'travellers');
+SELECT citus_add_local_table_to_metadata('flow_watermark');
+
 -- Rollup tables (flows) by venue_id, co-located with each other: a planner's query for
 -- a venue is single-shard, a region's is a parallel fan-out over small rows. Rollup
 -- state without a venue_id (watermarks) is a small reference table.
@@ -94,6 +100,7 @@ BEGIN
          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
            AND NOT c.relispartition
            AND c.relname ~ '(^|_)(rollups?|flows?|watermarks?)(_|$)'
+           AND c.relname NOT IN ('flow_trips', 'flow_watermark')
          ORDER BY c.relname
     LOOP
         IF NOT t.by_venue THEN

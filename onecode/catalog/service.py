@@ -26,6 +26,7 @@ from onecode.catalog.models import (
     crowd_level,
 )
 from onecode.errors import Conflict, NotFound, Unprocessable
+from onecode.places.signing import initial_place_code
 from onecode.sql import Q
 
 
@@ -86,7 +87,7 @@ async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> Venue:
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
-        new_place_code(),
+        await initial_place_code(conn, venue_id),  # signed (onecode.places.signing)
     )
     return await get_venue(conn, venue_id)
 

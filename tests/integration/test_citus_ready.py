@@ -40,6 +40,7 @@ REFERENCE: frozenset[str] = frozenset(
         "planners",
         "planner_regions",
         "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
+        "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
     }
 )
 
@@ -58,10 +59,15 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "credentials": ("cred_id", "credential"),
     # a bearer token is only ever looked up by its hash
     "api_tokens": ("token_hash", "token"),
+    # origin-destination rollup: recomputed per (traveller, day) from that traveller's
+    # scans, so it lives on the traveller's shard; planner reads fan out (analytics)
+    "flow_trips": ("traveller_id", "traveller"),
 }
 
 # Not distributed: table -> why.
 LOCAL: dict[str, str] = {
+    "flow_watermark": "the rollup advance's one-row horizon, read and written by the "
+    "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
@@ -302,7 +308,7 @@ async def test_traveller_tables_key_on_traveller_id(conn: asyncpg.Connection) ->
     """The brief's rule spelled out: traveller-owned keys all include the traveller."""
     schema = await read_schema(conn)
     owned = [t for t, (_, group) in DISTRIBUTED.items() if group == "traveller"]
-    assert len(owned) == 8
+    assert len(owned) == 9
     for table in owned:
         column = DISTRIBUTED[table][0]
         keys = [k for k in schema.keys if k.table == table]
@@ -424,12 +430,14 @@ async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.C
     distributed = {r["rel"]: (r["col"], r["colocate"]) for r in calls if r["fn"] == "distributed"}
     local = {r["rel"] for r in calls if r["fn"] == "local"}
     assert reference == REFERENCE | {"rollup_watermark"}
-    assert local == {"gate_counters"}
-    assert distributed["venue_rollup_daily"] == ("venue_id", "none")
-    assert distributed["venue_rollup_hourly"] == ("venue_id", "venue_rollup_daily")
-    assert {t: c for t, (c, _) in distributed.items() if "rollup" not in t} == {
-        t: c for t, (c, _) in DISTRIBUTED.items()
-    }
+    assert local == {"gate_counters", "flow_watermark"}
+    rollups = sorted(t for t in distributed if t not in DISTRIBUTED and ROLLUP_NAME.search(t))
+    assert {"venue_rollup_daily", "venue_rollup_hourly"} <= set(rollups)
+    assert distributed[rollups[0]] == ("venue_id", "none")
+    assert all(distributed[t] == ("venue_id", rollups[0]) for t in rollups[1:])
+    assert {
+        t: c for t, (c, _) in distributed.items() if t in DISTRIBUTED or not ROLLUP_NAME.search(t)
+    } == {t: c for t, (c, _) in DISTRIBUTED.items()}
 
     fks_after = {
         r[0]

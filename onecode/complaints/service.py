@@ -1,0 +1,120 @@
+"""Complaint rules: anyone may file against a venue; only that venue's operators (or an
+admin) see and answer it; only its traveller rates the answer, once there is one."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import msgspec
+
+from onecode.complaints.models import (
+    MAX_TEXT,
+    AnswerIn,
+    Complaint,
+    ComplaintIn,
+    ComplaintPage,
+    RatingIn,
+    Status,
+)
+from onecode.errors import Conflict, NotFound
+from onecode.paging import decode_cursor, encode_cursor
+from onecode.sql import Q
+from onecode.text import clean_text
+
+
+def _complaint(row: asyncpg.Record) -> Complaint:
+    return msgspec.convert(dict(row), Complaint)
+
+
+def _not_found() -> NotFound:
+    return NotFound("No such complaint.", "complaints.not_found")
+
+
+async def file_complaint(
+    conn: asyncpg.Connection, traveller_id: uuid.UUID, data: ComplaintIn
+) -> Complaint:
+    text = clean_text(data.text, max_len=MAX_TEXT, code="complaints.bad_text")
+    row = await conn.fetchrow(
+        Q()["complaints_insert_complaint"],
+        traveller_id,
+        uuid.uuid4(),
+        data.venue_id,
+        data.category,
+        text,
+    )
+    if row is None:
+        raise NotFound("No such venue.", "venues.not_found")
+    return _complaint(row)
+
+
+def _page(rows: list[asyncpg.Record], limit: int) -> ComplaintPage:
+    items = [_complaint(r) for r in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        cursor = encode_cursor(items[-1].created_at, items[-1].id)
+    return ComplaintPage(complaints=items, next_cursor=cursor)
+
+
+async def my_complaints(
+    conn: asyncpg.Connection, traveller_id: uuid.UUID, cursor: str | None, limit: int
+) -> ComplaintPage:
+    at = decode_cursor(cursor) if cursor is not None else None
+    rows = await conn.fetch(
+        Q()["complaints_select_mine"],
+        traveller_id,
+        limit + 1,
+        at.created_at if at else None,
+        at.id if at else None,
+    )
+    return _page(rows, limit)
+
+
+async def venue_complaints(
+    conn: asyncpg.Connection,
+    venue_id: uuid.UUID,
+    status: Status | None,
+    cursor: str | None,
+    limit: int,
+) -> ComplaintPage:
+    at = decode_cursor(cursor) if cursor is not None else None
+    rows = await conn.fetch(
+        Q()["complaints_select_for_venue"],
+        venue_id,
+        limit + 1,
+        at.created_at if at else None,
+        at.id if at else None,
+        status,
+    )
+    return _page(rows, limit)
+
+
+async def answer(
+    conn: asyncpg.Connection,
+    complaint_id: uuid.UUID,
+    venue_ids: list[uuid.UUID] | None,
+    answered_by: uuid.UUID,
+    data: AnswerIn,
+) -> Complaint:
+    """Answer (or edit the answer); ``venue_ids`` None is an admin's unlimited scope."""
+    text = clean_text(data.text, max_len=MAX_TEXT, code="complaints.bad_text")
+    row = await conn.fetchrow(
+        Q()["complaints_answer_complaint"], complaint_id, venue_ids, text, answered_by
+    )
+    if row is None:
+        raise _not_found()
+    return _complaint(row)
+
+
+async def rate_answer(
+    conn: asyncpg.Connection, traveller_id: uuid.UUID, complaint_id: uuid.UUID, data: RatingIn
+) -> Complaint:
+    row = await conn.fetchrow(
+        Q()["complaints_rate_answer"], traveller_id, complaint_id, data.rating
+    )
+    if row is not None:
+        return _complaint(row)
+    answered = await conn.fetchval(Q()["complaints_select_answered"], traveller_id, complaint_id)
+    if answered is None:
+        raise _not_found()
+    raise Conflict("The complaint has no answer to rate yet.", "complaints.not_answered")

@@ -1,0 +1,55 @@
+"""Opaque keyset cursors over ``(created_at, id)``, newest first.
+
+A cursor names the last row of a page; the next page holds the rows strictly older than
+it in ``(created_at, id)`` order. Rows inserted later are newer than every cursor, so a
+reader paging backwards never sees a duplicate or skips a row that existed when it started.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from onecode.errors import BadRequest
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_CURSOR_LEN = 200
+
+
+class Position(msgspec.Struct, frozen=True, array_like=True):
+    """Where a page ended: microseconds since the epoch and the row id."""
+
+    micros: int
+    id: uuid.UUID
+
+    @property
+    def created_at(self) -> datetime:
+        return _EPOCH + timedelta(microseconds=self.micros)
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    """The opaque text of a position (base64url, no padding)."""
+    delta = created_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    raw = msgspec.msgpack.encode(Position(micros, row_id))
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(text: str) -> Position:
+    """Parse a cursor made by :func:`encode_cursor`; anything else is a 400."""
+    bad = BadRequest("The cursor is not one this API made.", "request.bad_cursor")
+    if not text or len(text) > MAX_CURSOR_LEN:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        position = msgspec.msgpack.decode(raw, type=Position)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise bad from None
+    # keep within what timestamptz and datetime both hold
+    if not -62_135_596_800_000_000 < position.micros < 253_402_300_799_000_000:
+        raise bad
+    return position

@@ -1,0 +1,1 @@
+"""Verified-visit reviews: one per visit, with exact venue rating aggregates."""
