@@ -128,6 +128,7 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "venue_id": lambda w: str(w.ids["venue_a"]),
     "booking_id": lambda w: str(w.ids["booking_a"]),
     "place_code": lambda w: str(w.ids["place_a"]),
+    "file_path": lambda w: "app.js",
     "path": lambda w: "scalar",  # the docs catch-all of the render plugins
 }
 
@@ -159,6 +160,9 @@ TABLE: dict[str, Row] = {
         "admin", ok=201, body=lambda w, n: {"name": f"pl {n}", "region_codes": ["CN-GZ"]}
     ),
     "GET /v1/venues": public(),
+    # the dashboard's static files: public, they hold no data
+    "GET /planner": public(),
+    "GET /planner/{file_path:path}": public(),
     "GET /v1/venues/{venue_id:uuid}": public(),
     "GET /v1/venues/{venue_id:uuid}/slots": public(query={"date": "2030-01-01"}),
     "POST /v1/venues/{venue_id:uuid}/slots": only(
