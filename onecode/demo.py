@@ -378,12 +378,14 @@ def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
             clock = max(7.5, rng.gauss(9.6 if d != holiday else 10.0, 1.1))
             seen: set[str] = set()
             for _ in range(rng.choice((1, 2, 2, 3))):
-                if here.key in seen or clock > 16.5:
+                # gated sites close their gates in the late afternoon; the ungated villages
+                # and old towns are at their busiest for the evening lights (Xijiang's night view)
+                if here.key in seen or clock > (21.0 if not here.gated else 16.5):
                     break
                 seen.add(here.key)
                 dwell = rng.uniform(*here.dwell_hours)
                 enter = _local(d, clock)
-                leave_h = min(clock + dwell, 19.0)
+                leave_h = min(clock + dwell, 22.5 if not here.gated else 19.0)
                 leave = _local(d, leave_h)
                 if enter > now:
                     break
