@@ -127,6 +127,7 @@ _RANGE = {"region": "CN-GZ", "from": "2030-01-01", "to": "2030-01-07"}
 PARAMS: dict[str, Callable[[World], str]] = {
     "venue_id": lambda w: str(w.ids["venue_a"]),
     "booking_id": lambda w: str(w.ids["booking_a"]),
+    "complaint_id": lambda w: str(w.ids["complaint_a"]),
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
     "path": lambda w: "scalar",  # the docs catch-all of the render plugins
@@ -191,6 +192,33 @@ TABLE: dict[str, Row] = {
     "GET /v1/gate/pack": only("gate"),
     "POST /v1/gate/scans/batch": only("gate", body=lambda w, n: {"scans": []}),
     "GET /v1/venues/{venue_id:uuid}/conflicts": only("admin", "operator", scoped=True),
+    # reviews, place codes, complaints
+    "GET /v1/venues/{venue_id:uuid}/reviews": public(),
+    "POST /v1/venues/{venue_id:uuid}/reviews": only(
+        "traveller",
+        ok=201,
+        body=lambda w, n: {"rating": 4, "text": "Worth the climb."},
+        override={"traveller_b": 403},  # B has no visit there: reviews.no_visit
+    ),
+    "GET /v1/places/{place_code:str}": public(),
+    "POST /v1/places/{place_code:str}/checkin": only("traveller", ok=201),
+    "GET /v1/venues/{venue_id:uuid}/place-code": only("admin", "operator", scoped=True),
+    "GET /v1/venues/{venue_id:uuid}/place-code.png": only("admin", "operator", scoped=True),
+    "GET /v1/venues/{venue_id:uuid}/place-code.svg": only("admin", "operator", scoped=True),
+    "POST /v1/venues/{venue_id:uuid}/place-code/rotate": only("admin", "operator", scoped=True),
+    "POST /v1/complaints": only(
+        "traveller",
+        ok=201,
+        body=lambda w, n: {"venue_id": w.ids["venue_a"], "category": "service", "text": "Slow."},
+    ),
+    "GET /v1/me/complaints": only("traveller"),
+    "GET /v1/venues/{venue_id:uuid}/complaints": only("admin", "operator", scoped=True),
+    "POST /v1/complaints/{complaint_id:uuid}/answer": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"text": f"Sorry ({n})."}
+    ),
+    "POST /v1/complaints/{complaint_id:uuid}/rating": only(
+        "traveller", scoped=True, body=lambda w, n: {"rating": 5}
+    ),
     # planner
     **{
         f"GET /v1/planner/{name}": only("planner", "admin", scoped=True, query=_RANGE)
@@ -253,6 +281,26 @@ async def _objects_of_a(world: World) -> None:
     world.ids["booking_a"] = booking["id"]
     other_day = await world.post(f"/v1/venues/{world.ids['venue_a']}/slots", _slots(world, 130))
     world.ids["slot_free"] = other_day["slots"][0]["id"]
+    # a visit of A's at venue A (an offline gate's accepted entry is a fact)
+    scan = {**_scan(world, 0), "decision": "accept", "reason": "ok"}
+    r = await world.client.post(
+        "/v1/gate/scans/batch", json={"scans": [scan]}, headers=world.auth("gate_a")
+    )
+    assert r.json()["results"][0]["status"] == "recorded", r.text
+    # an ungated village in A's region, for place-code check-ins
+    village = await world.venue("CN-GZ-AS", "Village", gated=False, requires_booking=False)
+    world.ids["place_a"] = village["place_code"]
+    complaint = await world.post(
+        "/v1/complaints",
+        {"venue_id": world.ids["venue_a"], "category": "service", "text": "Queue too long."},
+        headers=world.auth("traveller_a"),
+    )
+    world.ids["complaint_a"] = complaint["id"]
+    await world.client.post(
+        f"/v1/complaints/{complaint['id']}/answer",
+        json={"text": "We opened a second gate."},
+        headers=world.auth("operator_a"),
+    )
 
 
 @pytest.mark.parametrize("key", sorted(TABLE))
