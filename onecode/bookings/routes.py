@@ -22,7 +22,8 @@ from onecode.auth import Caller, Kind, allow
 from onecode.bookings import service
 from onecode.bookings.models import Booking, BookingIn, Status
 from onecode.db import Conn
-from onecode.errors import BadRequest
+from onecode.errors import AppError, BadRequest
+from onecode.observability import record_booking
 
 T = TypeVar("T")
 
@@ -63,13 +64,18 @@ class BookingController(Controller):
         """Book places on a timed-entry slot (never oversold; Idempotency-Key replays)."""
         key = service.check_idempotency_key(idempotency_key)
         data = await _strict_body(request, BookingIn)
-        booked = await service.book(
-            conn,
-            principal.id,
-            data,
-            idempotency_key=key,
-            key_ttl_hours=state.settings.idempotency_ttl_hours,
-        )
+        try:
+            booked = await service.book(
+                conn,
+                principal.id,
+                data,
+                idempotency_key=key,
+                key_ttl_hours=state.settings.idempotency_ttl_hours,
+            )
+        except AppError as exc:
+            record_booking(exc.code)  # bookings.slot_full, bookings.daily_limit, ...
+            raise
+        record_booking("replayed" if booked.replayed else "created")
         headers = {"Idempotent-Replayed": "true"} if booked.replayed else None
         return Response(booked.booking, status_code=201, headers=headers)
 
@@ -92,7 +98,9 @@ class BookingController(Controller):
         self, conn: Conn, principal: Caller, booking_id: FromPath[uuid.UUID]
     ) -> Booking:
         """Cancel an own booking before its slot starts; the places are freed."""
-        return await service.cancel(conn, principal.id, booking_id)
+        booking = await service.cancel(conn, principal.id, booking_id)
+        record_booking("cancelled")
+        return booking
 
 
 @asynccontextmanager

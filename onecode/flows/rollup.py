@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -36,6 +37,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from litestar import Litestar
 
+from onecode.observability import set_rollup_lag
 from onecode.sql import Q
 
 log = logging.getLogger("onecode.flows.rollup")
@@ -60,12 +62,19 @@ async def advance(
 
 
 async def rollup_loop(pool: asyncpg.Pool, interval: float) -> None:
-    """Advance forever; a database error is logged and retried at the next tick."""
+    """Advance forever; a database error is logged and retried at the next tick.
+
+    ``rollup_lag_seconds`` is the time since this process last completed an advance.
+    """
+    last = time.monotonic()
     while True:
         await asyncio.sleep(interval)
+        set_rollup_lag(time.monotonic() - last)
         try:
             async with pool.acquire(timeout=interval) as conn:
                 consumed = await advance(conn, wait=False, command_timeout=_BACKLOG_TIMEOUT)
+            last = time.monotonic()
+            set_rollup_lag(0.0)
             if consumed:
                 log.info("flows rollup consumed %d rows", consumed)
         except asyncio.CancelledError:

@@ -16,6 +16,7 @@ from onecode.db import Conn
 from onecode.errors import Forbidden
 from onecode.gates import service
 from onecode.gates.models import ScanIn, ScanResult, Visits
+from onecode.observability import record_scan
 
 
 @asynccontextmanager
@@ -37,7 +38,7 @@ async def create_scan(
         raise Forbidden("This gate token has no venue.", "gates.no_venue")
     (venue_id,) = principal.venue_ids
     state = request.app.state
-    return await service.scan(
+    result = await service.scan(
         conn,
         state.key_ring.ring(),
         principal.id,
@@ -45,6 +46,8 @@ async def create_scan(
         data,
         state.settings.clock_skew_seconds,
     )
+    record_scan(result.decision, result.reason)
+    return result
 
 
 @get("/v1/me/visits", tags=["travellers"], guards=[allow(Kind.TRAVELLER)])

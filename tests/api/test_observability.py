@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -166,3 +167,34 @@ async def test_bodies_over_the_limit_are_413_on_every_write_route(
             "/v1/admin/regions", json={"code": "CN-SC", "name": "Sichuan"}, headers=ADMIN
         )
         assert r.status_code == 201
+
+
+async def test_real_scans_and_bookings_move_their_counters(client: Client, world: World) -> None:
+    await world.traveller("a")
+    before = (await client.get("/metrics", headers=ADMIN)).text
+    scan = {
+        "code": "TQ1:NOT-A-CODE",
+        "direction": "in",
+        "scan_id": "6f1c1d5e-8f2a-4b7e-9a51-1b6f2d3c4e5f",
+        "scanned_at": datetime.now(UTC).isoformat(),
+    }
+    r = await client.post("/v1/gate/scans", json=scan, headers=world.auth("gate_a"))
+    assert r.json()["reason"] == "invalid_code"
+    r = await client.post(
+        "/v1/bookings",
+        json={"slot_id": "00000000-0000-4000-8000-000000000000", "party_size": 1},
+        headers=world.auth("traveller_a"),
+    )
+    assert r.status_code == 404
+    after = (await client.get("/metrics", headers=ADMIN)).text
+    assert (
+        _sample(after, "scan_decisions_total", reason="invalid_code", decision="reject")
+        - (_sample(before, "scan_decisions_total", reason="invalid_code", decision="reject"))
+        == 1
+    )
+    code = r.json()["code"]
+    assert (
+        _sample(after, "bookings_total", outcome=code)
+        - (_sample(before, "bookings_total", outcome=code))
+        == 1
+    )
