@@ -71,11 +71,19 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     booking_window_days: int
     early_grace_min: int
     late_grace_min: int
-    place_code: str
     rating: float | None = None
     rating_count: int = 0
     inside: int = 0
     crowd_level: Level = "green"
+
+
+class VenueCreated(Venue, frozen=True, kw_only=True):
+    """The admin's answer on creation: the venue and its place code for the poster.
+
+    The place code is not in public listings: whoever holds it can self check-in (and
+    then review), so it belongs on the poster at the venue, not on the open web."""
+
+    place_code: str
 
 
 class VenueList(msgspec.Struct, frozen=True):

@@ -23,6 +23,7 @@ from onecode.catalog.models import (
     SlotList,
     SlotsIn,
     Venue,
+    VenueCreated,
     VenueIn,
 )
 from onecode.db import Conn
@@ -44,7 +45,7 @@ class AdminCatalogController(Controller):
         return await service.create_region(conn, data)
 
     @post("/venues")
-    async def create_venue(self, conn: Conn, data: JSONBody[VenueIn]) -> Venue:
+    async def create_venue(self, conn: Conn, data: JSONBody[VenueIn]) -> VenueCreated:
         """Create a venue with its entry rule, capacities and place code."""
         return await service.create_venue(conn, data)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 import zoneinfo
 from datetime import date
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -22,6 +22,7 @@ from onecode.catalog.models import (
     Slot,
     SlotsIn,
     Venue,
+    VenueCreated,
     VenueIn,
     crowd_level,
 )
@@ -29,10 +30,7 @@ from onecode.errors import Conflict, NotFound, Unprocessable
 from onecode.places.signing import initial_place_code
 from onecode.sql import Q
 
-
-def new_place_code() -> str:
-    """An unguessable 128-bit place code for a venue's poster."""
-    return secrets.token_urlsafe(16)
+V = TypeVar("V", bound=Venue)
 
 
 async def create_region(conn: asyncpg.Connection, data: RegionIn) -> Region:
@@ -58,7 +56,7 @@ def _check_timezone(name: str) -> None:
         raise Unprocessable(f"Unknown time zone {name!r}.", "venues.bad_timezone") from None
 
 
-async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> Venue:
+async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> VenueCreated:
     _check_timezone(data.timezone)
     if data.capacity_daily < data.capacity_instant:
         raise Unprocessable(
@@ -89,21 +87,32 @@ async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> Venue:
         data.late_grace_min,
         await initial_place_code(conn, venue_id),  # signed (onecode.places.signing)
     )
-    return await get_venue(conn, venue_id)
+    rows = await conn.fetch(Q()["catalog_select_venues"], venue_id, None)
+    return _venue(rows[0], VenueCreated)
 
 
-def _venue(row: asyncpg.Record) -> Venue:
+def _venue(row: asyncpg.Record, shape: type[V]) -> V:
     fields = dict(row)
     fields["crowd_level"] = crowd_level(int(fields["inside"]), int(fields["capacity_instant"]))
     fields["inside"] = max(0, int(fields["inside"]))
-    return msgspec.convert(fields, Venue)
+    return msgspec.convert(fields, shape)
+
+
+async def get_venue_and_place_code(
+    conn: asyncpg.Connection, venue_id: uuid.UUID
+) -> tuple[Venue, str]:
+    """The public venue and its current place code (which public listings never show)."""
+    rows = await conn.fetch(Q()["catalog_select_venues"], venue_id, None)
+    if not rows:
+        raise NotFound("No such venue.", "venues.not_found")
+    return _venue(rows[0], Venue), str(rows[0]["place_code"])
 
 
 async def get_venue(conn: asyncpg.Connection, venue_id: uuid.UUID) -> Venue:
     rows = await conn.fetch(Q()["catalog_select_venues"], venue_id, None)
     if not rows:
         raise NotFound("No such venue.", "venues.not_found")
-    return _venue(rows[0])
+    return _venue(rows[0], Venue)
 
 
 async def region_tree(conn: asyncpg.Connection, codes: list[str]) -> list[str]:
@@ -119,7 +128,7 @@ async def list_venues(conn: asyncpg.Connection, region: str | None) -> list[Venu
         if not regions:
             raise NotFound(f"No region {region}.", "regions.not_found")
     rows = await conn.fetch(Q()["catalog_select_venues"], None, regions)
-    return [_venue(r) for r in rows]
+    return [_venue(r, Venue) for r in rows]
 
 
 async def create_gate(conn: asyncpg.Connection, venue_id: uuid.UUID, data: GateIn) -> Created:

@@ -50,10 +50,10 @@ async def resolve(conn: asyncpg.Connection, keys: PlaceKeys, code: str) -> Place
         if venue_id is None:
             raise _not_found()
     try:
-        venue = await catalog.get_venue(conn, venue_id)
+        venue, current = await catalog.get_venue_and_place_code(conn, venue_id)
     except NotFound:
         raise _not_found() from None
-    if venue.place_code != text:  # an earlier version: rotated away
+    if current != text:  # an earlier version: rotated away
         raise _not_found()
     return Place(
         venue=venue,

@@ -87,7 +87,7 @@ async def test_public_venue_listing_by_region_includes_children(
     venue = r.json()[0]
     assert venue["crowd_level"] == "green"
     assert venue["rating"] is None
-    assert len(venue["place_code"]) >= 20
+    assert "place_code" not in venue  # only the admin's creation answer and operators see it
     r = await client.get("/v1/venues", params={"region": "XX-NOPE"})
     _problem(r, 404, "regions.not_found")
     r = await client.get(f"/v1/venues/{world.ids['venue_b']}")
@@ -274,3 +274,15 @@ async def test_oversized_body_is_413(client: Client) -> None:
         headers={**ADMIN, "content-type": "application/json"},
     )
     _problem(r, 413)
+
+
+async def test_place_codes_are_not_published(client: Client, world: World) -> None:
+    """Whoever holds a place code can self check-in and then review: it belongs on the
+    poster at the venue, not in the public venue listing or detail."""
+    place = world.ids["place_a"]
+    assert place
+    for path in ("/v1/venues", f"/v1/venues/{world.ids['venue_a']}"):
+        r = await client.get(path)
+        assert r.status_code == 200
+        assert place not in r.text
+        assert "place_code" not in r.text
