@@ -108,6 +108,58 @@ function done(summary, latency, requests)
 end
 """
 
+BASELINE_LUA = r"""
+math.randomseed(os.time())
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  local id = string.format("%08x-%04x-4%03x-%04x-%012x", math.random(0, 0x7fffffff),
+    math.random(0, 0xffff), math.random(0, 0xfff), math.random(0x8000, 0xbfff),
+    math.random(0, 0x7fffffff) * 65536 + math.random(0, 0xffff))
+  return wrk.format(nil, "/baseline", nil, '{"id":"' .. id .. '"}')
+end
+function done(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def run_baseline(dsn: str, base: Path, conns: int, secs: int, pool_max: int) -> dict[str, int]:
+    """The bare INSERT+SELECT transaction endpoint, loaded like the gate endpoint."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.baseline_app",
+            "--dsn",
+            dsn,
+            "--port",
+            str(port),
+            "--pool-max",
+            str(pool_max),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.post(url + "/baseline", json={"id": str(uuid.uuid4())}, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        script = base / "baseline.lua"
+        script.write_text(BASELINE_LUA)
+        cmd = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--timeout", "5s", "-s", str(script), url]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+        return dict(json.loads(line[len("RESULT ") :]))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
 
 async def _gate_id(dsn: str, venue_id: str) -> uuid.UUID:
     conn = await asyncpg.connect(dsn)
@@ -245,6 +297,7 @@ def main() -> int:
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--pool-max", type=int, default=20)
     p.add_argument("--concurrency", default="1,16,64")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--fast", action="store_true", help="fsync off (throwaway cluster)")
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -288,6 +341,8 @@ def main() -> int:
                 str(port),
                 "--data-dir",
                 str(data_dir),
+                "--workers",
+                str(args.workers),
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -371,6 +426,14 @@ def main() -> int:
                 flush=True,
             )
             lo = hi + 1
+        base_res = run_baseline(dsn, base, 64, args.duration, args.pool_max)
+        base_rate = base_res["requests"] / (base_res["duration_us"] / 1e6)
+        print(
+            f"baseline INSERT+SELECT transaction endpoint, c=64: {base_rate:.0f}/s, "
+            f"p50 {base_res['p50_us'] / 1000:.1f} ms, p99 {base_res['p99_us'] / 1000:.1f} ms; "
+            f"gate scans at c=64 reach {100 * rate / base_rate:.0f}% of it",
+            flush=True,
+        )
         # the database function alone, on codes not used above (fresh first entries)
         spare = [c for c, _ in creds[-reserve - 1 : -1]]
         gate_id = asyncio.run(_gate_id(dsn, venue["id"]))

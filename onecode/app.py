@@ -142,7 +142,16 @@ def create_app(
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         debug=False,
+        # onecode configures logging itself (JSON lines, levels from settings); Litestar's
+        # default config would replace the root handler and force INFO
+        logging_config=None,
     )
     limits.validate(route_buckets(app.routes))
     document_problems(app)
     return app
+
+
+def app_from_env() -> Litestar:
+    """The app factory of ``onecode serve --workers N``: each worker reads the
+    environment its parent prepared (the database URL of the embedded server too)."""
+    return create_app(Settings.from_env())

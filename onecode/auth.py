@@ -25,6 +25,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 
+from onecode.db import Conn
 from onecode.errors import Forbidden, NotFound, Unauthorized
 from onecode.sql import Q
 
@@ -174,8 +175,14 @@ def allow(*kinds: Kind) -> Any:
     return guard
 
 
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """Dependency: the guarded request's principal (guards ran first)."""
+async def provide_principal(request: Request[Any, Any, Any], conn: Conn) -> Principal:
+    """Dependency: the guarded request's principal (guards ran first).
+
+    It names ``conn`` only to be resolved after it: Litestar resolves dependencies of
+    one level together in an anyio task group, which cost about 7% of the gate hot
+    path's CPU (py-spy); one after the other they cost nothing extra.
+    """
+    del conn
     principal = await resolve_principal(request)
     if principal is None:
         raise Unauthorized("This route needs a bearer token.", "auth.missing_token")

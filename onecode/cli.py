@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -61,7 +63,6 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from onecode.app import create_app
     from onecode.logs import configure_logging
-    from onecode.migrate import migrate
 
     configure_logging(settings)
     settings = msgspec.structs.replace(
@@ -72,11 +73,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     dsn, embedded = database_url(settings)
     try:
-        applied = asyncio.run(migrate(dsn))
-        if applied:
-            log.info("migrations applied: %s", ", ".join(applied))
         settings = msgspec.structs.replace(settings, database_url=dsn)
-        app = create_app(settings)
+        admin_token = asyncio.run(_prepare_database(settings))
+        if admin_token:
+            print(  # shown once to the operator, never logged
+                f"\nonecode: admin token (shown once, stored hashed): {admin_token}\n", flush=True
+            )
         print(
             f"onecode {settings.host}:{settings.port}  API docs: "
             f"http://{settings.host}:{settings.port}/schema  dashboard: "
@@ -86,20 +88,49 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal: let
         # that end in SystemExit so the ``finally`` below stops embedded PostgreSQL
         signal.signal(signal.SIGTERM, _exit_cleanly)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        common: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "loop": "uvloop",
+            "http": "httptools",
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": 10,
+        }
+        if args.workers > 1:
+            # each worker process builds its app from the environment prepared here
+            os.environ.update(
+                DATABASE_URL=dsn,
+                ONECODE_HOST=settings.host,
+                ONECODE_PORT=str(settings.port),
+                ONECODE_DATA_DIR=str(settings.data_dir),
+            )
+            uvicorn.run("onecode.app:app_from_env", factory=True, workers=args.workers, **common)
+        else:
+            uvicorn.run(create_app(settings), **common)
     finally:
         if embedded is not None:
             embedded.stop()  # type: ignore[attr-defined]
     return 0
+
+
+async def _prepare_database(settings: Settings) -> str | None:
+    """Migrate, then register (or mint, returned once) the admin token: done once here,
+    before any worker starts, so that workers never race to mint two."""
+    import asyncpg
+
+    from onecode.app import ensure_admin_token
+    from onecode.migrate import migrate
+
+    assert settings.database_url
+    applied = await migrate(settings.database_url)
+    if applied:
+        log.info("migrations applied: %s", ", ".join(applied))
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await ensure_admin_token(conn, settings)
+    finally:
+        await conn.close()
 
 
 @command("migrate", "apply migrations to DATABASE_URL (or the embedded database)")

@@ -28,6 +28,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's default reset round trip (``RESET ALL; UNLISTEN *;
+    SELECT pg_advisory_unlock_all(); …``). asyncpg still rolls back a stray transaction
+    first; onecode sets no session state (no SET, LISTEN or session advisory locks on
+    pooled connections), so the reset would be a wasted round trip on every request."""
+
+
 async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -35,6 +42,7 @@ async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
         max_size=settings.pool_max,
         command_timeout=settings.db_command_timeout,
         init=_init_connection,
+        reset=_keep_session,
         timeout=settings.db_acquire_timeout,
         max_inactive_connection_lifetime=300,
     )

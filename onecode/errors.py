@@ -162,6 +162,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if fields and fields not in detail:
             detail = f"{detail} (field: {fields})"
         return problem_response(400, "Bad request", detail, "request.invalid", errors=errors)
+    if isinstance(exc, HTTPException) and exc.detail == "client disconnected prematurely":
+        # the client hung up mid-body (a load generator stopping, a phone losing signal):
+        # nothing failed on our side and nobody reads the answer
+        log.info("client disconnected before its request body was read")
+        return problem_response(499, "Client closed request", exc.detail, "request.client_closed")
     if isinstance(exc, HTTPException):
         status = exc.status_code
         if status >= 500:
