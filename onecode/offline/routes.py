@@ -39,7 +39,7 @@ class OfflineGateController(Controller):
     ) -> Pack:
         """Sync pack for the gate's venue: keys, revocations, entitlements, as deltas."""
         return await service.pack(
-            conn, _gate_venue(principal), request.app.state.keystore.ring(), cursor
+            conn, _gate_venue(principal), request.app.state.key_ring.ring(), cursor
         )
 
     @post("/scans/batch", status_code=200, request_max_body_size=5_000 * 600)
@@ -57,7 +57,7 @@ class OfflineGateController(Controller):
             principal.id,
             _gate_venue(principal),
             data,
-            state.keystore.ring(),
+            state.key_ring.ring(),
             state.verify_cache,
             state.settings.batch_max_scans,
             state.settings.clock_skew_seconds,

@@ -13,9 +13,11 @@ never an entry); the gate's decisions are facts and are not judged again.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -92,31 +94,73 @@ async def pack(
     )
 
 
+# Ed25519 checks release the GIL (libsodium): two threads verify a large upload twice as
+# fast as one, and the event loop keeps serving other requests meanwhile.
+_VERIFY_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="onecode-verify")
+_INLINE_BELOW = 64  # smaller sets are verified on the loop: a thread hop costs more
+
+
+def _verify_many(texts: list[str], ring: KeyRing, at_unix: float, skew: int) -> list[Verified]:
+    return [verify(text, ring, at_unix, skew) for text in texts]
+
+
 class VerifyCache:
     """Code text -> signature check. A gate scans the same code in and out, and a
-    retried upload repeats a whole batch: the Ed25519 check is the costly part."""
+    retried upload repeats a whole batch: the Ed25519 check is the costly part.
+    Cleared whenever the key ring changes (a retired key must stop verifying)."""
 
     def __init__(self, size: int = 200_000) -> None:
         self.size = size
         self._items: OrderedDict[str, Verified] = OrderedDict()
+        self._ring: KeyRing | None = None
 
-    def check(self, text: str, ring: KeyRing, at_unix: float, skew: int) -> Verified:
-        hit = self._items.get(text)
-        if hit is None:
-            # judge the signature once; the validity window is checked per scan below
-            hit = verify(text, ring, at_unix, skew)
-            if hit.credential is not None:
+    async def check_all(
+        self, scans: list[tuple[str, float]], ring: KeyRing, skew: int
+    ) -> list[Verified]:
+        """Judge each (code text, scan time): signatures once per text, windows per scan."""
+        if ring is not self._ring:
+            self._items.clear()
+            self._ring = ring
+        misses = list({text: None for text, _ in scans if text not in self._items})
+        if misses:
+            at = scans[0][1]  # the window is judged per scan below; any time will do here
+            if len(misses) < _INLINE_BELOW:
+                results = _verify_many(misses, ring, at, skew)
+            else:
+                loop = asyncio.get_running_loop()
+                half = (len(misses) + 1) // 2
+                parts = await asyncio.gather(
+                    *(
+                        loop.run_in_executor(_VERIFY_THREADS, _verify_many, chunk, ring, at, skew)
+                        for chunk in (misses[:half], misses[half:])
+                    )
+                )
+                results = parts[0] + parts[1]
+            fresh = dict(zip(misses, results, strict=True))
+        else:
+            fresh = {}
+        out = []
+        for text, at_unix in scans:
+            hit = self._items.get(text) or fresh[text]
+            out.append(_at(hit, at_unix, skew))
+        for text, hit in fresh.items():
+            if hit.credential is not None:  # only well-signed codes are worth keeping
                 self._items[text] = hit
-                if len(self._items) > self.size:
-                    self._items.popitem(last=False)
-            return hit
-        cred = hit.credential
-        assert cred is not None
-        if at_unix < cred.not_before - skew:
-            return Verified(False, Reason.NOT_YET_VALID, cred, hit.body, hit.suffix)
-        if at_unix >= cred.expires_at + skew:
-            return Verified(False, Reason.EXPIRED_CODE, cred, hit.body, hit.suffix)
-        return Verified(True, Reason.OK, cred, hit.body, hit.suffix)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return out
+
+
+def _at(hit: Verified, at_unix: float, skew: int) -> Verified:
+    """A signature check judged at one scan's time (its validity window)."""
+    cred = hit.credential
+    if cred is None:
+        return hit
+    if at_unix < cred.not_before - skew:
+        return Verified(False, Reason.NOT_YET_VALID, cred, hit.body, hit.suffix)
+    if at_unix >= cred.expires_at + skew:
+        return Verified(False, Reason.EXPIRED_CODE, cred, hit.body, hit.suffix)
+    return Verified(True, Reason.OK, cred, hit.body, hit.suffix)
 
 
 async def upload(
@@ -152,12 +196,13 @@ async def upload(
         )
     }
     now = datetime.now(UTC)
-    checked: list[Verified | None] = []
-    for item in items:
-        if item.scan_id in known:
-            checked.append(None)
-        else:
-            checked.append(cache.check(item.code, ring, item.scanned_at.timestamp(), skew))
+    fresh = [item for item in items if item.scan_id not in known]
+    judged = iter(
+        await cache.check_all([(i.code, i.scanned_at.timestamp()) for i in fresh], ring, skew)
+    )
+    checked: list[Verified | None] = [
+        None if item.scan_id in known else next(judged) for item in items
+    ]
     cred_ids = [c.credential.cred_id for c in checked if c is not None and c.credential]
     creds = {
         bytes(r["cred_id"]): r["traveller_id"]
