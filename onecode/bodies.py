@@ -1,7 +1,5 @@
 """Strict request bodies: Litestar converts ``JSONBody`` with ``strict=False`` (so ``"5"``
 would pass as a rating of 5); handlers that care decode the cached body again strictly.
-
-(The bookings branch has the same helper privately; one shared copy can replace both.)
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
-import anyio.to_thread
 from litestar import Controller, Litestar, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
@@ -84,7 +84,7 @@ class VenuePosterController(Controller):
         """The poster QR of the venue's place code as SVG."""
         require_venue(principal, venue_id)
         code = await service.place_code(conn, venue_id)
-        return await anyio.to_thread.run_sync(service.poster, code, "svg")
+        return await asyncio.to_thread(service.poster, code, "svg")
 
     @get("/place-code.png", media_type="image/png")
     async def poster_png(
@@ -93,7 +93,7 @@ class VenuePosterController(Controller):
         """The poster QR of the venue's place code as PNG."""
         require_venue(principal, venue_id)
         code = await service.place_code(conn, venue_id)
-        return await anyio.to_thread.run_sync(service.poster, code, "png")
+        return await asyncio.to_thread(service.poster, code, "png")
 
 
 ROUTES = [PlaceController, VenuePlaceCodeController, VenuePosterController]
