@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from onecode.auth import Caller, Kind, allow
@@ -77,29 +78,52 @@ def _k(state: State) -> int:
     return int(state.settings.k_anonymity)
 
 
+class Window(msgspec.Struct, frozen=True):
+    """What every indicator but occupancy is asked for: a scope, a date range and k."""
+
+    scope: service.Resolved
+    first: date
+    last: date
+    k: int
+
+
+async def provide_window(
+    conn: Conn,
+    principal: Caller,
+    state: State,
+    start: From = None,
+    end: To = None,
+    region: RegionQ = None,
+    venue: VenueQ = None,
+) -> Window:
+    """Dependency: the checked ``from``/``to`` range and the caller's scope (404 outside)."""
+    first, last = service.check_range(start, end)
+    scope = await service.resolve_scope(conn, principal, region, venue)
+    return Window(scope, first, last, _k(state))
+
+
+Win = NamedDependency[Window]
+
+
 class PlannerController(Controller):
     path = "/v1/planner"
     tags = ["planner"]
     guards = [allow(Kind.PLANNER, Kind.ADMIN)]
+    dependencies = {"window": Provide(provide_window)}
 
     @get("/arrivals")
     async def arrivals(
         self,
         conn: Conn,
-        principal: Caller,
+        window: Win,
         request: Request[Any, Any, Any],
-        state: State,
         grain: GrainQ = "day",
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
         fmt: FormatQ = None,
     ) -> Response[Arrivals]:
         """Visits and unique visitors per hour or day."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.arrivals(conn, scope, first, last, grain, _k(state))
+        body = await service.arrivals(
+            conn, window.scope, window.first, window.last, grain, window.k
+        )
         return _answer(request, fmt, body, ArrivalsRow, body.rows, "arrivals")
 
     @get("/occupancy")
@@ -119,116 +143,50 @@ class PlannerController(Controller):
 
     @get("/od")
     async def od(
-        self,
-        conn: Conn,
-        principal: Caller,
-        request: Request[Any, Any, Any],
-        state: State,
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
-        fmt: FormatQ = None,
+        self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Od]:
         """Origin-destination trips between venues (consecutive entries in one day)."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.od(conn, scope, first, last, _k(state))
+        body = await service.od(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, OdLink, body.links, "od")
 
     @get("/dwell")
     async def dwell(
-        self,
-        conn: Conn,
-        principal: Caller,
-        request: Request[Any, Any, Any],
-        state: State,
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
-        fmt: FormatQ = None,
+        self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Dwell]:
         """Dwell-time histogram from entry/exit pairs."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.dwell(conn, scope, first, last, _k(state))
+        body = await service.dwell(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, DwellBin, body.bins, "dwell")
 
     @get("/origins")
     async def origins(
-        self,
-        conn: Conn,
-        principal: Caller,
-        request: Request[Any, Any, Any],
-        state: State,
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
-        fmt: FormatQ = None,
+        self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Origins]:
         """Visitors by home region."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.origins(conn, scope, first, last, _k(state))
+        body = await service.origins(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, OriginRow, body.rows, "origins")
 
     @get("/heatmap")
     async def heatmap(
-        self,
-        conn: Conn,
-        principal: Caller,
-        request: Request[Any, Any, Any],
-        state: State,
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
-        fmt: FormatQ = None,
+        self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Heatmap]:
         """Visits by hour of day and weekday."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.heatmap(conn, scope, first, last, _k(state))
+        body = await service.heatmap(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, HeatCell, body.cells, "heatmap")
 
     @get("/bookings")
     async def bookings(
-        self,
-        conn: Conn,
-        principal: Caller,
-        request: Request[Any, Any, Any],
-        state: State,
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
-        fmt: FormatQ = None,
+        self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Bookings]:
         """Booking use: slot fill, no-show rate, lead time."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.bookings(conn, scope, first, last, _k(state))
+        body = await service.bookings(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, BookingVenueRow, body.venues, "bookings")
 
     @get("/feedback")
     async def feedback(
-        self,
-        conn: Conn,
-        principal: Caller,
-        request: Request[Any, Any, Any],
-        state: State,
-        start: From = None,
-        end: To = None,
-        region: RegionQ = None,
-        venue: VenueQ = None,
-        fmt: FormatQ = None,
+        self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Feedback]:
         """Ratings and complaints, with time to answer."""
-        first, last = service.check_range(start, end)
-        scope = await service.resolve_scope(conn, principal, region, venue)
-        body = await service.feedback(conn, scope, first, last, _k(state))
+        body = await service.feedback(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, FeedbackVenueRow, body.venues, "feedback")
 
 
