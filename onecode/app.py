@@ -19,7 +19,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from onecode import __version__
 from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
 from onecode.codes import KeyStore
-from onecode.db import create_pool, provide_conn
+from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
 from onecode.observability import observability_middleware, security_headers
 from onecode.openapi import document_problems
@@ -120,7 +120,7 @@ def create_app(
         route_handlers=route_handlers,
         dependencies=dependencies,
         exception_handlers={Exception: handle_exception},
-        middleware=[observability_middleware, rate_limit_middleware(limits)],
+        middleware=[observability_middleware, rate_limit_middleware(limits), connection_middleware],
         before_send=[security_headers],
         lifespan=lifespans,
         on_startup=list(on_startup),

@@ -1,19 +1,26 @@
-"""The connection pool and its lifespan.
+"""The connection pool and a request's lease on it.
 
 Handlers get a pooled connection per request through the ``conn`` dependency and
 open a transaction only where the work needs one. Acquiring waits at most
 ``db_acquire_timeout``: a dead database answers 503 fast instead of hanging.
+
+The connection is leased lazily by the dependency and given back by
+``connection_middleware`` when the request is over, whatever happened. (A generator
+dependency is not enough: when a later dependency of the same handler raises, e.g. a
+422 on a bad query parameter, Litestar drops the cleanup of the generators it already
+ran, and the connection would never return to the pool.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import asyncpg
-from litestar.datastructures import State
+from litestar import Request
 from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from onecode.errors import Unavailable
 from onecode.settings import Settings
@@ -59,11 +66,47 @@ async def acquire(pool: asyncpg.Pool, timeout: float) -> Any:  # noqa: ASYNC109
         ) from exc
 
 
-async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """Litestar dependency: one pooled connection for the request."""
-    pool: asyncpg.Pool = state.pool
-    conn = await acquire(pool, state.settings.db_acquire_timeout)
-    try:
-        yield conn
-    finally:
-        await pool.release(conn)
+class Lease:
+    """One request's claim on the pool: acquired on first use, released once."""
+
+    __slots__ = ("conn", "pool", "timeout")
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+        self.conn: Any = None
+
+    async def get(self) -> Any:
+        if self.conn is None:
+            self.conn = await acquire(self.pool, self.timeout)
+        return self.conn
+
+    async def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await self.pool.release(conn)
+
+
+def connection_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request a lease on the pool and always end it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        state = scope["app"].state
+        lease = Lease(state.pool, state.settings.db_acquire_timeout)
+        scope.setdefault("state", {})["db_lease"] = lease
+        try:
+            await app(scope, receive, send)
+        finally:
+            await lease.release()
+
+    return middleware
+
+
+async def provide_conn(request: Request[Any, Any, Any]) -> asyncpg.Connection:
+    """Litestar dependency: the request's pooled connection (leased on first use)."""
+    lease: Lease = request.scope["state"]["db_lease"]
+    conn: asyncpg.Connection = await lease.get()
+    return conn
