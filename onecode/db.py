@@ -4,16 +4,19 @@ Handlers get a pooled connection per request through the ``conn`` dependency and
 open a transaction only where the work needs one. Acquiring waits at most
 ``db_acquire_timeout``: a dead database answers 503 fast instead of hanging.
 
-The connection is leased lazily by the dependency and given back by
-``connection_middleware`` when the request is over, whatever happened. (A generator
-dependency is not enough: when a later dependency of the same handler raises, e.g. a
-422 on a bad query parameter, Litestar drops the cleanup of the generators it already
-ran, and the connection would never return to the pool.)
+The connection is a lease: the ``conn`` dependency takes it and gives it back as soon as
+the handler is done (before the answer is written: under load a finished request may
+wait its turn on the event loop, and must not hold a connection meanwhile), and
+``connection_middleware`` gives it back when the request is over, whatever happened.
+The middleware is the safety net: when a later dependency of the same handler raises
+(a 422 on a bad query parameter, say), Litestar drops the cleanup of the generator
+dependencies it already ran, and the connection would otherwise never return.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import asyncpg
@@ -105,8 +108,11 @@ def connection_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-async def provide_conn(request: Request[Any, Any, Any]) -> asyncpg.Connection:
-    """Litestar dependency: the request's pooled connection (leased on first use)."""
+async def provide_conn(request: Request[Any, Any, Any]) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Litestar dependency: the request's pooled connection, returned after the handler."""
     lease: Lease = request.scope["state"]["db_lease"]
     conn: asyncpg.Connection = await lease.get()
-    return conn
+    try:
+        yield conn
+    finally:
+        await lease.release()
