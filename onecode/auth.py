@@ -15,7 +15,6 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
@@ -193,7 +192,3 @@ def require_venue(principal: Principal, venue_id: uuid.UUID) -> None:
     """Object scope: a venue the principal does not hold is 404."""
     if not principal.owns_venue(venue_id):
         raise NotFound("No such venue.", "venues.not_found")
-
-
-def kinds_label(kinds: Iterable[Kind]) -> str:
-    return ", ".join(sorted(k.value for k in kinds))

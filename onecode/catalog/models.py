@@ -86,10 +86,6 @@ class VenueCreated(Venue, frozen=True, kw_only=True):
     place_code: str
 
 
-class VenueList(msgspec.Struct, frozen=True):
-    venues: list[Venue]
-
-
 class GateIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     name: Name
 
