@@ -69,6 +69,7 @@ LOCAL: dict[str, str] = {
     "flow_watermark": "the rollup advance's one-row horizon, read and written by the "
     "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
+    "schema_functions": "the rule-file runner's bookkeeping, on the coordinator only",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
     "reference table would need, no fan-out as a gate_id distribution would need)",
@@ -373,7 +374,7 @@ def test_distribute_sql_matches_the_classification() -> None:
     distributed = dict(_DIST.findall(sql))
     # rollups are distributed by a loop over their names (see the file)
     assert distributed == {t: c for t, (c, _) in DISTRIBUTED.items()}
-    assert set(_LOCAL.findall(sql)) == set(LOCAL) - {"schema_migrations"}
+    assert set(_LOCAL.findall(sql)) == set(LOCAL) - {"schema_migrations", "schema_functions"}
     # co-location of the traveller group is declared, never left to chance
     for table, (_, group) in DISTRIBUTED.items():
         if group == "traveller" and table != "travellers":

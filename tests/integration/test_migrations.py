@@ -7,7 +7,13 @@ import uuid
 
 import asyncpg
 
-from onecode.migrate import apply_migrations, load_migrations, migrate
+from onecode.migrate import (
+    apply_migrations,
+    apply_rule_files,
+    load_migrations,
+    load_rule_files,
+    migrate,
+)
 from onecode.sql import Q
 from tests.conftest import Cluster
 
@@ -35,7 +41,9 @@ async def test_concurrent_runners_apply_each_migration_once(cluster: Cluster) ->
         applied = [names for names in results if names]
         # exactly one runner did the work; the others found it done
         assert len(applied) == 1
-        assert applied[0] == [m.name for m in load_migrations()]
+        assert applied[0] == [m.name for m in load_migrations()] + [
+            f"functions/{r.name}" for r in load_rule_files()
+        ]
         conn = await asyncpg.connect(dsn)
         try:
             count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
@@ -75,3 +83,41 @@ async def test_every_named_query_prepares(conn: asyncpg.Connection) -> None:
             await conn.prepare(queries[name])
         except asyncpg.PostgresError as exc:  # pragma: no cover - the message is the point
             raise AssertionError(f"query {name} does not prepare: {exc}") from exc
+
+
+async def test_a_changed_rule_file_is_reapplied_and_drops_stale_overloads(
+    conn: asyncpg.Connection, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    folder = tmp_path / "functions"
+    folder.mkdir()
+    rule = folder / "demo.sql"
+    rule.write_text(
+        "CREATE OR REPLACE FUNCTION rule_demo(a integer) RETURNS integer "
+        "LANGUAGE sql AS $$ SELECT a + 1 $$;"
+    )
+    assert await apply_rule_files(conn, folder) == ["functions/demo.sql"]
+    assert await apply_rule_files(conn, folder) == []  # unchanged: not applied again
+    assert await conn.fetchval("SELECT rule_demo(1)") == 2
+    # a new signature and return type: the old overload must not survive
+    rule.write_text(
+        "CREATE OR REPLACE FUNCTION rule_demo(a integer, b integer) RETURNS text "
+        "LANGUAGE sql AS $$ SELECT (a + b)::text $$;"
+    )
+    assert await apply_rule_files(conn, folder) == ["functions/demo.sql"]
+    assert await conn.fetchval("SELECT rule_demo(1, 2)") == "3"
+    overloads = await conn.fetchval("SELECT count(*) FROM pg_proc WHERE proname = 'rule_demo'")
+    assert overloads == 1
+
+
+async def test_migrations_hold_no_functions() -> None:
+    """Rules live in sql/functions/ (repeatable); migrations keep DDL only."""
+    import re
+
+    for migration in load_migrations():
+        body = re.sub(r"--[^\n]*", "", migration.sql)
+        assert not re.search(r"CREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|VIEW)", body, re.I), (
+            migration.name
+        )

@@ -1,0 +1,280 @@
+-- Online gate validation: one SQL function decides a scan in one round trip.
+--
+-- The caller (onecode/gates/service.py) has already parsed the TQ1 text and checked
+-- its Ed25519 signature and validity window; it passes the outcome (p_verdict) and,
+-- for an authentic code, the credential id, generation and raw screenshot suffix.
+-- gate_scan then, in one statement:
+--   1. serializes retries of the same (gate, scan_id) with a transaction advisory lock
+--      and returns the stored answer of an earlier attempt, writing nothing new;
+--   2. checks the credential (revoked_code) and the anti-screenshot suffix (an HMAC
+--      computed here with the built-in sha256(), so no pgcrypto is needed); an exit
+--      of an authentic pass is accepted whatever the pass's state (never blocked);
+--   3. finds the booking whose slot window, widened by the venue's grace minutes,
+--      contains now (too_early / too_late / wrong_venue / no_booking), or admits
+--      without booking at free-entry venues;
+--   4. reads the live occupancy from the per-gate counters against the venue's cap;
+--   5. locks the traveller's presence row of the local day (the row that serializes
+--      two gates scanning one pass at once) and applies the entry rule, then the cap;
+--   6. records the scan (every scan, accepted or rejected, once) and bumps the gate's
+--      counter of the day.
+
+-- HMAC-SHA256 (RFC 2104) with the core sha256(): the key's inner and outer pads, then
+-- the MAC of a message under those pads. The key is at most 64 bytes.
+CREATE OR REPLACE FUNCTION gate_hmac_pads(p_key bytea, OUT ipad bytea, OUT opad bytea)
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    k bytea;
+BEGIN
+    IF length(p_key) > 64 THEN
+        RAISE EXCEPTION 'gate_hmac_pads: key longer than 64 bytes';
+    END IF;
+    k := p_key || decode(repeat('00', 64 - length(p_key)), 'hex');
+    ipad := k;
+    opad := k;
+    FOR i IN 0..63 LOOP
+        ipad := set_byte(ipad, i, get_byte(k, i) # 54);   -- 0x36
+        opad := set_byte(opad, i, get_byte(k, i) # 92);   -- 0x5c
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION gate_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT sha256(p.opad || sha256(p.ipad || p_msg)) FROM gate_hmac_pads(p_key) AS p
+$$;
+
+-- The screenshot suffix: the first 4 bytes of HMAC(secret, body || u64_be(step)),
+-- accepted for the current 30 s step and one step either side (the pads once).
+CREATE OR REPLACE FUNCTION gate_suffix_ok(p_secret bytea, p_body text, p_suffix bytea, p_now timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    step bigint := floor(extract(epoch FROM p_now) / 30)::bigint;
+    msg  bytea := convert_to(p_body, 'SQL_ASCII');
+    pads record;
+    ok   boolean := false;
+BEGIN
+    IF length(p_suffix) <> 4 THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO pads FROM gate_hmac_pads(p_secret);
+    FOR s IN greatest(step - 1, 0)..step + 1 LOOP
+        -- int8send is the big-endian 8-byte form of the step; every step is checked
+        ok := ok OR substring(sha256(pads.opad || sha256(pads.ipad || msg || int8send(s)))
+                              FROM 1 FOR 4) = p_suffix;
+    END LOOP;
+    RETURN ok;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION gate_scan(
+    p_gate_id     uuid,
+    p_venue_id    uuid,
+    p_scan_id     uuid,
+    p_direction   text,
+    p_device_time timestamptz,
+    p_verdict     text,      -- 'ok' or the verification failure of the code text
+    p_cred_id     bytea,     -- NULL unless the signature is good (even if expired)
+    p_generation  integer,
+    p_body        text,      -- the code text without suffix (for the suffix HMAC)
+    p_suffix      bytea      -- the 4 raw suffix bytes, or NULL
+)
+RETURNS TABLE (decision text, reason text, party_size integer, booking_id uuid, replayed boolean)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    zero      constant uuid := '00000000-0000-0000-0000-000000000000';
+    now_at    constant timestamptz := now();
+    v         record;
+    cred      record;
+    bk        record;
+    pr        record;
+    prior     record;
+    traveller uuid := zero;
+    v_day     date;
+    v_reason  text;
+    v_party   integer := 0;
+    v_booking uuid;
+    v_accept  boolean := false;
+    v_inside  bigint;
+    v_cap     integer;
+    v_room    boolean := true;
+    v_fresh   boolean := false;
+    v_known   boolean := false;
+BEGIN
+    -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
+    SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
+      FROM scans s WHERE s.gate_id = p_gate_id AND s.scan_id = p_scan_id
+     LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
+                            prior.booking_id, true;
+        RETURN;
+    END IF;
+
+    SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
+           ve.timezone, ve.early_grace_min, ve.late_grace_min
+      INTO v FROM venues ve WHERE ve.id = p_venue_id;
+    v_day := (now_at AT TIME ZONE v.timezone)::date;
+
+    <<decide>>
+    BEGIN
+        -- 2. the code itself. p_cred_id is set whenever the signature is good, even
+        -- for an expired or not yet valid code (its fields are authentic).
+        IF p_cred_id IS NULL THEN
+            v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
+            EXIT decide;
+        END IF;
+        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret INTO cred
+          FROM credentials c WHERE c.cred_id = p_cred_id;
+        v_known := FOUND;
+        IF v_known THEN
+            traveller := cred.traveller_id;
+        END IF;
+
+        -- an exit of an authentic pass is never blocked, whatever the state of the pass:
+        -- it closes the presence if there is one, else it is accepted and flagged
+        IF p_direction = 'out' AND v_known THEN
+            SELECT p.inside, p.party_size INTO pr FROM presence p
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
+               FOR UPDATE;
+            v_accept := true;
+            IF FOUND AND pr.inside THEN
+                v_reason := 'ok';
+                v_party := greatest(pr.party_size, 1);
+                UPDATE presence p SET inside = false, last_exit_at = now_at
+                 WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
+                INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, outs)
+                VALUES (p_gate_id, p_venue_id, v_day, v_party)
+                ON CONFLICT (gate_id, local_day) DO UPDATE SET outs = g.outs + EXCLUDED.outs;
+            ELSE
+                v_reason := 'not_inside';   -- accepted and flagged; not counted
+                v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
+            END IF;
+            EXIT decide;
+        END IF;
+
+        IF p_verdict <> 'ok' THEN
+            v_reason := p_verdict;          -- expired_code, not_yet_valid
+            EXIT decide;
+        END IF;
+        IF NOT v_known OR cred.revoked_all OR p_generation <> cred.generation THEN
+            v_reason := 'revoked_code';     -- rotated, erased, or the credential is gone
+            EXIT decide;
+        END IF;
+        IF p_suffix IS NOT NULL
+           AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
+            v_reason := 'screenshot_code';
+            EXIT decide;
+        END IF;
+
+        -- 3. the entitlement here and now
+        IF v.requires_booking THEN
+            SELECT b.id, b.party_size INTO bk FROM bookings b
+             WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
+               AND b.local_day BETWEEN v_day - 1 AND v_day
+               AND b.status IN ('booked', 'used')
+               AND now_at >= b.starts_at - make_interval(mins => v.early_grace_min)
+               AND now_at < b.ends_at + make_interval(mins => v.late_grace_min)
+             ORDER BY (b.status = 'booked') DESC, b.starts_at
+             LIMIT 1;
+            IF NOT FOUND THEN
+                IF EXISTS (SELECT 1 FROM bookings b
+                            WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
+                              AND b.local_day BETWEEN v_day - 1 AND v_day
+                              AND b.status IN ('booked', 'used')
+                              AND now_at < b.starts_at - make_interval(mins => v.early_grace_min)) THEN
+                    v_reason := 'too_early';
+                ELSIF EXISTS (SELECT 1 FROM bookings b
+                               WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day
+                                 AND b.status IN ('booked', 'used')) THEN
+                    v_reason := 'too_late';
+                ELSIF EXISTS (SELECT 1 FROM bookings b
+                               WHERE b.traveller_id = traveller AND b.local_day = v_day
+                                 AND b.venue_id <> p_venue_id
+                                 AND b.status IN ('booked', 'used')) THEN
+                    v_reason := 'wrong_venue';
+                ELSE
+                    v_reason := 'no_booking';
+                END IF;
+                EXIT decide;
+            END IF;
+            v_booking := bk.id;
+            v_party := bk.party_size;
+        ELSE
+            v_party := 1;   -- free entry: one person, still counted
+        END IF;
+
+        -- 4. the live occupancy cap, read first so that the common case below is one
+        -- INSERT. Near the cap, accepts of the venue take turns (a venue advisory lock,
+        -- always taken before the presence row lock) so racing gates cannot overshoot.
+        IF v.occupancy_cap_pct IS NOT NULL THEN
+            v_cap := (v.capacity_instant::bigint * v.occupancy_cap_pct / 100)::integer;
+            SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+             WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
+            IF v_inside + v_party > v_cap - 200 THEN
+                PERFORM pg_advisory_xact_lock(hashtextextended(p_venue_id::text, 11));
+                SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+                 WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
+            END IF;
+            v_room := v_inside + v_party <= v_cap;
+        END IF;
+
+        -- 5. the entry rule, under the lock of the traveller's presence row of the day
+        -- (the row that makes two gates scanning one pass take turns). A first entry of
+        -- the day with room is a single INSERT; an existing row is locked and judged.
+        IF v_room THEN
+            INSERT INTO presence (traveller_id, venue_id, local_day, entries, inside,
+                                  party_size, last_entry_at)
+            VALUES (traveller, p_venue_id, v_day, 1, true, v_party, now_at)
+            ON CONFLICT DO NOTHING;
+            v_fresh := FOUND;
+        END IF;
+        IF NOT v_fresh THEN
+            SELECT p.entries, p.inside INTO pr FROM presence p
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
+               FOR UPDATE;
+            IF FOUND THEN
+                IF v.entry_rule = 'single' THEN
+                    IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
+                ELSIF v.entry_rule = 'reentry' THEN
+                    IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
+                ELSIF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN  -- daily:N
+                    v_reason := 'already_used'; EXIT decide;
+                END IF;
+            END IF;
+            IF NOT v_room THEN
+                v_reason := 'venue_full'; EXIT decide;
+            END IF;
+            UPDATE presence p SET entries = p.entries + 1, inside = true, party_size = v_party,
+                                  last_entry_at = now_at
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
+        END IF;
+
+        -- 6. accept: the booking is used, the gate's counter counts the party
+        v_accept := true;
+        v_reason := 'ok';
+        IF v_booking IS NOT NULL THEN
+            UPDATE bookings b SET status = 'used', used_at = now_at, changed_at = now_at
+             WHERE b.traveller_id = traveller AND b.id = v_booking AND b.status = 'booked';
+        END IF;
+        INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, ins)
+        VALUES (p_gate_id, p_venue_id, v_day, v_party)
+        ON CONFLICT (gate_id, local_day) DO UPDATE SET ins = g.ins + EXCLUDED.ins;
+    END decide;
+
+    IF NOT v_accept THEN
+        v_party := 0;
+    END IF;
+    INSERT INTO scans (gate_id, scan_id, venue_id, traveller_id, booking_id, direction,
+                       decision, reason, party_size, device_time, server_time)
+    VALUES (p_gate_id, p_scan_id, p_venue_id, traveller, v_booking, p_direction,
+            CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason, v_party,
+            p_device_time, now_at)
+    ON CONFLICT DO NOTHING;
+    RETURN QUERY SELECT CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason,
+                        v_party, v_booking, false;
+END
+$$;

@@ -1,0 +1,1120 @@
+-- GENERATED: the schema that sql/migrations/ + sql/functions/ produce (pg_dump).
+-- Do not edit; regenerate with
+--   ONECODE_WRITE_SCHEMA=1 python -m pytest tests/integration/test_schema_snapshot.py
+
+CREATE FUNCTION public.flows_advance(wait boolean DEFAULT true) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    lo xid8;
+    hi xid8;
+    n_scans bigint;
+    n_checkins bigint;
+    dw_t uuid[];
+    dw_v uuid[];
+    dw_d date[];
+    od_t uuid[];
+    od_d date[];
+    zero CONSTANT uuid := '00000000-0000-0000-0000-000000000000';
+BEGIN
+    IF wait THEN
+        PERFORM pg_advisory_xact_lock(7306916064829212753);  -- 'flows advance'
+    ELSIF NOT pg_try_advisory_xact_lock(7306916064829212753) THEN
+        RETURN 0;
+    END IF;
+    -- after the lock: a fresh statement snapshot, taken before this transaction has an xid
+    hi := pg_snapshot_xmin(pg_current_snapshot());
+    SELECT w.horizon INTO lo FROM flow_watermark w WHERE w.id FOR UPDATE;
+    IF hi <= lo THEN
+        RETURN 0;
+    END IF;
+
+    SELECT count(*) INTO n_scans FROM scans s WHERE s.ingest_xid >= lo AND s.ingest_xid < hi;
+    SELECT count(*) INTO n_checkins FROM checkins c WHERE c.ingest_xid >= lo AND c.ingest_xid < hi;
+
+    -- visit set: adds entries to (venue, hour, traveller) cells
+    INSERT INTO flow_visit_hours AS f (venue_id, local_hour, traveller_id, entries, origin)
+    SELECT e.venue_id, e.local_hour, e.traveller_id, count(*), max(t.home_region)
+      FROM (SELECT s.venue_id, s.traveller_id,
+                   date_trunc('hour', s.device_time AT TIME ZONE v.timezone) AS local_hour
+              FROM scans s JOIN venues v ON v.id = s.venue_id
+             WHERE s.ingest_xid >= lo AND s.ingest_xid < hi
+               AND s.decision = 'accept' AND s.direction = 'in' AND s.traveller_id <> zero
+            UNION ALL
+            SELECT c.venue_id, c.traveller_id,
+                   date_trunc('hour', c.checked_in_at AT TIME ZONE v.timezone)
+              FROM checkins c JOIN venues v ON v.id = c.venue_id
+             WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) e
+      LEFT JOIN travellers t ON t.id = e.traveller_id
+     GROUP BY e.venue_id, e.local_hour, e.traveller_id
+    ON CONFLICT (venue_id, local_hour, traveller_id) DO UPDATE
+       SET entries = f.entries + EXCLUDED.entries,
+           origin = COALESCE(f.origin, EXCLUDED.origin);
+
+    -- occupancy: people in and out per hour (every accepted scan, named or not)
+    INSERT INTO flow_occupancy_hours AS f (venue_id, local_hour, people_in, people_out)
+    SELECT s.venue_id, date_trunc('hour', s.device_time AT TIME ZONE v.timezone),
+           COALESCE(sum(greatest(s.party_size, 1)) FILTER (WHERE s.direction = 'in'), 0),
+           COALESCE(sum(greatest(s.party_size, 1)) FILTER (WHERE s.direction = 'out'), 0)
+      FROM scans s JOIN venues v ON v.id = s.venue_id
+     WHERE s.ingest_xid >= lo AND s.ingest_xid < hi AND s.decision = 'accept'
+     GROUP BY 1, 2
+    ON CONFLICT (venue_id, local_hour) DO UPDATE
+       SET people_in = f.people_in + EXCLUDED.people_in,
+           people_out = f.people_out + EXCLUDED.people_out;
+
+    -- dwell: recompute the touched (traveller, venue, local day) cells
+    SELECT COALESCE(array_agg(k.traveller_id), '{}'), COALESCE(array_agg(k.venue_id), '{}'),
+           COALESCE(array_agg(k.d), '{}')
+      INTO dw_t, dw_v, dw_d
+      FROM (SELECT DISTINCT s.traveller_id, s.venue_id,
+                   (s.device_time AT TIME ZONE v.timezone)::date AS d
+              FROM scans s JOIN venues v ON v.id = s.venue_id
+             WHERE s.ingest_xid >= lo AND s.ingest_xid < hi
+               AND s.decision = 'accept' AND s.traveller_id <> zero) k;
+    DELETE FROM flow_dwell f
+     USING unnest(dw_t, dw_v, dw_d) AS t(traveller_id, venue_id, d)
+     WHERE f.traveller_id = t.traveller_id AND f.venue_id = t.venue_id AND f.local_day = t.d;
+    INSERT INTO flow_dwell (traveller_id, venue_id, local_day, entry_at, minutes)
+    SELECT x.traveller_id, x.venue_id, x.d, x.device_time,
+           floor(extract(epoch FROM x.next_time - x.device_time) / 60)::integer
+      FROM (SELECT t.traveller_id, t.venue_id, t.d, s.device_time, s.direction,
+                   lead(s.direction) OVER w AS next_dir, lead(s.device_time) OVER w AS next_time
+              FROM unnest(dw_t, dw_v, dw_d) AS t(traveller_id, venue_id, d)
+              JOIN venues v ON v.id = t.venue_id
+              JOIN scans s ON s.traveller_id = t.traveller_id AND s.venue_id = t.venue_id
+                          AND s.decision = 'accept'
+                          AND s.device_time >= (t.d::timestamp AT TIME ZONE v.timezone)
+                          AND s.device_time < ((t.d + 1)::timestamp AT TIME ZONE v.timezone)
+            WINDOW w AS (PARTITION BY t.traveller_id, t.venue_id, t.d
+                         ORDER BY s.device_time, s.seq)) x
+     WHERE x.direction = 'in' AND x.next_dir = 'out'
+    ON CONFLICT DO NOTHING;
+
+    -- origin-destination: recompute the touched (traveller, local day) sequences
+    SELECT COALESCE(array_agg(k.traveller_id), '{}'), COALESCE(array_agg(k.d), '{}')
+      INTO od_t, od_d
+      FROM (SELECT s.traveller_id, (s.device_time AT TIME ZONE v.timezone)::date AS d
+              FROM scans s JOIN venues v ON v.id = s.venue_id
+             WHERE s.ingest_xid >= lo AND s.ingest_xid < hi
+               AND s.decision = 'accept' AND s.direction = 'in' AND s.traveller_id <> zero
+            UNION
+            SELECT c.traveller_id, (c.checked_in_at AT TIME ZONE v.timezone)::date
+              FROM checkins c JOIN venues v ON v.id = c.venue_id
+             WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) k;
+    DELETE FROM flow_trips f USING unnest(od_t, od_d) AS t(traveller_id, d)
+     WHERE f.traveller_id = t.traveller_id AND f.local_day = t.d;
+    INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
+    SELECT x.traveller_id, x.d, x.prev_venue, x.venue_id, count(*)
+      FROM (SELECT t.traveller_id, t.d, e.venue_id,
+                   lag(e.venue_id) OVER (PARTITION BY t.traveller_id, t.d
+                                         ORDER BY e.at, e.venue_id) AS prev_venue
+              FROM unnest(od_t, od_d) AS t(traveller_id, d)
+              CROSS JOIN LATERAL (
+                    SELECT s.venue_id, s.device_time AS at
+                      FROM scans s JOIN venues v ON v.id = s.venue_id
+                     WHERE s.traveller_id = t.traveller_id
+                       AND s.device_time >= (t.d - 2)::timestamp AT TIME ZONE 'UTC'
+                       AND s.device_time < (t.d + 3)::timestamp AT TIME ZONE 'UTC'
+                       AND s.decision = 'accept' AND s.direction = 'in'
+                       AND (s.device_time AT TIME ZONE v.timezone)::date = t.d
+                    UNION ALL
+                    SELECT c.venue_id, c.checked_in_at
+                      FROM checkins c JOIN venues v ON v.id = c.venue_id
+                     WHERE c.traveller_id = t.traveller_id
+                       AND c.local_day BETWEEN t.d - 1 AND t.d + 1
+                       AND (c.checked_in_at AT TIME ZONE v.timezone)::date = t.d) e) x
+     WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
+     GROUP BY 1, 2, 3, 4;
+
+    UPDATE flow_watermark
+       SET horizon = hi, rows_consumed = rows_consumed + n_scans + n_checkins,
+           advances = advances + 1, advanced_at = now()
+     WHERE id;
+    RETURN n_scans + n_checkins;
+END
+$$;
+
+CREATE FUNCTION public.gate_hmac_pads(p_key bytea, OUT ipad bytea, OUT opad bytea) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    k bytea;
+BEGIN
+    IF length(p_key) > 64 THEN
+        RAISE EXCEPTION 'gate_hmac_pads: key longer than 64 bytes';
+    END IF;
+    k := p_key || decode(repeat('00', 64 - length(p_key)), 'hex');
+    ipad := k;
+    opad := k;
+    FOR i IN 0..63 LOOP
+        ipad := set_byte(ipad, i, get_byte(k, i) # 54);   -- 0x36
+        opad := set_byte(opad, i, get_byte(k, i) # 92);   -- 0x5c
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION public.gate_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT sha256(p.opad || sha256(p.ipad || p_msg)) FROM gate_hmac_pads(p_key) AS p
+$$;
+
+CREATE FUNCTION public.gate_scan(p_gate_id uuid, p_venue_id uuid, p_scan_id uuid, p_direction text, p_device_time timestamp with time zone, p_verdict text, p_cred_id bytea, p_generation integer, p_body text, p_suffix bytea) RETURNS TABLE(decision text, reason text, party_size integer, booking_id uuid, replayed boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    zero      constant uuid := '00000000-0000-0000-0000-000000000000';
+    now_at    constant timestamptz := now();
+    v         record;
+    cred      record;
+    bk        record;
+    pr        record;
+    prior     record;
+    traveller uuid := zero;
+    v_day     date;
+    v_reason  text;
+    v_party   integer := 0;
+    v_booking uuid;
+    v_accept  boolean := false;
+    v_inside  bigint;
+    v_cap     integer;
+    v_room    boolean := true;
+    v_fresh   boolean := false;
+    v_known   boolean := false;
+BEGIN
+    -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
+    SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
+      FROM scans s WHERE s.gate_id = p_gate_id AND s.scan_id = p_scan_id
+     LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
+                            prior.booking_id, true;
+        RETURN;
+    END IF;
+
+    SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
+           ve.timezone, ve.early_grace_min, ve.late_grace_min
+      INTO v FROM venues ve WHERE ve.id = p_venue_id;
+    v_day := (now_at AT TIME ZONE v.timezone)::date;
+
+    <<decide>>
+    BEGIN
+        -- 2. the code itself. p_cred_id is set whenever the signature is good, even
+        -- for an expired or not yet valid code (its fields are authentic).
+        IF p_cred_id IS NULL THEN
+            v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
+            EXIT decide;
+        END IF;
+        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret INTO cred
+          FROM credentials c WHERE c.cred_id = p_cred_id;
+        v_known := FOUND;
+        IF v_known THEN
+            traveller := cred.traveller_id;
+        END IF;
+
+        -- an exit of an authentic pass is never blocked, whatever the state of the pass:
+        -- it closes the presence if there is one, else it is accepted and flagged
+        IF p_direction = 'out' AND v_known THEN
+            SELECT p.inside, p.party_size INTO pr FROM presence p
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
+               FOR UPDATE;
+            v_accept := true;
+            IF FOUND AND pr.inside THEN
+                v_reason := 'ok';
+                v_party := greatest(pr.party_size, 1);
+                UPDATE presence p SET inside = false, last_exit_at = now_at
+                 WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
+                INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, outs)
+                VALUES (p_gate_id, p_venue_id, v_day, v_party)
+                ON CONFLICT (gate_id, local_day) DO UPDATE SET outs = g.outs + EXCLUDED.outs;
+            ELSE
+                v_reason := 'not_inside';   -- accepted and flagged; not counted
+                v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
+            END IF;
+            EXIT decide;
+        END IF;
+
+        IF p_verdict <> 'ok' THEN
+            v_reason := p_verdict;          -- expired_code, not_yet_valid
+            EXIT decide;
+        END IF;
+        IF NOT v_known OR cred.revoked_all OR p_generation <> cred.generation THEN
+            v_reason := 'revoked_code';     -- rotated, erased, or the credential is gone
+            EXIT decide;
+        END IF;
+        IF p_suffix IS NOT NULL
+           AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
+            v_reason := 'screenshot_code';
+            EXIT decide;
+        END IF;
+
+        -- 3. the entitlement here and now
+        IF v.requires_booking THEN
+            SELECT b.id, b.party_size INTO bk FROM bookings b
+             WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
+               AND b.local_day BETWEEN v_day - 1 AND v_day
+               AND b.status IN ('booked', 'used')
+               AND now_at >= b.starts_at - make_interval(mins => v.early_grace_min)
+               AND now_at < b.ends_at + make_interval(mins => v.late_grace_min)
+             ORDER BY (b.status = 'booked') DESC, b.starts_at
+             LIMIT 1;
+            IF NOT FOUND THEN
+                IF EXISTS (SELECT 1 FROM bookings b
+                            WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
+                              AND b.local_day BETWEEN v_day - 1 AND v_day
+                              AND b.status IN ('booked', 'used')
+                              AND now_at < b.starts_at - make_interval(mins => v.early_grace_min)) THEN
+                    v_reason := 'too_early';
+                ELSIF EXISTS (SELECT 1 FROM bookings b
+                               WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day
+                                 AND b.status IN ('booked', 'used')) THEN
+                    v_reason := 'too_late';
+                ELSIF EXISTS (SELECT 1 FROM bookings b
+                               WHERE b.traveller_id = traveller AND b.local_day = v_day
+                                 AND b.venue_id <> p_venue_id
+                                 AND b.status IN ('booked', 'used')) THEN
+                    v_reason := 'wrong_venue';
+                ELSE
+                    v_reason := 'no_booking';
+                END IF;
+                EXIT decide;
+            END IF;
+            v_booking := bk.id;
+            v_party := bk.party_size;
+        ELSE
+            v_party := 1;   -- free entry: one person, still counted
+        END IF;
+
+        -- 4. the live occupancy cap, read first so that the common case below is one
+        -- INSERT. Near the cap, accepts of the venue take turns (a venue advisory lock,
+        -- always taken before the presence row lock) so racing gates cannot overshoot.
+        IF v.occupancy_cap_pct IS NOT NULL THEN
+            v_cap := (v.capacity_instant::bigint * v.occupancy_cap_pct / 100)::integer;
+            SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+             WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
+            IF v_inside + v_party > v_cap - 200 THEN
+                PERFORM pg_advisory_xact_lock(hashtextextended(p_venue_id::text, 11));
+                SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+                 WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
+            END IF;
+            v_room := v_inside + v_party <= v_cap;
+        END IF;
+
+        -- 5. the entry rule, under the lock of the traveller's presence row of the day
+        -- (the row that makes two gates scanning one pass take turns). A first entry of
+        -- the day with room is a single INSERT; an existing row is locked and judged.
+        IF v_room THEN
+            INSERT INTO presence (traveller_id, venue_id, local_day, entries, inside,
+                                  party_size, last_entry_at)
+            VALUES (traveller, p_venue_id, v_day, 1, true, v_party, now_at)
+            ON CONFLICT DO NOTHING;
+            v_fresh := FOUND;
+        END IF;
+        IF NOT v_fresh THEN
+            SELECT p.entries, p.inside INTO pr FROM presence p
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
+               FOR UPDATE;
+            IF FOUND THEN
+                IF v.entry_rule = 'single' THEN
+                    IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
+                ELSIF v.entry_rule = 'reentry' THEN
+                    IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
+                ELSIF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN  -- daily:N
+                    v_reason := 'already_used'; EXIT decide;
+                END IF;
+            END IF;
+            IF NOT v_room THEN
+                v_reason := 'venue_full'; EXIT decide;
+            END IF;
+            UPDATE presence p SET entries = p.entries + 1, inside = true, party_size = v_party,
+                                  last_entry_at = now_at
+             WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
+        END IF;
+
+        -- 6. accept: the booking is used, the gate's counter counts the party
+        v_accept := true;
+        v_reason := 'ok';
+        IF v_booking IS NOT NULL THEN
+            UPDATE bookings b SET status = 'used', used_at = now_at, changed_at = now_at
+             WHERE b.traveller_id = traveller AND b.id = v_booking AND b.status = 'booked';
+        END IF;
+        INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, ins)
+        VALUES (p_gate_id, p_venue_id, v_day, v_party)
+        ON CONFLICT (gate_id, local_day) DO UPDATE SET ins = g.ins + EXCLUDED.ins;
+    END decide;
+
+    IF NOT v_accept THEN
+        v_party := 0;
+    END IF;
+    INSERT INTO scans (gate_id, scan_id, venue_id, traveller_id, booking_id, direction,
+                       decision, reason, party_size, device_time, server_time)
+    VALUES (p_gate_id, p_scan_id, p_venue_id, traveller, v_booking, p_direction,
+            CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason, v_party,
+            p_device_time, now_at)
+    ON CONFLICT DO NOTHING;
+    RETURN QUERY SELECT CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason,
+                        v_party, v_booking, false;
+END
+$$;
+
+CREATE FUNCTION public.gate_suffix_ok(p_secret bytea, p_body text, p_suffix bytea, p_now timestamp with time zone) RETURNS boolean
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    AS $$
+DECLARE
+    step bigint := floor(extract(epoch FROM p_now) / 30)::bigint;
+    msg  bytea := convert_to(p_body, 'SQL_ASCII');
+    pads record;
+    ok   boolean := false;
+BEGIN
+    IF length(p_suffix) <> 4 THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO pads FROM gate_hmac_pads(p_secret);
+    FOR s IN greatest(step - 1, 0)..step + 1 LOOP
+        -- int8send is the big-endian 8-byte form of the step; every step is checked
+        ok := ok OR substring(sha256(pads.opad || sha256(pads.ipad || msg || int8send(s)))
+                              FROM 1 FOR 4) = p_suffix;
+    END LOOP;
+    RETURN ok;
+END
+$$;
+
+CREATE FUNCTION public.gate_upload(p_gate uuid, p_venue uuid, p_scan_ids uuid[], p_travellers uuid[], p_directions text[], p_decisions text[], p_reasons text[], p_party smallint[], p_times timestamp with time zone[]) RETURNS TABLE(scan_id uuid, status text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_tz   text;
+    v_rule text;
+    v_max  integer;
+    v_new  uuid[];
+BEGIN
+    SELECT v.timezone, v.entry_rule INTO v_tz, v_rule FROM venues v WHERE v.id = p_venue;
+    v_max := CASE
+        WHEN v_rule = 'single' THEN 1
+        WHEN v_rule LIKE 'daily:%' THEN split_part(v_rule, ':', 2)::integer
+    END;
+
+    WITH ins AS (
+        INSERT INTO scans AS s (gate_id, scan_id, venue_id, traveller_id, direction, decision,
+                                reason, party_size, device_time, offline)
+        SELECT p_gate, u.scan_id, p_venue, u.traveller_id, u.direction, u.decision, u.reason,
+               u.party_size, u.device_time, true
+          FROM unnest(p_scan_ids, p_travellers, p_directions, p_decisions, p_reasons, p_party,
+                      p_times) AS u (scan_id, traveller_id, direction, decision, reason,
+                                     party_size, device_time)
+        ON CONFLICT DO NOTHING
+        RETURNING s.scan_id
+    )
+    SELECT coalesce(array_agg(ins.scan_id), '{}') INTO v_new FROM ins;
+
+    IF cardinality(v_new) > 0 THEN
+        -- entries beyond the rule that day, counting every gate's earlier entries
+        IF v_max IS NOT NULL THEN
+            UPDATE scans s SET conflict = true
+             WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new)
+               AND s.decision = 'accept' AND s.direction = 'in'
+               AND s.traveller_id <> '00000000-0000-0000-0000-000000000000'
+               AND (SELECT count(*) FROM scans o
+                     WHERE o.traveller_id = s.traveller_id
+                       AND o.venue_id = s.venue_id
+                       AND o.decision = 'accept' AND o.direction = 'in'
+                       AND o.device_time >= date_trunc('day', s.device_time AT TIME ZONE v_tz) AT TIME ZONE v_tz
+                       AND (o.device_time, o.gate_id, o.scan_id) < (s.device_time, s.gate_id, s.scan_id)
+                   ) >= v_max;
+        END IF;
+
+        INSERT INTO gate_counters AS c (gate_id, venue_id, local_day, ins, outs)
+        SELECT p_gate, p_venue, (s.device_time AT TIME ZONE v_tz)::date,
+               coalesce(sum(s.party_size) FILTER (WHERE s.direction = 'in'), 0),
+               coalesce(sum(s.party_size) FILTER (WHERE s.direction = 'out'), 0)
+          FROM scans s
+         WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new) AND s.decision = 'accept'
+         GROUP BY 3
+        ON CONFLICT (gate_id, local_day)
+        DO UPDATE SET ins = c.ins + excluded.ins, outs = c.outs + excluded.outs;
+
+        INSERT INTO presence AS p (traveller_id, venue_id, local_day, entries, inside, party_size,
+                                   last_entry_at, last_exit_at)
+        SELECT s.traveller_id, p_venue, (s.device_time AT TIME ZONE v_tz)::date,
+               count(*) FILTER (WHERE s.direction = 'in'),
+               (array_agg(s.direction ORDER BY s.device_time DESC))[1] = 'in',
+               max(s.party_size),
+               max(s.device_time) FILTER (WHERE s.direction = 'in'),
+               max(s.device_time) FILTER (WHERE s.direction = 'out')
+          FROM scans s
+         WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new) AND s.decision = 'accept'
+           AND s.traveller_id <> '00000000-0000-0000-0000-000000000000'
+         GROUP BY s.traveller_id, 3
+        ON CONFLICT (traveller_id, venue_id, local_day) DO UPDATE SET
+            entries = p.entries + excluded.entries,
+            inside = CASE
+                WHEN greatest(excluded.last_entry_at, excluded.last_exit_at)
+                     >= coalesce(greatest(p.last_entry_at, p.last_exit_at), '-infinity')
+                THEN excluded.inside ELSE p.inside END,
+            party_size = greatest(p.party_size, excluded.party_size),
+            last_entry_at = greatest(p.last_entry_at, excluded.last_entry_at),
+            last_exit_at = greatest(p.last_exit_at, excluded.last_exit_at);
+
+        UPDATE bookings b
+           SET status = 'used', used_at = e.first_in, changed_at = now()
+          FROM (SELECT s.traveller_id, (s.device_time AT TIME ZONE v_tz)::date AS day,
+                       min(s.device_time) AS first_in
+                  FROM scans s
+                 WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new)
+                   AND s.decision = 'accept' AND s.direction = 'in'
+                 GROUP BY 1, 2) e
+         WHERE b.traveller_id = e.traveller_id AND b.venue_id = p_venue
+           AND b.local_day = e.day AND b.status IN ('booked', 'no_show');
+    END IF;
+
+    RETURN QUERY
+    SELECT u.scan_id,
+           CASE WHEN NOT (u.scan_id = ANY (v_new)) THEN 'duplicate'
+                WHEN s.conflict THEN 'conflict'
+                ELSE 'recorded' END
+      FROM unnest(p_scan_ids, p_travellers) AS u (scan_id, traveller_id)
+      LEFT JOIN scans s
+        ON s.traveller_id = u.traveller_id AND s.gate_id = p_gate AND s.scan_id = u.scan_id;
+END;
+$$;
+
+CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval) RETURNS TABLE(status_code integer, body jsonb, replayed boolean)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_key    idempotency_keys%ROWTYPE;
+    v_slot   record;
+    v_day    date;
+    v_count  integer;
+    v_status integer;
+    v_body   jsonb;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        -- an expired key is forgotten: the request runs afresh
+        DELETE FROM idempotency_keys k
+         WHERE k.traveller_id = p_traveller AND k.key = p_key
+           AND k.created_at < now() - p_key_ttl;
+        INSERT INTO idempotency_keys (traveller_id, key, request_hash)
+        VALUES (p_traveller, p_key, p_request_hash)
+        ON CONFLICT (traveller_id, key) DO NOTHING;
+        IF NOT FOUND THEN
+            -- someone holds this key (and has committed: the insert waited for it)
+            SELECT * INTO v_key FROM idempotency_keys k
+             WHERE k.traveller_id = p_traveller AND k.key = p_key;
+            IF NOT FOUND OR v_key.status_code IS NULL THEN
+                RETURN QUERY SELECT 409, jsonb_build_object(
+                    'code', 'idempotency.in_progress',
+                    'detail', 'A request with this Idempotency-Key is still being processed.'), false;
+                RETURN;
+            END IF;
+            IF v_key.request_hash <> p_request_hash THEN
+                RETURN QUERY SELECT 422, jsonb_build_object(
+                    'code', 'idempotency.key_reused',
+                    'detail', 'This Idempotency-Key was used with a different request body.'), false;
+                RETURN;
+            END IF;
+            RETURN QUERY SELECT v_key.status_code::integer,
+                                convert_from(v_key.response, 'UTF8')::jsonb, true;
+            RETURN;
+        END IF;
+    END IF;
+
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
+           v.bookings_per_day, v.booking_window_days,
+           (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
+           (now() AT TIME ZONE v.timezone)::date AS today
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_slot;
+
+    IF NOT FOUND THEN
+        v_status := 404;
+        v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+    ELSIF p_party > v_slot.max_party_size THEN
+        v_status := 422;
+        v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
+            format('This venue takes parties of at most %s.', v_slot.max_party_size));
+    ELSIF v_slot.starts_at <= now() THEN
+        v_status := 422;
+        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
+            'This slot has already started.');
+    ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
+        v_status := 422;
+        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
+            format('This venue takes bookings at most %s days ahead.', v_slot.booking_window_days));
+    ELSE
+        v_day := v_slot.local_day;
+        PERFORM pg_advisory_xact_lock(hashtextextended(
+            'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/' || v_day::text, 0));
+        SELECT count(*) INTO v_count FROM bookings b
+         WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
+           AND b.local_day = v_day AND b.status <> 'cancelled';
+        IF v_count >= v_slot.bookings_per_day THEN
+            v_status := 409;
+            v_body := jsonb_build_object('code', 'bookings.daily_limit', 'detail',
+                format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
+        ELSE
+            UPDATE slots s SET booked = s.booked + p_party
+             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
+            IF NOT FOUND THEN
+                v_status := 409;
+                v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',
+                    'Not enough places left in this slot.');
+            ELSE
+                INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                                           starts_at, ends_at, local_day)
+                VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, p_party,
+                        v_slot.starts_at, v_slot.ends_at, v_day)
+                RETURNING jsonb_build_object(
+                    'id', b.id, 'status', b.status, 'slot_id', b.slot_id,
+                    'venue_id', b.venue_id, 'party_size', b.party_size,
+                    'starts_at', b.starts_at, 'ends_at', b.ends_at,
+                    'local_day', b.local_day, 'created_at', b.created_at)
+                INTO v_body;
+                v_status := 201;
+            END IF;
+        END IF;
+    END IF;
+
+    IF p_key IS NOT NULL THEN
+        UPDATE idempotency_keys k
+           SET status_code = v_status, response = convert_to(v_body::text, 'UTF8')
+         WHERE k.traveller_id = p_traveller AND k.key = p_key;
+    END IF;
+    RETURN QUERY SELECT v_status, v_body, false;
+END;
+$$;
+
+CREATE TABLE public.api_tokens (
+    token_hash bytea NOT NULL,
+    kind text NOT NULL,
+    principal_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_tokens_kind_check CHECK ((kind = ANY (ARRAY['admin'::text, 'operator'::text, 'gate'::text, 'planner'::text, 'traveller'::text]))),
+    CONSTRAINT api_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+CREATE TABLE public.bookings (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    party_size smallint NOT NULL,
+    status text DEFAULT 'booked'::text NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    local_day date NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    used_at timestamp with time zone,
+    CONSTRAINT bookings_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['booked'::text, 'cancelled'::text, 'used'::text, 'no_show'::text])))
+);
+
+CREATE TABLE public.checkins (
+    traveller_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    id uuid NOT NULL,
+    checked_in_at timestamp with time zone DEFAULT now() NOT NULL,
+    seq bigint NOT NULL,
+    ingest_xid xid8 DEFAULT pg_current_xact_id() NOT NULL
+);
+
+CREATE SEQUENCE public.checkins_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.checkins_seq_seq OWNED BY public.checkins.seq;
+
+CREATE TABLE public.complaints (
+    traveller_id uuid NOT NULL,
+    id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    category text NOT NULL,
+    text text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    answer text,
+    answered_at timestamp with time zone,
+    answer_rating smallint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    answered_by uuid,
+    answer_updated_at timestamp with time zone,
+    rated_at timestamp with time zone,
+    CONSTRAINT complaints_answer_len_ck CHECK (((answer IS NULL) OR ((length(answer) >= 1) AND (length(answer) <= 4000)))),
+    CONSTRAINT complaints_answer_rating_check CHECK (((answer_rating >= 1) AND (answer_rating <= 5))),
+    CONSTRAINT complaints_answered_ck CHECK (((status <> 'answered'::text) OR (answered_at IS NOT NULL))),
+    CONSTRAINT complaints_category_ck CHECK (((length(category) >= 1) AND (length(category) <= 50))),
+    CONSTRAINT complaints_status_check CHECK ((status = ANY (ARRAY['open'::text, 'answered'::text, 'closed'::text]))),
+    CONSTRAINT complaints_text_len_ck CHECK (((length(text) >= 1) AND (length(text) <= 4000)))
+);
+
+CREATE TABLE public.credentials (
+    cred_id bytea NOT NULL,
+    traveller_id uuid NOT NULL,
+    generation integer DEFAULT 1 NOT NULL,
+    suffix_secret bytea NOT NULL,
+    issued_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_all boolean DEFAULT false NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT credentials_cred_id_check CHECK ((length(cred_id) = 16)),
+    CONSTRAINT credentials_generation_check CHECK ((generation >= 1)),
+    CONSTRAINT credentials_suffix_secret_check CHECK ((length(suffix_secret) = 32))
+);
+
+CREATE TABLE public.flow_dwell (
+    traveller_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    entry_at timestamp with time zone NOT NULL,
+    minutes integer NOT NULL,
+    CONSTRAINT flow_dwell_minutes_check CHECK ((minutes >= 0))
+);
+
+CREATE TABLE public.flow_occupancy_hours (
+    venue_id uuid NOT NULL,
+    local_hour timestamp without time zone NOT NULL,
+    people_in bigint DEFAULT 0 NOT NULL,
+    people_out bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.flow_trips (
+    traveller_id uuid NOT NULL,
+    local_day date NOT NULL,
+    from_venue uuid NOT NULL,
+    to_venue uuid NOT NULL,
+    trips integer NOT NULL,
+    CONSTRAINT flow_trips_trips_check CHECK ((trips > 0))
+);
+
+CREATE TABLE public.flow_visit_hours (
+    venue_id uuid NOT NULL,
+    local_hour timestamp without time zone NOT NULL,
+    traveller_id uuid NOT NULL,
+    entries integer NOT NULL,
+    origin text,
+    CONSTRAINT flow_visit_hours_entries_check CHECK ((entries > 0))
+);
+
+CREATE TABLE public.flow_watermark (
+    id boolean DEFAULT true NOT NULL,
+    horizon xid8 DEFAULT '0'::xid8 NOT NULL,
+    rows_consumed bigint DEFAULT 0 NOT NULL,
+    advances bigint DEFAULT 0 NOT NULL,
+    advanced_at timestamp with time zone,
+    CONSTRAINT flow_watermark_id_check CHECK (id)
+);
+
+CREATE TABLE public.gate_counters (
+    gate_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    ins bigint DEFAULT 0 NOT NULL,
+    outs bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.gates (
+    id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT gates_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+CREATE TABLE public.idempotency_keys (
+    traveller_id uuid NOT NULL,
+    key text NOT NULL,
+    request_hash bytea NOT NULL,
+    status_code smallint,
+    response bytea,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 200)))
+);
+
+CREATE TABLE public.operator_venues (
+    operator_id uuid NOT NULL,
+    venue_id uuid NOT NULL
+);
+
+CREATE TABLE public.operators (
+    id uuid NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT operators_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+CREATE TABLE public.place_code_keys (
+    kid smallint NOT NULL,
+    secret bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT place_code_keys_kid_check CHECK (((kid >= 1) AND (kid <= 255))),
+    CONSTRAINT place_code_keys_secret_check CHECK ((length(secret) = 32))
+);
+
+CREATE TABLE public.planner_regions (
+    planner_id uuid NOT NULL,
+    region_code text NOT NULL
+);
+
+CREATE TABLE public.planners (
+    id uuid NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT planners_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+CREATE TABLE public.presence (
+    traveller_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    entries integer DEFAULT 0 NOT NULL,
+    inside boolean DEFAULT false NOT NULL,
+    party_size smallint DEFAULT 0 NOT NULL,
+    last_entry_at timestamp with time zone,
+    last_exit_at timestamp with time zone
+);
+
+CREATE TABLE public.regions (
+    code text NOT NULL,
+    name text NOT NULL,
+    parent_code text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT regions_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{0,31}$'::text)),
+    CONSTRAINT regions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+CREATE TABLE public.reviews (
+    traveller_id uuid NOT NULL,
+    id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    visit_day date NOT NULL,
+    rating smallint NOT NULL,
+    text text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reviews_rating_check CHECK (((rating >= 1) AND (rating <= 5))),
+    CONSTRAINT reviews_text_len_ck CHECK (((length(text) >= 1) AND (length(text) <= 2000)))
+);
+
+CREATE TABLE public.scans (
+    gate_id uuid NOT NULL,
+    scan_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    traveller_id uuid DEFAULT '00000000-0000-0000-0000-000000000000'::uuid NOT NULL,
+    booking_id uuid,
+    direction text NOT NULL,
+    decision text NOT NULL,
+    reason text NOT NULL,
+    party_size smallint DEFAULT 0 NOT NULL,
+    device_time timestamp with time zone NOT NULL,
+    server_time timestamp with time zone DEFAULT now() NOT NULL,
+    offline boolean DEFAULT false NOT NULL,
+    conflict boolean DEFAULT false NOT NULL,
+    seq bigint NOT NULL,
+    ingest_xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    CONSTRAINT scans_decision_check CHECK ((decision = ANY (ARRAY['accept'::text, 'reject'::text]))),
+    CONSTRAINT scans_direction_check CHECK ((direction = ANY (ARRAY['in'::text, 'out'::text])))
+);
+
+CREATE SEQUENCE public.scans_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.scans_seq_seq OWNED BY public.scans.seq;
+
+CREATE TABLE public.schema_functions (
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.slots (
+    id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    capacity integer NOT NULL,
+    booked integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT slots_booked_check CHECK ((booked >= 0)),
+    CONSTRAINT slots_capacity_check CHECK ((capacity > 0)),
+    CONSTRAINT slots_not_oversold_ck CHECK ((booked <= capacity)),
+    CONSTRAINT slots_window_ck CHECK ((ends_at > starts_at))
+);
+
+CREATE TABLE public.travellers (
+    id uuid NOT NULL,
+    display_name text,
+    home_region text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    erased_at timestamp with time zone,
+    CONSTRAINT travellers_display_name_check CHECK (((length(display_name) >= 1) AND (length(display_name) <= 100))),
+    CONSTRAINT travellers_home_region_check CHECK ((home_region ~ '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'::text))
+);
+
+CREATE TABLE public.venues (
+    id uuid NOT NULL,
+    region_code text NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    gated boolean NOT NULL,
+    requires_booking boolean NOT NULL,
+    entry_rule text NOT NULL,
+    capacity_instant integer NOT NULL,
+    capacity_daily integer NOT NULL,
+    occupancy_cap_pct smallint,
+    timezone text DEFAULT 'Asia/Shanghai'::text NOT NULL,
+    lat double precision,
+    lon double precision,
+    max_party_size smallint DEFAULT 10 NOT NULL,
+    bookings_per_day smallint DEFAULT 1 NOT NULL,
+    booking_window_days smallint DEFAULT 14 NOT NULL,
+    early_grace_min smallint DEFAULT 30 NOT NULL,
+    late_grace_min smallint DEFAULT 30 NOT NULL,
+    place_code text NOT NULL,
+    rating_sum bigint DEFAULT 0 NOT NULL,
+    rating_count bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    place_code_version integer DEFAULT 0 NOT NULL,
+    place_code_rotated_at timestamp with time zone,
+    CONSTRAINT venues_booking_window_days_check CHECK (((booking_window_days >= 0) AND (booking_window_days <= 366))),
+    CONSTRAINT venues_bookings_per_day_check CHECK (((bookings_per_day >= 1) AND (bookings_per_day <= 100))),
+    CONSTRAINT venues_capacity_daily_check CHECK ((capacity_daily > 0)),
+    CONSTRAINT venues_capacity_instant_check CHECK ((capacity_instant > 0)),
+    CONSTRAINT venues_early_grace_min_check CHECK (((early_grace_min >= 0) AND (early_grace_min <= 720))),
+    CONSTRAINT venues_entry_rule_check CHECK ((entry_rule ~ '^(single|reentry|daily:[1-9][0-9]{0,2})$'::text)),
+    CONSTRAINT venues_lat_check CHECK (((lat >= ('-90'::integer)::double precision) AND (lat <= (90)::double precision))),
+    CONSTRAINT venues_late_grace_min_check CHECK (((late_grace_min >= 0) AND (late_grace_min <= 720))),
+    CONSTRAINT venues_lon_check CHECK (((lon >= ('-180'::integer)::double precision) AND (lon <= (180)::double precision))),
+    CONSTRAINT venues_max_party_size_check CHECK (((max_party_size >= 1) AND (max_party_size <= 100))),
+    CONSTRAINT venues_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+    CONSTRAINT venues_occupancy_cap_pct_check CHECK (((occupancy_cap_pct >= 1) AND (occupancy_cap_pct <= 100))),
+    CONSTRAINT venues_place_code_version_check CHECK ((place_code_version >= 0))
+);
+
+ALTER TABLE ONLY public.checkins ALTER COLUMN seq SET DEFAULT nextval('public.checkins_seq_seq'::regclass);
+
+ALTER TABLE ONLY public.scans ALTER COLUMN seq SET DEFAULT nextval('public.scans_seq_seq'::regclass);
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_pkey PRIMARY KEY (traveller_id, id);
+
+ALTER TABLE ONLY public.checkins
+    ADD CONSTRAINT checkins_pkey PRIMARY KEY (traveller_id, venue_id, local_day);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_pkey PRIMARY KEY (traveller_id, id);
+
+ALTER TABLE ONLY public.credentials
+    ADD CONSTRAINT credentials_pkey PRIMARY KEY (cred_id);
+
+ALTER TABLE ONLY public.flow_dwell
+    ADD CONSTRAINT flow_dwell_pkey PRIMARY KEY (traveller_id, venue_id, local_day, entry_at);
+
+ALTER TABLE ONLY public.flow_occupancy_hours
+    ADD CONSTRAINT flow_occupancy_hours_pkey PRIMARY KEY (venue_id, local_hour);
+
+ALTER TABLE ONLY public.flow_trips
+    ADD CONSTRAINT flow_trips_pkey PRIMARY KEY (traveller_id, local_day, from_venue, to_venue);
+
+ALTER TABLE ONLY public.flow_visit_hours
+    ADD CONSTRAINT flow_visit_hours_pkey PRIMARY KEY (venue_id, local_hour, traveller_id);
+
+ALTER TABLE ONLY public.flow_watermark
+    ADD CONSTRAINT flow_watermark_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.gate_counters
+    ADD CONSTRAINT gate_counters_pkey PRIMARY KEY (gate_id, local_day);
+
+ALTER TABLE ONLY public.gates
+    ADD CONSTRAINT gates_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (traveller_id, key);
+
+ALTER TABLE ONLY public.operator_venues
+    ADD CONSTRAINT operator_venues_pkey PRIMARY KEY (operator_id, venue_id);
+
+ALTER TABLE ONLY public.operators
+    ADD CONSTRAINT operators_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.place_code_keys
+    ADD CONSTRAINT place_code_keys_pkey PRIMARY KEY (kid);
+
+ALTER TABLE ONLY public.planner_regions
+    ADD CONSTRAINT planner_regions_pkey PRIMARY KEY (planner_id, region_code);
+
+ALTER TABLE ONLY public.planners
+    ADD CONSTRAINT planners_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.presence
+    ADD CONSTRAINT presence_pkey PRIMARY KEY (traveller_id, venue_id, local_day);
+
+ALTER TABLE ONLY public.regions
+    ADD CONSTRAINT regions_pkey PRIMARY KEY (code);
+
+ALTER TABLE ONLY public.reviews
+    ADD CONSTRAINT reviews_one_per_visit_uq UNIQUE (traveller_id, venue_id, visit_day);
+
+ALTER TABLE ONLY public.reviews
+    ADD CONSTRAINT reviews_pkey PRIMARY KEY (traveller_id, id);
+
+ALTER TABLE ONLY public.scans
+    ADD CONSTRAINT scans_pkey PRIMARY KEY (traveller_id, gate_id, scan_id);
+
+ALTER TABLE ONLY public.schema_functions
+    ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.slots
+    ADD CONSTRAINT slots_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.slots
+    ADD CONSTRAINT slots_venue_window_uq UNIQUE (venue_id, starts_at, ends_at);
+
+ALTER TABLE ONLY public.travellers
+    ADD CONSTRAINT travellers_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.venues
+    ADD CONSTRAINT venues_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.venues
+    ADD CONSTRAINT venues_place_code_key UNIQUE (place_code);
+
+CREATE INDEX api_tokens_principal_idx ON public.api_tokens USING btree (principal_id);
+
+CREATE INDEX bookings_open_ends_idx ON public.bookings USING btree (ends_at) WHERE (status = 'booked'::text);
+
+CREATE INDEX bookings_slot_idx ON public.bookings USING btree (slot_id);
+
+CREATE INDEX bookings_traveller_created_idx ON public.bookings USING btree (traveller_id, created_at DESC, id DESC);
+
+CREATE INDEX bookings_traveller_venue_day_idx ON public.bookings USING btree (traveller_id, venue_id, local_day);
+
+CREATE INDEX bookings_venue_changed_idx ON public.bookings USING btree (venue_id, changed_at);
+
+CREATE INDEX bookings_venue_day_idx ON public.bookings USING btree (venue_id, local_day);
+
+CREATE INDEX checkins_ingest_xid_idx ON public.checkins USING btree (ingest_xid);
+
+CREATE INDEX checkins_venue_time_idx ON public.checkins USING btree (venue_id, checked_in_at);
+
+CREATE INDEX complaints_id_idx ON public.complaints USING btree (id);
+
+CREATE INDEX complaints_traveller_created_idx ON public.complaints USING btree (traveller_id, created_at DESC, id DESC);
+
+CREATE INDEX complaints_venue_created_idx ON public.complaints USING btree (venue_id, created_at DESC);
+
+CREATE INDEX complaints_venue_page_idx ON public.complaints USING btree (venue_id, created_at DESC, id DESC);
+
+CREATE INDEX credentials_changed_idx ON public.credentials USING btree (changed_at);
+
+CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id);
+
+CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id, local_day);
+
+CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, from_venue, to_venue);
+
+CREATE INDEX gate_counters_venue_day_idx ON public.gate_counters USING btree (venue_id, local_day);
+
+CREATE INDEX gates_venue_idx ON public.gates USING btree (venue_id);
+
+CREATE INDEX idempotency_keys_created_idx ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX regions_parent_idx ON public.regions USING btree (parent_code);
+
+CREATE INDEX reviews_venue_created_idx ON public.reviews USING btree (venue_id, created_at DESC, id DESC);
+
+CREATE INDEX scans_gate_scan_idx ON public.scans USING btree (gate_id, scan_id);
+
+CREATE INDEX scans_ingest_xid_idx ON public.scans USING btree (ingest_xid);
+
+CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, device_time);
+
+CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
+
+CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_slot_id_fkey FOREIGN KEY (slot_id) REFERENCES public.slots(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
+
+ALTER TABLE ONLY public.bookings
+    ADD CONSTRAINT bookings_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.checkins
+    ADD CONSTRAINT checkins_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.complaints
+    ADD CONSTRAINT complaints_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.credentials
+    ADD CONSTRAINT credentials_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
+
+ALTER TABLE ONLY public.gate_counters
+    ADD CONSTRAINT gate_counters_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
+
+ALTER TABLE ONLY public.gate_counters
+    ADD CONSTRAINT gate_counters_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.gates
+    ADD CONSTRAINT gates_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.operator_venues
+    ADD CONSTRAINT operator_venues_operator_id_fkey FOREIGN KEY (operator_id) REFERENCES public.operators(id);
+
+ALTER TABLE ONLY public.operator_venues
+    ADD CONSTRAINT operator_venues_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.planner_regions
+    ADD CONSTRAINT planner_regions_planner_id_fkey FOREIGN KEY (planner_id) REFERENCES public.planners(id);
+
+ALTER TABLE ONLY public.planner_regions
+    ADD CONSTRAINT planner_regions_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);
+
+ALTER TABLE ONLY public.presence
+    ADD CONSTRAINT presence_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.regions
+    ADD CONSTRAINT regions_parent_code_fkey FOREIGN KEY (parent_code) REFERENCES public.regions(code);
+
+ALTER TABLE ONLY public.reviews
+    ADD CONSTRAINT reviews_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.scans
+    ADD CONSTRAINT scans_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
+
+ALTER TABLE ONLY public.scans
+    ADD CONSTRAINT scans_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.slots
+    ADD CONSTRAINT slots_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.venues
+    ADD CONSTRAINT venues_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);
