@@ -4,6 +4,7 @@ admin) see and answer it; only its traveller rates the answer, once there is one
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
@@ -99,7 +100,12 @@ async def answer(
     """Answer (or edit the answer); ``venue_ids`` None is an admin's unlimited scope."""
     text = clean_text(data.text, max_len=MAX_TEXT, code="complaints.bad_text")
     row = await conn.fetchrow(
-        Q()["complaints_answer_complaint"], complaint_id, venue_ids, text, answered_by
+        Q()["complaints_answer_complaint"],
+        complaint_id,
+        venue_ids,
+        text,
+        answered_by,
+        datetime.now(UTC),
     )
     if row is None:
         raise _not_found()

@@ -28,12 +28,13 @@ SELECT id, venue_id, category, text, status, answer, answered_at, answer_updated
 
 -- name: complaints_answer_complaint
 -- The first answer fixes answered_at (time to answer); later edits only move answer_updated_at.
--- $2: the venues the operator holds, NULL for an admin.
+-- $2: the venues the operator holds, NULL for an admin; $5: now (a parameter, not now():
+-- Citus refuses a non-IMMUTABLE function inside COALESCE of a distributed UPDATE).
 UPDATE complaints
    SET answer = $3,
        status = 'answered',
-       answered_at = COALESCE(answered_at, now()),
-       answer_updated_at = now(),
+       answered_at = COALESCE(answered_at, $5::timestamptz),
+       answer_updated_at = $5::timestamptz,
        answered_by = $4
  WHERE id = $1
    AND ($2::uuid[] IS NULL OR venue_id = ANY($2::uuid[]))

@@ -1,0 +1,122 @@
+"""Every statement onecode sends is one Citus can run (a static check, see
+tests/support/citus_rules.py and deploy/citus/README.md).
+
+KNOWN lists what the check finds today that is not yet fixed, each with why; a new
+finding fails, and a fixed one must leave the list (the list only shrinks)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from tests.integration.test_citus_ready import classify, read_schema
+from tests.support.citus_rules import RULES, Finding, Layout, Statement, check, statements
+
+KNOWN: dict[tuple[str, str], str] = {
+    ("functions/bookings.sql:onecode_book_slot#33", "returning-mutable"): (
+        "the booking INSERT builds its JSON in RETURNING: being rewritten with the booking "
+        "outcome codes"
+    ),
+    ("functions/flows.sql:flows_advance#18", "lateral-function-join"): (
+        "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
+        "split into co-located statements per traveller"
+    ),
+    ("functions/gates.sql:gate_scan#9", "hot-multi-shard"): (
+        "the retry lookup by (gate, scan_id) on scans fans out: to be answered from a "
+        "ledger keyed by gate"
+    ),
+    ("queries/bookings.sql:bookings_mark_no_shows", "update-stable-column"): (
+        "ends_at + make_interval(...) < now() in the sweep's UPDATE: being rewritten with "
+        "the time passed in"
+    ),
+    ("queries/flows.sql:flows_select_arrivals", "grouping-sets"): "planner rollups: region "
+    "totals by GROUPING SETS; being rewritten for differential privacy",
+    ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
+        "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
+        "layout change that co-locates credentials with their traveller"
+    ),
+    ("queries/flows.sql:flows_select_dwell", "grouping-sets"): "as arrivals",
+    ("queries/flows.sql:flows_select_feedback_venues", "grouping-sets"): "as arrivals",
+    ("queries/flows.sql:flows_select_od_links", "grouping-sets"): "as arrivals",
+    ("queries/flows.sql:flows_select_ratings", "grouping-sets"): "as arrivals",
+}
+
+
+async def layout_of(conn: asyncpg.Connection) -> Layout:
+    schema = await read_schema(conn)
+    cls = classify(schema)
+    columns = {t: {c: v[0] for c, v in cols.items()} for t, cols in schema.columns.items()}
+    volatility: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    rows = await conn.fetch(
+        """SELECT proname,
+                  array(SELECT format_type(t, NULL) FROM unnest(proargtypes::oid[]) t),
+                  provolatile::text
+             FROM pg_proc"""
+    )
+    for name, types, vol in rows:
+        volatility.setdefault(str(name), []).append((tuple(types), str(vol)))
+    return Layout(dict(cls.distributed), cls.reference, columns, volatility)
+
+
+async def test_every_statement_is_one_citus_runs(conn: asyncpg.Connection) -> None:
+    found = check(await layout_of(conn), statements())
+    assert all(f.rule in RULES for f in found), [f for f in found if f.rule not in RULES]
+    got = {(f.where, f.rule): f.detail for f in found}
+    new = {k: v for k, v in got.items() if k not in KNOWN}
+    fixed = sorted(k for k in KNOWN if k not in got)
+    assert not new, "statements Citus would refuse:\n" + "\n".join(
+        f"{w} [{r}] {d}: {RULES[r][0]} ({RULES[r][1]})" for (w, r), d in sorted(new.items())
+    )
+    assert not fixed, f"fixed, remove from KNOWN: {fixed}"
+
+
+_CASES: list[tuple[str, str | None]] = [
+    # (statement, the rule it must break, or None when Citus runs it)
+    (
+        "INSERT INTO bookings (id) VALUES ($1) RETURNING jsonb_build_object('id', id)",
+        "returning-mutable",
+    ),
+    ("INSERT INTO bookings (id) VALUES ($1) RETURNING id, created_at", None),
+    (
+        "UPDATE complaints SET answered_at = COALESCE(answered_at, now()) WHERE traveller_id = $1",
+        "case-coalesce-mutable",
+    ),
+    ("UPDATE complaints SET answered_at = COALESCE(answered_at, $2) WHERE traveller_id = $1", None),
+    (
+        "UPDATE bookings b SET status = 'no_show' WHERE b.ends_at + make_interval(mins => 5) < $1",
+        "update-stable-column",
+    ),
+    ("UPDATE bookings b SET status = 'no_show' WHERE b.ends_at < $1", None),
+    ("UPDATE bookings SET id = gen_random_uuid() WHERE traveller_id = $1", "update-volatile"),
+    (
+        "SELECT venue_id, count(*) FROM flow_visit_hours GROUP BY GROUPING SETS ((venue_id), ())",
+        "grouping-sets",
+    ),
+    ("SELECT venue_id, count(*) FROM flow_visit_hours GROUP BY venue_id", None),
+    (
+        "SELECT 1 FROM bookings b JOIN credentials c ON c.traveller_id = b.traveller_id",
+        "join-not-colocated",
+    ),
+    ("SELECT 1 FROM bookings b JOIN presence p ON p.traveller_id = b.traveller_id", None),
+    ("SELECT 1 FROM bookings b JOIN presence p ON p.venue_id = b.venue_id", "join-not-colocated"),
+    ("SELECT 1 FROM bookings b WHERE b.id = $1 FOR UPDATE", "for-update-multi-shard"),
+    ("SELECT 1 FROM bookings b WHERE b.traveller_id = $1 FOR UPDATE", None),
+    (
+        "SELECT 1 FROM unnest($1::uuid[]) t(id) CROSS JOIN LATERAL "
+        "(SELECT * FROM scans s WHERE s.traveller_id = t.id) x",
+        "lateral-function-join",
+    ),
+]
+
+
+async def test_the_check_catches_each_rule(conn: asyncpg.Connection) -> None:
+    """Each rule fires on a statement that breaks it, and not on its repaired form."""
+    layout = await layout_of(conn)
+    for sql, rule in _CASES:
+        found = {f.rule for f in check(layout, [Statement("case", sql, hot=False)])}
+        assert found == ({rule} if rule else set()), (sql, found)
+    hot = Statement("hot", "SELECT 1 FROM scans s WHERE s.gate_id = $1", hot=True)
+    assert {f.rule for f in check(layout, [hot])} == {"hot-multi-shard"}
+    routed = Statement("hot", "SELECT 1 FROM scans s WHERE s.traveller_id = $1", hot=True)
+    assert check(layout, [routed]) == []
+    assert {r for _, r in _CASES if r} | {"hot-multi-shard"} <= set(RULES)
+    assert isinstance(Finding("a", "b"), Finding)
