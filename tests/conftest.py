@@ -3,6 +3,18 @@
 With ``ONECODE_TEST_DATABASE_URL`` (or ``DATABASE_URL``) the tests use that server;
 otherwise one embedded PostgreSQL is started for the session. A template database is
 migrated once; every test gets ``CREATE DATABASE … TEMPLATE`` of it (tens of ms).
+
+``ONECODE_TEST_LAYOUT`` chooses another mode, for servers where a template cannot carry
+the schema (a Citus cluster: the citus extension and the shard metadata live in one
+database, and workers know nothing of a cloned one):
+
+- ``shared``: the database named in the URL is migrated once and used by every test,
+  emptied between tests (every table truncated, then the rows the migrations seeded
+  put back);
+- ``citus``: the same, and ``deploy/citus/distribute.sql`` is run once after migrating,
+  as deploy/README.md tells an operator. Point the URL at the coordinator.
+
+Tests that change the schema itself are marked ``own_database`` and skipped there.
 """
 
 from __future__ import annotations
@@ -28,6 +40,21 @@ from onecode.settings import Settings
 
 ADMIN_TOKEN = "oc_admin_test-token-for-the-suite-only-000000000000"
 TEMPLATE = "onecode_template"
+LAYOUT = os.environ.get("ONECODE_TEST_LAYOUT", "template")
+if LAYOUT not in ("template", "shared", "citus"):
+    raise RuntimeError(f"ONECODE_TEST_LAYOUT must be template, shared or citus, not {LAYOUT}")
+SHARED = LAYOUT != "template"
+_SEED_SCHEMA = "onecode_test_seed"
+_KEEP = ("schema_migrations", "schema_functions")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not SHARED:
+        return
+    skip = pytest.mark.skip(reason=f"changes the schema: not run in the {LAYOUT} layout")
+    for item in items:
+        if item.get_closest_marker("own_database"):
+            item.add_marker(skip)
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -49,6 +76,8 @@ class Cluster:
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     url = os.environ.get("ONECODE_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if SHARED and not url:
+        raise RuntimeError(f"ONECODE_TEST_LAYOUT={LAYOUT} needs ONECODE_TEST_DATABASE_URL")
     if url:
         yield Cluster(url, None)
         return
@@ -62,8 +91,65 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+async def _prepare_shared(dsn: str) -> None:
+    """Migrate the shared database, distribute it (citus), and keep the seeded rows."""
+    await migrate(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        if LAYOUT == "citus":
+            distributed = await conn.fetchval(
+                "SELECT to_regclass('pg_dist_partition') IS NOT NULL AND EXISTS "
+                "(SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'travellers'::regclass)"
+            )
+            if not distributed:
+                script = (
+                    Path(__file__).parents[1] / "deploy" / "citus" / "distribute.sql"
+                ).read_text(encoding="utf-8")
+                await conn.execute(
+                    "\n".join(ln for ln in script.splitlines() if not ln.startswith("\\"))
+                )
+        await conn.execute(f"DROP SCHEMA IF EXISTS {_SEED_SCHEMA} CASCADE")
+        await conn.execute(f"CREATE SCHEMA {_SEED_SCHEMA}")
+        for table in await _tables(conn):
+            if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}")'):
+                await conn.execute(
+                    f'CREATE TABLE {_SEED_SCHEMA}."{table}" AS SELECT * FROM "{table}"'
+                )
+    finally:
+        await conn.close()
+
+
+async def _tables(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace "
+        "AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> ALL($1::text[])",
+        list(_KEEP),
+    )
+    return sorted(r[0] for r in rows)
+
+
+async def _reset_shared(dsn: str) -> None:
+    """Empty every table, then put back what the migrations seeded."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = await _tables(conn)
+        await conn.execute(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        )
+        seeded = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1", _SEED_SCHEMA
+        )
+        for (table,) in seeded:
+            await conn.execute(f'INSERT INTO "{table}" SELECT * FROM {_SEED_SCHEMA}."{table}"')
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 async def template(cluster: Cluster) -> str:
+    if SHARED:
+        await _prepare_shared(cluster.admin_dsn)
+        return urlsplit(cluster.admin_dsn).path.lstrip("/")
     conn = await asyncpg.connect(cluster.admin_dsn)
     try:
         if cluster.embedded is not None:
@@ -80,7 +166,12 @@ async def template(cluster: Cluster) -> str:
 
 @pytest.fixture
 async def db_url(cluster: Cluster, template: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for this test."""
+    """A fresh, migrated database for this test (in a shared layout: the shared one,
+    emptied)."""
+    if SHARED:
+        await _reset_shared(cluster.admin_dsn)
+        yield cluster.admin_dsn
+        return
     name = "t_" + uuid.uuid4().hex[:16]
     conn = await asyncpg.connect(cluster.admin_dsn)
     try:

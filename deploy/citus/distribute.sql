@@ -1,7 +1,9 @@
 -- Distribute onecode's schema over a Citus cluster.
 --
--- Run ONCE with psql on the Citus coordinator, after `onecode migrate` has created the
--- schema there (Citus propagates later migrations' DDL to the workers by itself):
+-- Run with psql on the Citus coordinator, after `onecode migrate` has created the
+-- schema there (Citus propagates later migrations' DDL to the workers by itself).
+-- Re-running it is safe: a table Citus already holds is left as it is, so after a
+-- migration that adds a table, run it again to distribute the new one.
 --
 --   SELECT citus_set_coordinator_host('<coordinator host>', 5432);  -- once per cluster
 --   SELECT citus_add_node('<worker host>', 5432);                  -- per worker
@@ -33,9 +35,26 @@ CREATE INDEX credentials_traveller_idx ON credentials (traveller_id);
 -- 2. Set the remaining foreign keys aside: Citus wants each side distributed before a
 --    key joins them. They come back in step 6, and Citus validates every one of them.
 CREATE TEMP TABLE onecode_fks ON COMMIT DROP AS
-SELECT con.conrelid::regclass AS tbl, con.conname AS name, pg_get_constraintdef(con.oid) AS def
+-- The table is kept by NAME (::regclass::text), not by OID: citus_add_local_table_to_metadata
+-- turns a table into its shard ("gate_counters_102914"), and a key re-added by OID would
+-- land on the shard ("relation ... is a shard relation", seen on a real cluster).
+SELECT con.conrelid::regclass::text AS tbl, con.conname AS name,
+       pg_get_constraintdef(con.oid) AS def
   FROM pg_constraint con
  WHERE con.contype = 'f' AND con.connamespace = 'public'::regnamespace;
+
+-- Already distributed (a re-run): pg_dist_partition names every table Citus holds.
+CREATE OR REPLACE FUNCTION pg_temp.onecode_citus_has(rel regclass) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE found boolean;
+BEGIN
+    IF to_regclass('pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = $1)'
+       INTO found USING rel;
+    RETURN found;
+END $$;
 
 DO $$
 DECLARE fk record;
@@ -49,41 +68,52 @@ END $$;
 --    joins with it locally. slots is here although bookings update slots.booked: a
 --    write to a reference table is a 2PC on every node (see README for the trade-off
 --    and the split into distributed slot counters when booking rates need it).
-SELECT create_reference_table('regions');
-SELECT create_reference_table('venues');
-SELECT create_reference_table('gates');
-SELECT create_reference_table('operators');
-SELECT create_reference_table('operator_venues');
-SELECT create_reference_table('planners');
-SELECT create_reference_table('planner_regions');
-SELECT create_reference_table('slots');
-SELECT create_reference_table('place_code_keys');
+SELECT create_reference_table('regions') WHERE NOT pg_temp.onecode_citus_has('regions');
+SELECT create_reference_table('venues') WHERE NOT pg_temp.onecode_citus_has('venues');
+SELECT create_reference_table('gates') WHERE NOT pg_temp.onecode_citus_has('gates');
+SELECT create_reference_table('operators') WHERE NOT pg_temp.onecode_citus_has('operators');
+SELECT create_reference_table('operator_venues') WHERE NOT pg_temp.onecode_citus_has('operator_venues');
+SELECT create_reference_table('planners') WHERE NOT pg_temp.onecode_citus_has('planners');
+SELECT create_reference_table('planner_regions') WHERE NOT pg_temp.onecode_citus_has('planner_regions');
+SELECT create_reference_table('slots') WHERE NOT pg_temp.onecode_citus_has('slots');
+SELECT create_reference_table('place_code_keys') WHERE NOT pg_temp.onecode_citus_has('place_code_keys');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a
 -- gate scan (scan row + presence row) are single-shard. travellers' column is `id`;
 -- the others name it traveller_id; Citus co-locates by value and type (uuid), not name.
-SELECT create_distributed_table('travellers', 'id', colocate_with => 'none');
-SELECT create_distributed_table('bookings', 'traveller_id', colocate_with => 'travellers');
-SELECT create_distributed_table('presence', 'traveller_id', colocate_with => 'travellers');
-SELECT create_distributed_table('checkins', 'traveller_id', colocate_with => 'travellers');
-SELECT create_distributed_table('reviews', 'traveller_id', colocate_with => 'travellers');
-SELECT create_distributed_table('complaints', 'traveller_id', colocate_with => 'travellers');
-SELECT create_distributed_table('idempotency_keys', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('travellers', 'id', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('travellers');
+SELECT create_distributed_table('bookings', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('bookings');
+SELECT create_distributed_table('presence', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('presence');
+SELECT create_distributed_table('checkins', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('checkins');
+SELECT create_distributed_table('reviews', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('reviews');
+SELECT create_distributed_table('complaints', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('complaints');
+SELECT create_distributed_table('idempotency_keys', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('idempotency_keys');
 -- scans of codes that name nobody carry the zero uuid: they share one shard (a bounded
 -- hot spot only under a flood of garbage codes, which rate limiting caps anyway).
-SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'travellers');
+SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('scans');
 
 -- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
 -- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
-SELECT create_distributed_table('credentials', 'cred_id', colocate_with => 'none');
+SELECT create_distributed_table('credentials', 'cred_id', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('credentials');
 -- A bearer token is only ever looked up by its SHA-256.
-SELECT create_distributed_table('api_tokens', 'token_hash', colocate_with => 'none');
+SELECT create_distributed_table('api_tokens', 'token_hash', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('api_tokens');
 
 -- Origin-destination trips are recomputed per (traveller, day) from that traveller's
 -- scans: on the traveller's shard. The rollup horizon stays on the coordinator.
-SELECT create_distributed_table('flow_trips', 'traveller_id', colocate_with => 'travellers');
-SELECT citus_add_local_table_to_metadata('flow_watermark');
+SELECT create_distributed_table('flow_trips', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('flow_trips');
+SELECT citus_add_local_table_to_metadata('flow_watermark') WHERE NOT pg_temp.onecode_citus_has('flow_watermark');
 
 -- Rollup tables (flows) by venue_id, co-located with each other: a planner's query for
 -- a venue is single-shard, a region's is a parallel fan-out over small rows. Rollup
@@ -103,6 +133,10 @@ BEGIN
            AND c.relname NOT IN ('flow_trips', 'flow_watermark')
          ORDER BY c.relname
     LOOP
+        IF pg_temp.onecode_citus_has(t.rel) THEN
+            first := coalesce(first, CASE WHEN t.by_venue THEN t.rel END);
+            CONTINUE;
+        END IF;
         IF NOT t.by_venue THEN
             PERFORM create_reference_table(t.rel);
         ELSIF first IS NULL THEN
@@ -119,7 +153,7 @@ END $$;
 --    reference table each update would be a 2PC on every node; distributed by gate_id
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
-SELECT citus_add_local_table_to_metadata('gate_counters');
+SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

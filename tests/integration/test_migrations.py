@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 
 from onecode.migrate import (
     apply_migrations,
@@ -16,6 +17,8 @@ from onecode.migrate import (
 )
 from onecode.sql import Q
 from tests.conftest import Cluster
+
+pytestmark = pytest.mark.own_database
 
 
 async def test_second_run_is_a_no_op(db_url: str) -> None:
