@@ -14,6 +14,8 @@ Name = Annotated[str, Meta(min_length=1, max_length=200)]
 EntryRule = Annotated[str, Meta(pattern=r"^(single|reentry|daily:[1-9][0-9]{0,2})$")]
 Capacity = Annotated[int, Meta(ge=1, le=10_000_000)]
 Level = Literal["green", "yellow", "orange", "red"]
+#: A language onecode speaks (onecode.i18n.LOCALES).
+LocaleTag = Literal["zh-CN", "en"]
 
 
 class Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -24,12 +26,21 @@ class RegionIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     code: RegionCode
     name: Name
     parent_code: RegionCode | None = None
+    #: the dashboard's language when the browser asks for none onecode speaks
+    default_locale: LocaleTag = "zh-CN"
+
+
+class RegionSettingsIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """An admin's change to a region's settings."""
+
+    default_locale: LocaleTag
 
 
 class Region(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     name: str
     parent_code: str | None = None
+    default_locale: str = "zh-CN"
 
 
 class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow, require_venue
@@ -19,6 +19,7 @@ from onecode.catalog.models import (
     PlannerIn,
     Region,
     RegionIn,
+    RegionSettingsIn,
     Slot,
     SlotList,
     SlotsIn,
@@ -43,6 +44,14 @@ class AdminCatalogController(Controller):
     async def create_region(self, conn: Conn, data: JSONBody[RegionIn]) -> Region:
         """Create a region (province, prefecture or county)."""
         return await service.create_region(conn, data)
+
+    @patch("/regions/{code:str}")
+    async def update_region(
+        self, conn: Conn, code: FromPath[str], data: JSONBody[RegionSettingsIn]
+    ) -> Region:
+        """Change a region's settings: ``default_locale``, the language its dashboard
+        opens in when the browser asks for none onecode speaks (zh-CN or en)."""
+        return await service.update_region(conn, code, data)
 
     @post("/venues")
     async def create_venue(self, conn: Conn, data: JSONBody[VenueIn]) -> VenueCreated:

@@ -19,6 +19,7 @@ from onecode.catalog.models import (
     PlannerIn,
     Region,
     RegionIn,
+    RegionSettingsIn,
     Slot,
     SlotsIn,
     Venue,
@@ -42,11 +43,29 @@ async def create_region(conn: asyncpg.Connection, data: RegionIn) -> Region:
                 f"Parent region {data.parent_code} does not exist.", "regions.unknown_parent"
             )
         row = await conn.fetchrow(
-            Q()["catalog_insert_region"], data.code, data.name, data.parent_code
+            Q()["catalog_insert_region"],
+            data.code,
+            data.name,
+            data.parent_code,
+            data.default_locale,
         )
     if row is None:
         raise Conflict(f"Region {data.code} exists already.", "regions.exists")
     return msgspec.convert(dict(row), Region)
+
+
+async def update_region(conn: asyncpg.Connection, code: str, data: RegionSettingsIn) -> Region:
+    """Change a region's settings (its dashboard's default language)."""
+    row = await conn.fetchrow(Q()["catalog_update_region_locale"], code, data.default_locale)
+    if row is None:
+        raise NotFound(f"No region {code}.", "regions.not_found")
+    return msgspec.convert(dict(row), Region)
+
+
+async def region_locale(conn: asyncpg.Connection, code: str) -> str | None:
+    """The region's default language, or None for an unknown region."""
+    value = await conn.fetchval(Q()["catalog_select_region_locale"], code)
+    return None if value is None else str(value)
 
 
 def _check_timezone(name: str) -> None:

@@ -146,6 +146,8 @@ class OriginRow(msgspec.Struct, frozen=True, kw_only=True):
     visitors: int | None  # distinct travellers
     share: float | None  # visitors / total_visitors
     suppressed: bool = False
+    #: the region's name in the answer's language (广东 / Guangdong for CN-44), if known
+    home_region_name: str | None = None
 
 
 class Origins(msgspec.Struct, frozen=True, kw_only=True):
@@ -246,3 +248,23 @@ class RollupResult(msgspec.Struct, frozen=True, kw_only=True):
     """What one advance did (for the CLI and the admin)."""
 
     consumed: int
+
+
+# --- venues of a scope -----------------------------------------------------------
+
+
+class PlannerVenue(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    region_code: str
+    gated: bool
+
+
+class PlannerVenues(msgspec.Struct, frozen=True, kw_only=True):
+    """The venues a planner may see in a scope, busiest first: by distinct travellers in
+    the range where at least k came, then by name (the order never ranks a venue below k).
+    ``busiest`` is the first gated venue, the one occupancy opens on."""
+
+    window: Window
+    items: list[PlannerVenue]
+    busiest: uuid.UUID | None = None

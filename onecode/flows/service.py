@@ -44,6 +44,8 @@ from onecode.flows.models import (
     OdNode,
     OriginRow,
     Origins,
+    PlannerVenue,
+    PlannerVenues,
     RatingBin,
     Scope,
     Window,
@@ -537,3 +539,27 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --- venues of a scope -------------------------------------------------------------
+
+
+async def venues(
+    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int
+) -> PlannerVenues:
+    """The scope's venues, busiest first (server side: only what the caller may see)."""
+    rows = await conn.fetch(Q()["flows_select_venue_activity"], resolved.venue_ids, start, end)
+
+    def rank(r: asyncpg.Record) -> tuple[int, str, str]:
+        travellers = int(r["travellers"])
+        return (-travellers if travellers >= k else 0, str(r["name"]), str(r["id"]))
+
+    ordered = sorted(rows, key=rank)
+    items = [
+        PlannerVenue(id=r["id"], name=r["name"], region_code=r["region_code"], gated=r["gated"])
+        for r in ordered
+    ]
+    busiest = next((v.id for v in items if v.gated), None)
+    return PlannerVenues(
+        window=await _window(conn, resolved, start, end, k), items=items, busiest=busiest
+    )

@@ -194,6 +194,8 @@ def region_name(code: str, locale: str) -> str | None:
     found = _regions().get(code)
     if found is not None:
         return found.name(locale)
+    if code in {"other", "unknown"}:  # the origins rows that are no region
+        return text(locale, "dashboard", f"region.{code}")
     return text(locale, "demo.region", code)
 
 

@@ -219,3 +219,13 @@ SELECT k.venue_id, k.name,
   LEFT JOIN rv ON rv.venue_id IS NOT DISTINCT FROM k.venue_id
   LEFT JOIN cp ON cp.venue_id IS NOT DISTINCT FROM k.venue_id
  ORDER BY k.venue_id IS NULL, k.name, k.venue_id;
+
+-- name: flows_select_venue_activity
+-- the venues of a scope with the distinct travellers who entered them in the range
+SELECT v.id, v.name, v.region_code, v.gated,
+       (SELECT count(DISTINCT f.traveller_id)
+          FROM flow_visit_hours f
+         WHERE f.venue_id = v.id
+           AND f.local_hour >= $2::date AND f.local_hour < $3::date + 1) AS travellers
+  FROM venues v
+ WHERE v.id = ANY($1::uuid[]);

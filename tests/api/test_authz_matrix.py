@@ -131,6 +131,7 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
     "path": lambda w: "scalar",  # the docs catch-all of the render plugins
+    "code": lambda w: "CN-GZ-AS",
 }
 
 ADMIN_ONLY = only("admin", ok=201)
@@ -150,6 +151,9 @@ TABLE: dict[str, Row] = {
     "POST /v1/admin/regions": only(
         "admin", ok=201, body=lambda w, n: {"code": f"CN-T{n}", "name": f"t{n}"}
     ),
+    "PATCH /v1/admin/regions/{code:str}": only(
+        "admin", body=lambda w, n: {"default_locale": "en" if n % 2 else "zh-CN"}
+    ),
     "POST /v1/admin/venues": only("admin", ok=201, body=_venue),
     "POST /v1/admin/venues/{venue_id:uuid}/gates": only(
         "admin", ok=201, body=lambda w, n: {"name": f"gate {n}"}
@@ -164,6 +168,7 @@ TABLE: dict[str, Row] = {
     # the dashboard's static files: public, they hold no data
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),
+    "GET /v1/dashboard/messages": public(query={"region": "CN-GZ"}),
     "GET /v1/venues/{venue_id:uuid}": public(),
     "GET /v1/venues/{venue_id:uuid}/slots": public(query={"date": "2030-01-01"}),
     "POST /v1/venues/{venue_id:uuid}/slots": only(
@@ -223,7 +228,16 @@ TABLE: dict[str, Row] = {
     # planner
     **{
         f"GET /v1/planner/{name}": only("planner", "admin", scoped=True, query=_RANGE)
-        for name in ("arrivals", "od", "dwell", "origins", "heatmap", "bookings", "feedback")
+        for name in (
+            "arrivals",
+            "od",
+            "dwell",
+            "origins",
+            "heatmap",
+            "bookings",
+            "feedback",
+            "venues",
+        )
     },
     "GET /v1/planner/occupancy": only(
         "planner",

@@ -70,3 +70,44 @@ async def test_sql_outcome_codes_are_translated_too(world: World) -> None:
     assert r.status_code == 404, r.text
     assert r.json()["code"] == "slots.not_found"
     assert r.json()["detail"] == "没有这个时段。"
+
+
+async def test_dashboard_messages_follow_lang_then_browser_then_region(
+    world: World,
+) -> None:
+    c = world.client
+
+    async def locale(params: dict[str, str], headers: dict[str, str]) -> str:
+        r = await c.get("/v1/dashboard/messages", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert r.headers["content-language"] == body["locale"]
+        assert body["locales"] == ["zh-CN", "en"]
+        assert body["messages"]["card.arrivals"] in {"到访", "Arrivals"}
+        assert body["region_names"]["CN-44"] in {"广东", "Guangdong"}
+        return str(body["locale"])
+
+    fr = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    assert await locale({"region": "CN-GZ"}, fr) == "zh-CN"  # the region default
+    assert await locale({"region": "CN-GZ"}, {"Accept-Language": "en-US"}) == "en"
+    assert await locale({"region": "CN-GZ", "lang": "zh-CN"}, {"Accept-Language": "en"}) == "zh-CN"
+    assert await locale({}, {}) == "zh-CN"
+    r = await c.patch("/v1/admin/regions/CN-GZ", json={"default_locale": "en"}, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    assert await locale({"region": "CN-GZ"}, fr) == "en"
+    assert await locale({"region": "CN-GZ-AS"}, fr) == "zh-CN"  # its own setting
+
+
+async def test_region_settings_are_checked(world: World) -> None:
+    c = world.client
+    r = await c.patch("/v1/admin/regions/CN-GZ", json={"default_locale": "fr"}, headers=ADMIN)
+    assert r.status_code == 400, r.text
+    r = await c.patch("/v1/admin/regions/CN-XX", json={"default_locale": "en"}, headers=ADMIN)
+    assert r.status_code == 404
+    assert r.json()["code"] == "regions.not_found"
+    r = await c.post(
+        "/v1/admin/regions",
+        json={"code": "CN-T1", "name": "t", "default_locale": "en"},
+        headers=ADMIN,
+    )
+    assert r.status_code == 201 and r.json()["default_locale"] == "en"
