@@ -36,7 +36,8 @@ import asyncpg
 import httpx
 
 from onecode.codes import Credential, KeyStore, issue
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
+from onecode.devdb import EmbeddedPostgres
+from tests.support.postgres import FAST_UNSAFE
 
 ADMIN = "oc_admin_bench-token-000000000000000000000000000000"
 GATES = 64  # a gate device scans one person at a time: one gate per connection

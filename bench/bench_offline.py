@@ -28,8 +28,9 @@ import httpx
 import msgspec
 
 from onecode.codes import Credential, KeyStore, issue
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
+from tests.support.postgres import FAST_UNSAFE
 
 ADMIN = "oc_admin_bench-" + secrets.token_urlsafe(24)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from onecode.errors import BadRequest
-from onecode.paging import decode_cursor, encode_cursor
+from onecode.http.paging import decode_cursor, encode_cursor
 from onecode.places.signing import CODE_LEN, PlaceKeys, is_legacy
 
 KEYS = PlaceKeys({1: b"k" * 32})
