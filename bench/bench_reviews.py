@@ -27,10 +27,11 @@ from pathlib import Path
 
 import asyncpg
 
+from onecode.catalog.place_keys import load_place_keys
+from onecode.codes.place import PlaceKeys
 from onecode.devdb import EmbeddedPostgres
 from onecode.http.paging import decode_cursor
 from onecode.migrate import migrate
-from onecode.places.signing import PlaceKeys, load_place_keys
 from onecode.sql import Q
 from tests.support.postgres import FAST_UNSAFE
 
