@@ -39,6 +39,7 @@ def _route_modules() -> list[Any]:
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
     from onecode.dashboard import routes as dashboard
+    from onecode.events import routes as events
     from onecode.flows import routes as flows
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
@@ -48,7 +49,7 @@ def _route_modules() -> list[Any]:
     from onecode.system import routes as system
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, dashboard]
+    modules += [flows, reviews, places, complaints, events, dashboard]
     return modules
 
 
