@@ -75,12 +75,10 @@ end
 """
 
 
-# `onecode serve`, tolerating sub-command plugins of domains not merged in this checkout
-# (cli._load_plugins re-raises ModuleNotFoundError for a missing parent package)
+# `onecode serve`
 _SERVE = """
 import sys
 from onecode import cli
-cli._load_plugins = lambda: None
 sys.exit(cli.main(sys.argv[1:]))
 """
 

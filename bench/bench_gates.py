@@ -39,7 +39,7 @@ import httpx
 
 from bench.common import Result, add_common_args, apply_durability, check_mix, durability, ratio
 from onecode.codes import Credential, KeyStore, issue, screenshot_suffix
-from onecode.pg import EmbeddedPostgres
+from onecode.devdb import EmbeddedPostgres
 
 ADMIN = "oc_admin_bench-token-000000000000000000000000000000"
 GATES = 64  # a gate device scans one person at a time: one gate per connection

@@ -34,8 +34,8 @@ import msgspec
 
 from bench.common import Result, add_common_args, apply_durability, check_mix, durability, ratio
 from onecode.codes import Credential, KeyStore, issue
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import EmbeddedPostgres
 
 ADMIN = "oc_admin_bench-" + secrets.token_urlsafe(24)
 

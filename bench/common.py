@@ -27,10 +27,12 @@ from typing import Any
 
 import asyncpg
 
+from tests.support.postgres import FAST_UNSAFE
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # A throwaway cluster only: a crash loses committed transactions.
-UNSAFE_FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+UNSAFE_FAST = FAST_UNSAFE
 
 _PACKAGES = ("litestar", "msgspec", "asyncpg", "uvicorn", "uvloop", "httptools", "pynacl")
 
