@@ -21,8 +21,8 @@ from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, prov
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
+from onecode.http.openapi import document_problems
 from onecode.observability import observability_middleware, security_headers
-from onecode.openapi import document_problems
 from onecode.ratelimit import Limits, rate_limit_middleware, route_buckets
 from onecode.settings import Settings
 from onecode.sql import Q

@@ -11,7 +11,7 @@ from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
 from onecode.events import service
 from onecode.events.models import NotificationPage
-from onecode.paging import MAX_CURSOR_LEN
+from onecode.http.paging import MAX_CURSOR_LEN
 
 CursorQuery = Annotated[
     str | None, QueryParameter(name="cursor", required=False, max_length=MAX_CURSOR_LEN)

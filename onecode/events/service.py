@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 
 from onecode.events.models import EventType, Notification, NotificationPage
-from onecode.paging import decode_cursor, encode_cursor
+from onecode.http.paging import decode_cursor, encode_cursor
 from onecode.sql import Q
 
 
