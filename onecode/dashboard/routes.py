@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.params import QueryParameter
+from litestar.response import File
 from litestar.static_files import create_static_files_router
 
 from onecode import i18n
@@ -78,4 +79,12 @@ async def dashboard_messages(
     )
 
 
-ROUTES = [dashboard_router, dashboard_messages]
+@get("/favicon.ico", include_in_schema=False, cache_control=CacheControlHeader(max_age=86400))
+async def favicon() -> File:
+    """The icon browsers ask the site root for (the dashboard links its SVG one)."""
+    return File(
+        STATIC_DIR / "favicon.ico", media_type="image/x-icon", content_disposition_type="inline"
+    )
+
+
+ROUTES = [dashboard_router, dashboard_messages, favicon]

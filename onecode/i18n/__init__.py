@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from babel import Locale
 from babel.messages.pofile import read_po
 
 ZH: Final = "zh-CN"
@@ -190,13 +191,25 @@ def _regions() -> dict[str, RegionName]:
 
 def region_name(code: str, locale: str) -> str | None:
     """The name of an ISO 3166-2:CN province-level code (``CN-44`` or ``CN-GD`` → 广东 /
-    Guangdong) or a demo prefecture code, in ``locale``; None if unknown."""
-    found = _regions().get(code)
+    Guangdong), a country (``JP`` → 日本 / Japan, from CLDR) or a demo prefecture code,
+    in ``locale``; None if unknown."""
+    found = _regions().get(code) or _regions().get(f"CN-{code}")  # HK, MO, TW alone too
     if found is not None:
         return found.name(locale)
     if code in {"other", "unknown"}:  # the origins rows that are no region
         return text(locale, "dashboard", f"region.{code}")
+    if len(code) == 2 and code.isascii() and code.isalpha() and code.isupper():
+        # a country (ISO 3166-1): CLDR's name, as Babel ships it
+        name = _territories(locale).get(code)
+        if name is not None:
+            return str(name)
     return text(locale, "demo.region", code)
+
+
+@functools.cache
+def _territories(locale: str) -> dict[str, str]:
+    cldr = Locale.parse("zh_Hans_CN" if locale == ZH else "en")
+    return {str(k): str(v) for k, v in cldr.territories.items()}
 
 
 def iso_regions() -> dict[str, RegionName]:

@@ -169,6 +169,7 @@ TABLE: dict[str, Row] = {
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),
     "GET /v1/dashboard/messages": public(query={"region": "CN-GZ"}),
+    "GET /favicon.ico": public(),
     "GET /v1/venues/{venue_id:uuid}": public(),
     "GET /v1/venues/{venue_id:uuid}/slots": public(query={"date": "2030-01-01"}),
     "POST /v1/venues/{venue_id:uuid}/slots": only(

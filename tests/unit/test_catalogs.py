@@ -88,6 +88,10 @@ def test_region_codes_have_names_in_both_languages() -> None:
     assert i18n.region_name("CN-52", i18n.EN) == "Guizhou"
     assert i18n.region_name("CN-GZ-GY", i18n.ZH) == "贵阳"
     assert i18n.region_name("XX-1", i18n.ZH) is None
+    assert i18n.region_name("JP", i18n.ZH) == "日本"
+    assert i18n.region_name("GB", i18n.EN) == "United Kingdom"
+    assert i18n.region_name("HK", i18n.ZH) == "香港"  # the province-level table first
+    assert i18n.region_name("QQ", i18n.EN) is None
     table = i18n.iso_regions()
     # 34 province-level divisions, each under its alpha and its numeric code
     assert len({r.code for r in table.values()}) == 34
