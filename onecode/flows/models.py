@@ -142,7 +142,9 @@ class Dwell(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OriginRow(msgspec.Struct, frozen=True, kw_only=True):
-    home_region: str  # a region code as travellers gave it, or "unknown"
+    # a region code as travellers gave it, "unknown", or "other": every home region
+    # below k folded into one unnamed row (a rare origin is never named)
+    home_region: str
     visitors: int | None  # distinct travellers
     share: float | None  # visitors / total_visitors
     suppressed: bool = False

@@ -54,6 +54,8 @@ MAX_SPAN_DAYS = 366
 THRESHOLDS = {"yellow": 80, "orange": 90, "red": 95}
 DWELL_EDGES = (0, 30, 60, 120, 240, 480)
 LEAD_EDGES = (0, 1, 2, 4, 8, 15)
+# the one row that stands for every home region below k: never named
+OTHER_ORIGIN = "other"
 
 
 # --- rules -----------------------------------------------------------------------
@@ -354,27 +356,57 @@ async def dwell(
     )
 
 
+def fold_small(
+    labels: Sequence[str], counts: Sequence[int], k: int
+) -> tuple[list[tuple[str, int]], int | None, bool]:
+    """Fold the categories below ``k`` into one unnamed bucket.
+
+    Returns the named cells that stay, the bucket's count (``None`` when hidden) and
+    whether anything was folded. A bucket still below ``k`` takes the smallest named
+    cells until it reaches ``k``; if it cannot, its count is hidden, and the caller
+    must hide the total too (else ``total - named`` gives the bucket back).
+    """
+    named = [(lab, c) for lab, c in zip(labels, counts, strict=True) if c >= k or c == 0]
+    folded = sum(c for c in counts if 0 < c < k)
+    any_folded = folded > 0
+    named.sort(key=lambda cell: (-cell[1], cell[0]))
+    while 0 < folded < k and named and named[-1][1] > 0:
+        folded += named.pop()[1]
+    named = [cell for cell in named if cell[1] > 0]
+    return named, (None if 0 < folded < k else folded), any_folded
+
+
 async def origins(
     conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int
 ) -> Origins:
     rows = await conn.fetch(Q()["flows_select_origins"], resolved.venue_ids, start, end)
     cells = [r for r in rows if not r["is_total"]]
     total = next((r for r in rows if r["is_total"]), None)
-    people = [int(r["visitors"]) for r in cells]
-    hidden, total_hidden = hide_cells(people, people, k, total=True)
+    named, other, folded = fold_small(
+        [r["home_region"] for r in cells], [int(r["visitors"]) for r in cells], k
+    )
     total_people = int(total["visitors"]) if total else 0
-    total_hidden = total_hidden or 0 < total_people < k
+    total_hidden = other is None or 0 < total_people < k
+    out = [
+        OriginRow(
+            home_region=label,
+            visitors=p,
+            share=None if total_hidden else _ratio(p, total_people),
+        )
+        for label, p in named
+    ]
+    if folded:  # the small categories, unnamed: a rare home region is never listed
+        out.append(
+            OriginRow(
+                home_region=OTHER_ORIGIN,
+                visitors=other,
+                share=None if other is None or total_hidden else _ratio(other, total_people),
+                suppressed=other is None,
+            )
+        )
     return Origins(
         window=await _window(conn, resolved, start, end, k),
-        rows=[
-            OriginRow(
-                home_region=r["home_region"],
-                visitors=None if h else p,
-                share=None if h or total_hidden else _ratio(p, total_people),
-                suppressed=h,
-            )
-            for r, p, h in zip(cells, people, hidden, strict=True)
-        ],
+        rows=out,
         total_visitors=None if total_hidden else total_people,
         total_suppressed=total_hidden,
     )
