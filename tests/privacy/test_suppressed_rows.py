@@ -8,29 +8,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from onecode.flows.rollup import advance
-from onecode.flows.service import fold_small
 from tests.conftest import World
 from tests.flows_data import D, at, build
 
 Client = AsyncTestClient[Litestar]
 DAY = D.isoformat()
-
-
-def test_fold_small_names_no_small_category() -> None:
-    # one rare category: it takes the smallest named one with it
-    assert fold_small(["CN-11", "CN-BJ", "unknown"], [1, 12, 15], 10) == (
-        [("unknown", 15)],
-        13,
-        True,
-    )
-    # nothing to take: the bucket is hidden (and the caller hides the total)
-    assert fold_small(["CN-11", "CN-BJ"], [3, 0], 10) == ([], None, True)
-    # nothing small: nothing folded
-    assert fold_small(["CN-BJ", "CN-SH"], [12, 10], 10) == (
-        [("CN-BJ", 12), ("CN-SH", 10)],
-        0,
-        False,
-    )
 
 
 async def test_origins_never_name_a_rare_home_region(
