@@ -715,6 +715,22 @@ CREATE TABLE public.flow_occupancy_hours (
     people_out bigint DEFAULT 0 NOT NULL
 );
 
+CREATE TABLE public.flow_release_days (
+    local_day date NOT NULL,
+    released_at timestamp with time zone DEFAULT now() NOT NULL,
+    epsilon double precision NOT NULL,
+    params jsonb NOT NULL,
+    CONSTRAINT flow_release_days_epsilon_check CHECK ((epsilon > (0)::double precision))
+);
+
+CREATE TABLE public.flow_releases (
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    indicator text NOT NULL,
+    bucket text NOT NULL,
+    value integer NOT NULL
+);
+
 CREATE TABLE public.flow_trips (
     traveller_id uuid NOT NULL,
     local_day date NOT NULL,
@@ -974,6 +990,12 @@ ALTER TABLE ONLY public.flow_dwell
 
 ALTER TABLE ONLY public.flow_occupancy_hours
     ADD CONSTRAINT flow_occupancy_hours_pkey PRIMARY KEY (venue_id, local_hour);
+
+ALTER TABLE ONLY public.flow_release_days
+    ADD CONSTRAINT flow_release_days_pkey PRIMARY KEY (local_day);
+
+ALTER TABLE ONLY public.flow_releases
+    ADD CONSTRAINT flow_releases_pkey PRIMARY KEY (venue_id, local_day, indicator, bucket);
 
 ALTER TABLE ONLY public.flow_trips
     ADD CONSTRAINT flow_trips_pkey PRIMARY KEY (traveller_id, local_day, from_venue, to_venue);
