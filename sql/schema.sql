@@ -482,16 +482,17 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval) RETURNS TABLE(status_code integer, body jsonb, replayed boolean)
+CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval) RETURNS TABLE(outcome text, body jsonb, replayed boolean)
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_key    idempotency_keys%ROWTYPE;
-    v_slot   record;
-    v_day    date;
-    v_count  integer;
-    v_status integer;
-    v_body   jsonb;
+    v_key     idempotency_keys%ROWTYPE;
+    v_slot    record;
+    v_booking record;
+    v_day     date;
+    v_count   integer;
+    v_outcome text;
+    v_body    jsonb := '{}'::jsonb;
 BEGIN
     IF p_key IS NOT NULL THEN
         -- an expired key is forgotten: the request runs afresh
@@ -505,21 +506,24 @@ BEGIN
             -- someone holds this key (and has committed: the insert waited for it)
             SELECT * INTO v_key FROM idempotency_keys k
              WHERE k.traveller_id = p_traveller AND k.key = p_key;
-            IF NOT FOUND OR v_key.status_code IS NULL THEN
-                RETURN QUERY SELECT 409, jsonb_build_object(
-                    'code', 'idempotency.in_progress',
-                    'detail', 'A request with this Idempotency-Key is still being processed.'), false;
+            IF NOT FOUND OR (v_key.outcome IS NULL AND v_key.status_code IS NULL) THEN
+                RETURN QUERY SELECT 'key_in_progress'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
             IF v_key.request_hash <> p_request_hash THEN
-                RETURN QUERY SELECT 422, jsonb_build_object(
-                    'code', 'idempotency.key_reused',
-                    'detail', 'This Idempotency-Key was used with a different request body.'), false;
+                RETURN QUERY SELECT 'key_reused'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
-            RETURN QUERY SELECT v_key.status_code::integer,
-                                convert_from(v_key.response, 'UTF8')::jsonb, true;
-            RETURN;
+            IF v_key.outcome IS NOT NULL THEN
+                RETURN QUERY SELECT v_key.outcome, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
+            -- a key stored before outcomes (migration 0050): its booking replays; a
+            -- refusal is decided afresh below (no side effect either way)
+            IF v_key.status_code = 201 THEN
+                RETURN QUERY SELECT 'booked'::text, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
         END IF;
     END IF;
 
@@ -532,20 +536,15 @@ BEGIN
      WHERE s.id = p_slot;
 
     IF NOT FOUND THEN
-        v_status := 404;
-        v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+        v_outcome := 'slot_not_found';
     ELSIF p_party > v_slot.max_party_size THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
-            format('This venue takes parties of at most %s.', v_slot.max_party_size));
+        v_outcome := 'party_too_large';
+        v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
     ELSIF v_slot.starts_at <= now() THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            'This slot has already started.');
+        v_outcome := 'sale_closed';
     ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            format('This venue takes bookings at most %s days ahead.', v_slot.booking_window_days));
+        v_outcome := 'outside_window';
+        v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
     ELSE
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
@@ -554,38 +553,38 @@ BEGIN
          WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
            AND b.local_day = v_day AND b.status <> 'cancelled';
         IF v_count >= v_slot.bookings_per_day THEN
-            v_status := 409;
-            v_body := jsonb_build_object('code', 'bookings.daily_limit', 'detail',
-                format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
+            v_outcome := 'daily_limit';
+            v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
             UPDATE slots s SET booked = s.booked + p_party
              WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
             IF NOT FOUND THEN
-                v_status := 409;
-                v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',
-                    'Not enough places left in this slot.');
+                v_outcome := 'slot_full';
             ELSE
+                -- plain columns in RETURNING (Citus: no non-immutable function there)
                 INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
                                            starts_at, ends_at, local_day)
                 VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, p_party,
                         v_slot.starts_at, v_slot.ends_at, v_day)
-                RETURNING jsonb_build_object(
-                    'id', b.id, 'status', b.status, 'slot_id', b.slot_id,
-                    'venue_id', b.venue_id, 'party_size', b.party_size,
-                    'starts_at', b.starts_at, 'ends_at', b.ends_at,
-                    'local_day', b.local_day, 'created_at', b.created_at)
-                INTO v_body;
-                v_status := 201;
+                RETURNING b.id, b.status, b.slot_id, b.venue_id, b.party_size, b.starts_at,
+                          b.ends_at, b.local_day, b.created_at
+                INTO v_booking;
+                v_outcome := 'booked';
+                v_body := jsonb_build_object(
+                    'id', v_booking.id, 'status', v_booking.status, 'slot_id', v_booking.slot_id,
+                    'venue_id', v_booking.venue_id, 'party_size', v_booking.party_size,
+                    'starts_at', v_booking.starts_at, 'ends_at', v_booking.ends_at,
+                    'local_day', v_booking.local_day, 'created_at', v_booking.created_at);
             END IF;
         END IF;
     END IF;
 
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys k
-           SET status_code = v_status, response = convert_to(v_body::text, 'UTF8')
+           SET outcome = v_outcome, response = convert_to(v_body::text, 'UTF8')
          WHERE k.traveller_id = p_traveller AND k.key = p_key;
     END IF;
-    RETURN QUERY SELECT v_status, v_body, false;
+    RETURN QUERY SELECT v_outcome, v_body, false;
 END;
 $$;
 
@@ -738,7 +737,9 @@ CREATE TABLE public.idempotency_keys (
     status_code smallint,
     response bytea,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 200)))
+    outcome text,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 200))),
+    CONSTRAINT idempotency_keys_outcome_check CHECK ((outcome ~ '^[a-z][a-z_]{0,39}$'::text))
 );
 
 CREATE TABLE public.operator_venues (

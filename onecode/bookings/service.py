@@ -1,8 +1,9 @@
 """Booking rules: take places, replay idempotent retries, cancel, sweep no-shows.
 
 The decisions that must hold under concurrency (capacity, per-day limit, key reuse)
-are made inside PostgreSQL by ``onecode_book_slot`` (migration 0003) in one round trip;
-this module turns its answer into a Booking or a domain error.
+are made inside PostgreSQL by ``onecode_book_slot`` (sql/functions/bookings.sql) in one
+round trip; it answers a domain outcome, which this module turns into a Booking or, through
+``outcomes.refusal``, a domain error.
 """
 
 from __future__ import annotations
@@ -18,19 +19,14 @@ import asyncpg
 import msgspec
 
 from onecode.bookings.models import Booking, BookingIn, Status
+from onecode.bookings.outcomes import Outcome, refusal
 from onecode.db import acquire
-from onecode.errors import AppError, BadRequest, Conflict, NotFound, Unprocessable
+from onecode.errors import BadRequest, Conflict, NotFound
 from onecode.sql import Q
 
 log = logging.getLogger("onecode.bookings")
 
 NO_SHOW_INTERVAL_SECONDS = 60.0
-_ERRORS: dict[int, type[AppError]] = {
-    400: BadRequest,
-    404: NotFound,
-    409: Conflict,
-    422: Unprocessable,
-}
 
 
 class Booked(msgspec.Struct, frozen=True):
@@ -73,12 +69,10 @@ async def book(
         key_ttl_hours,
     )
     assert row is not None
-    status: int = row["status_code"]
     body: dict[str, Any] = row["body"]
-    if status == 201:
+    if row["outcome"] == Outcome.BOOKED:
         return Booked(msgspec.convert(body, Booking), bool(row["replayed"]))
-    error = _ERRORS.get(status, Conflict)
-    raise error(str(body.get("detail", "")), str(body.get("code", "")) or None)
+    raise refusal(row["outcome"], body)
 
 
 async def get_booking(

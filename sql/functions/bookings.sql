@@ -2,11 +2,21 @@
 
 -- Take party places on a slot, atomically, in one statement from the client.
 --
--- Returns one row (status_code, body, replayed): 201 with the booking as body, or a
--- 4xx with {code, detail}. With an idempotency key the key row is inserted first
--- (ON CONFLICT DO NOTHING waits for a concurrent holder of the same key to commit),
--- so that concurrent duplicates make exactly one booking and the losers read the
--- winner's stored answer; a 4xx answer is stored too.
+-- Returns one row (outcome, body, replayed). outcome is a domain code, never an HTTP
+-- status or a sentence (the service maps it to the error tree, onecode/bookings/outcomes.py):
+--   booked           body is the booking
+--   slot_not_found   no such slot
+--   party_too_large  body {max_party_size}
+--   sale_closed      the slot has started
+--   outside_window   body {booking_window_days}: too far ahead
+--   daily_limit      body {bookings_per_day}: the real-name limit per venue and day
+--   slot_full        not enough places left
+--   key_in_progress  another request with this Idempotency-Key has not finished
+--   key_reused       this Idempotency-Key came with another request body
+-- With an idempotency key the key row is inserted first (ON CONFLICT DO NOTHING waits
+-- for a concurrent holder of the same key to commit), so that concurrent duplicates make
+-- exactly one booking and the losers read the winner's stored answer; a refusal is
+-- stored too.
 --
 -- The per-traveller, per-venue, per-day limit holds under concurrency through a
 -- transaction-scoped advisory lock on a hash of (traveller, venue, local day): the
@@ -22,15 +32,16 @@ CREATE OR REPLACE FUNCTION onecode_book_slot(
     p_key          text,
     p_request_hash bytea,
     p_key_ttl      interval
-) RETURNS TABLE (status_code integer, body jsonb, replayed boolean)
+) RETURNS TABLE (outcome text, body jsonb, replayed boolean)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    v_key    idempotency_keys%ROWTYPE;
-    v_slot   record;
-    v_day    date;
-    v_count  integer;
-    v_status integer;
-    v_body   jsonb;
+    v_key     idempotency_keys%ROWTYPE;
+    v_slot    record;
+    v_booking record;
+    v_day     date;
+    v_count   integer;
+    v_outcome text;
+    v_body    jsonb := '{}'::jsonb;
 BEGIN
     IF p_key IS NOT NULL THEN
         -- an expired key is forgotten: the request runs afresh
@@ -44,21 +55,24 @@ BEGIN
             -- someone holds this key (and has committed: the insert waited for it)
             SELECT * INTO v_key FROM idempotency_keys k
              WHERE k.traveller_id = p_traveller AND k.key = p_key;
-            IF NOT FOUND OR v_key.status_code IS NULL THEN
-                RETURN QUERY SELECT 409, jsonb_build_object(
-                    'code', 'idempotency.in_progress',
-                    'detail', 'A request with this Idempotency-Key is still being processed.'), false;
+            IF NOT FOUND OR (v_key.outcome IS NULL AND v_key.status_code IS NULL) THEN
+                RETURN QUERY SELECT 'key_in_progress'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
             IF v_key.request_hash <> p_request_hash THEN
-                RETURN QUERY SELECT 422, jsonb_build_object(
-                    'code', 'idempotency.key_reused',
-                    'detail', 'This Idempotency-Key was used with a different request body.'), false;
+                RETURN QUERY SELECT 'key_reused'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
-            RETURN QUERY SELECT v_key.status_code::integer,
-                                convert_from(v_key.response, 'UTF8')::jsonb, true;
-            RETURN;
+            IF v_key.outcome IS NOT NULL THEN
+                RETURN QUERY SELECT v_key.outcome, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
+            -- a key stored before outcomes (migration 0050): its booking replays; a
+            -- refusal is decided afresh below (no side effect either way)
+            IF v_key.status_code = 201 THEN
+                RETURN QUERY SELECT 'booked'::text, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
         END IF;
     END IF;
 
@@ -71,20 +85,15 @@ BEGIN
      WHERE s.id = p_slot;
 
     IF NOT FOUND THEN
-        v_status := 404;
-        v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+        v_outcome := 'slot_not_found';
     ELSIF p_party > v_slot.max_party_size THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
-            format('This venue takes parties of at most %s.', v_slot.max_party_size));
+        v_outcome := 'party_too_large';
+        v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
     ELSIF v_slot.starts_at <= now() THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            'This slot has already started.');
+        v_outcome := 'sale_closed';
     ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            format('This venue takes bookings at most %s days ahead.', v_slot.booking_window_days));
+        v_outcome := 'outside_window';
+        v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
     ELSE
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
@@ -93,37 +102,37 @@ BEGIN
          WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
            AND b.local_day = v_day AND b.status <> 'cancelled';
         IF v_count >= v_slot.bookings_per_day THEN
-            v_status := 409;
-            v_body := jsonb_build_object('code', 'bookings.daily_limit', 'detail',
-                format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
+            v_outcome := 'daily_limit';
+            v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
             UPDATE slots s SET booked = s.booked + p_party
              WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
             IF NOT FOUND THEN
-                v_status := 409;
-                v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',
-                    'Not enough places left in this slot.');
+                v_outcome := 'slot_full';
             ELSE
+                -- plain columns in RETURNING (Citus: no non-immutable function there)
                 INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
                                            starts_at, ends_at, local_day)
                 VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, p_party,
                         v_slot.starts_at, v_slot.ends_at, v_day)
-                RETURNING jsonb_build_object(
-                    'id', b.id, 'status', b.status, 'slot_id', b.slot_id,
-                    'venue_id', b.venue_id, 'party_size', b.party_size,
-                    'starts_at', b.starts_at, 'ends_at', b.ends_at,
-                    'local_day', b.local_day, 'created_at', b.created_at)
-                INTO v_body;
-                v_status := 201;
+                RETURNING b.id, b.status, b.slot_id, b.venue_id, b.party_size, b.starts_at,
+                          b.ends_at, b.local_day, b.created_at
+                INTO v_booking;
+                v_outcome := 'booked';
+                v_body := jsonb_build_object(
+                    'id', v_booking.id, 'status', v_booking.status, 'slot_id', v_booking.slot_id,
+                    'venue_id', v_booking.venue_id, 'party_size', v_booking.party_size,
+                    'starts_at', v_booking.starts_at, 'ends_at', v_booking.ends_at,
+                    'local_day', v_booking.local_day, 'created_at', v_booking.created_at);
             END IF;
         END IF;
     END IF;
 
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys k
-           SET status_code = v_status, response = convert_to(v_body::text, 'UTF8')
+           SET outcome = v_outcome, response = convert_to(v_body::text, 'UTF8')
          WHERE k.traveller_id = p_traveller AND k.key = p_key;
     END IF;
-    RETURN QUERY SELECT v_status, v_body, false;
+    RETURN QUERY SELECT v_outcome, v_body, false;
 END;
 $$;

@@ -3,7 +3,7 @@
 -- 'no_show' even before the periodic sweep has written it.
 
 -- name: bookings_insert_booking
-SELECT status_code, body, replayed
+SELECT outcome, body, replayed
   FROM onecode_book_slot($1::uuid, $2::uuid, $3::integer, $4::text, $5::bytea,
                          make_interval(hours => $6::integer));
 

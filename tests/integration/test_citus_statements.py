@@ -12,10 +12,6 @@ from tests.integration.test_citus_ready import classify, read_schema
 from tests.support.citus_rules import RULES, Finding, Layout, Statement, check, statements
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("functions/bookings.sql:onecode_book_slot#33", "returning-mutable"): (
-        "the booking INSERT builds its JSON in RETURNING: being rewritten with the booking "
-        "outcome codes"
-    ),
     ("functions/flows.sql:flows_advance#18", "lateral-function-join"): (
         "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
         "split into co-located statements per traveller"
