@@ -7,8 +7,9 @@
 --   booked           body is the booking
 --   slot_not_found   no such slot
 --   party_too_large  body {max_party_size}
---   sale_closed      the slot has started
+--   sale_closed      walk-up sale has closed: the slot ends within the venue's late grace
 --   outside_window   body {booking_window_days}: too far ahead
+--   lottery_open     the day's places are being given by lottery (docs/allocation.md)
 --   daily_limit      body {bookings_per_day}: the real-name limit per venue and day
 --   slot_full        not enough places left
 --   key_in_progress  another request with this Idempotency-Key has not finished
@@ -24,14 +25,19 @@
 -- so it sees every booking committed by whoever held the lock before.
 --
 -- No slot is oversold: the place counter moves only through the conditional UPDATE
--- (booked + n <= capacity), and slots_not_oversold_ck backs it.
+-- (booked + held + n <= capacity - walk-in hold), and slots_not_oversold_ck backs it.
+-- A slot under way stays on sale (walk-up) until its end minus the late grace. General
+-- sale leaves the walk-in quota alone until it frees (onecode_walkin_hold) and the
+-- places held for the waiting list (slots.held); p_channel 'walkin' (the staffed
+-- window, an operator's booking) may use the quota and counts in slots.walkin_booked.
 CREATE OR REPLACE FUNCTION onecode_book_slot(
     p_traveller    uuid,
     p_slot         uuid,
     p_party        integer,
     p_key          text,
     p_request_hash bytea,
-    p_key_ttl      interval
+    p_key_ttl      interval,
+    p_channel      text DEFAULT 'app'
 ) RETURNS TABLE (outcome text, body jsonb, replayed boolean)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -42,6 +48,8 @@ DECLARE
     v_count   integer;
     v_outcome text;
     v_body    jsonb := '{}'::jsonb;
+    v_now     timestamptz := now();
+    v_walkin  boolean := p_channel = 'walkin';
 BEGIN
     IF p_key IS NOT NULL THEN
         -- an expired key is forgotten: the request runs afresh
@@ -77,9 +85,13 @@ BEGIN
     END IF;
 
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
-           v.bookings_per_day, v.booking_window_days,
+           v.bookings_per_day, v.booking_window_days, v.late_grace_min,
+           v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
-           (now() AT TIME ZONE v.timezone)::date AS today
+           (v_now AT TIME ZONE v.timezone)::date AS today,
+           EXISTS (SELECT 1 FROM lotteries l
+                    WHERE l.venue_id = s.venue_id AND l.state = 'open'
+                      AND l.local_day = (s.starts_at AT TIME ZONE v.timezone)::date) AS lottery
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot;
@@ -89,11 +101,13 @@ BEGIN
     ELSIF p_party > v_slot.max_party_size THEN
         v_outcome := 'party_too_large';
         v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
-    ELSIF v_slot.starts_at <= now() THEN
+    ELSIF v_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
         v_outcome := 'sale_closed';
     ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
         v_outcome := 'outside_window';
         v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
+    ELSIF v_slot.lottery AND NOT v_walkin THEN
+        v_outcome := 'lottery_open';
     ELSE
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
@@ -105,25 +119,31 @@ BEGIN
             v_outcome := 'daily_limit';
             v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
-            UPDATE slots s SET booked = s.booked + p_party
-             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
+            UPDATE slots s
+               SET booked = s.booked + p_party,
+                   walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
+             WHERE s.id = p_slot
+               AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
+                   onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
+                                       s.starts_at, v_slot.walkin_release_min, v_now) END;
             IF NOT FOUND THEN
                 v_outcome := 'slot_full';
             ELSE
                 -- plain columns in RETURNING (Citus: no non-immutable function there)
                 INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
-                                           starts_at, ends_at, local_day)
+                                           starts_at, ends_at, local_day, channel)
                 VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, p_party,
-                        v_slot.starts_at, v_slot.ends_at, v_day)
+                        v_slot.starts_at, v_slot.ends_at, v_day, p_channel)
                 RETURNING b.id, b.status, b.slot_id, b.venue_id, b.party_size, b.starts_at,
-                          b.ends_at, b.local_day, b.created_at
+                          b.ends_at, b.local_day, b.created_at, b.channel
                 INTO v_booking;
                 v_outcome := 'booked';
                 v_body := jsonb_build_object(
                     'id', v_booking.id, 'status', v_booking.status, 'slot_id', v_booking.slot_id,
                     'venue_id', v_booking.venue_id, 'party_size', v_booking.party_size,
                     'starts_at', v_booking.starts_at, 'ends_at', v_booking.ends_at,
-                    'local_day', v_booking.local_day, 'created_at', v_booking.created_at);
+                    'local_day', v_booking.local_day, 'created_at', v_booking.created_at,
+                    'channel', v_booking.channel);
             END IF;
         END IF;
     END IF;

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from onecode.bookings.outcomes import REFUSALS, Outcome, refusal
+from onecode.bookings.outcomes import BOOK_OUTCOMES, REFUSALS, SUCCESSES, Outcome, refusal
 from onecode.errors import Conflict
 from onecode.sql import Q
 from tests.api.test_bookings import Client, _problem, book, make_slots
@@ -59,6 +59,18 @@ async def _closed(client: Client, world: World, conn: asyncpg.Connection) -> Ask
 async def _far(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
     far = (datetime.now(UTC) + timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
     (slot,) = await make_slots(client, world, start=far)
+    return Ask("t", slot["id"])
+
+
+async def _lottery(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
+    (slot,) = await make_slots(client, world)
+    await conn.execute(
+        "INSERT INTO lotteries (id, venue_id, local_day, closes_at, seed, seed_sha256)"
+        " SELECT gen_random_uuid(), s.venue_id, (s.starts_at AT TIME ZONE 'Asia/Shanghai')::date,"
+        "        now() + interval '1 hour', sha256('s'), sha256(sha256('s'))"
+        "   FROM slots s WHERE s.id = $1",
+        uuid.UUID(slot["id"]),
+    )
     return Ask("t", slot["id"])
 
 
@@ -106,13 +118,19 @@ CASES: dict[Outcome, tuple[Setup, int, str, str]] = {
         _closed,
         422,
         "bookings.outside_window",
-        "This slot has already started.",
+        "Sale for this slot has closed (walk-up ends the venue's late grace before its end).",
     ),
     Outcome.OUTSIDE_WINDOW: (
         _far,
         422,
         "bookings.outside_window",
         "This venue takes bookings at most 14 days ahead.",
+    ),
+    Outcome.LOTTERY_OPEN: (
+        _lottery,
+        409,
+        "bookings.lottery_open",
+        "This day's places are given by lottery: apply before its deadline.",
     ),
     Outcome.DAILY_LIMIT: (
         _daily,
@@ -141,11 +159,11 @@ def _hash(slot_id: str, party: int) -> bytes:
 
 
 def test_the_table_covers_every_outcome() -> None:
-    assert set(CASES) == set(Outcome)
-    assert set(REFUSALS) == set(Outcome) - {Outcome.BOOKED}
+    assert set(CASES) == BOOK_OUTCOMES
+    assert set(REFUSALS) == set(Outcome) - SUCCESSES
 
 
-@pytest.mark.parametrize("outcome", list(Outcome))
+@pytest.mark.parametrize("outcome", sorted(BOOK_OUTCOMES))
 async def test_outcome(
     client: Client, world: World, conn: asyncpg.Connection, outcome: Outcome
 ) -> None:

@@ -20,10 +20,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "the retry lookup by (gate, scan_id) on scans fans out: to be answered from a "
         "ledger keyed by gate"
     ),
-    ("queries/bookings.sql:bookings_mark_no_shows", "update-stable-column"): (
-        "ends_at + make_interval(...) < now() in the sweep's UPDATE: being rewritten with "
-        "the time passed in"
-    ),
     ("queries/flows.sql:flows_select_arrivals", "grouping-sets"): "planner rollups: region "
     "totals by GROUPING SETS; being rewritten for differential privacy",
     ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
