@@ -45,6 +45,7 @@ REFERENCE: frozenset[str] = frozenset(
         "planner_regions",
         "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
         "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
+        "lotteries",  # a few per venue and release day, read by every booking of that day
     }
 )
 
@@ -67,12 +68,20 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     # scans, so it lives on the traveller's shard; planner reads fan out (analytics)
     "flow_trips": ("traveller_id", "traveller"),
     "traveller_notifications": ("traveller_id", "traveller"),
+    # a traveller's waiting-list entries and lottery applications: their own reads and
+    # an accept (entry + booking) stay on their shard; an offer round reads a slot's
+    # queue across shards (the worker's, not the hot path)
+    "waitlist_entries": ("traveller_id", "traveller"),
+    "lottery_applications": ("traveller_id", "traveller"),
 }
 
 # Not distributed: table -> why.
 LOCAL: dict[str, str] = {
     "events": "the outbox: appended in the transaction of the change and read in order by "
     "the coordinator's webhook worker; no key a reader looks up by",
+    "allocation_jobs": "the allocation worker's queue (offer rounds, draws): inserted by "
+    "the rules in the transaction of the change, taken with SKIP LOCKED by the workers on "
+    "the coordinator; no key a reader looks up by",
     "flow_watermark": "the rollup advance's one-row horizon, read and written by the "
     "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
