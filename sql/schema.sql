@@ -599,6 +599,24 @@ CREATE TABLE public.api_tokens (
     CONSTRAINT api_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
+CREATE TABLE public.audit_log (
+    id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor_kind text NOT NULL,
+    actor_id uuid NOT NULL,
+    action text NOT NULL,
+    object_kind text NOT NULL,
+    object_id text NOT NULL,
+    venue_id uuid,
+    region_code text,
+    before jsonb,
+    after jsonb,
+    request_id text,
+    CONSTRAINT audit_log_action_check CHECK ((action ~ '^[a-z_]+\.[a-z_]+$'::text)),
+    CONSTRAINT audit_log_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['admin'::text, 'operator'::text, 'cli'::text]))),
+    CONSTRAINT audit_log_request_id_check CHECK (((request_id IS NULL) OR (length(request_id) <= 200)))
+);
+
 CREATE TABLE public.bookings (
     id uuid NOT NULL,
     traveller_id uuid NOT NULL,
@@ -613,6 +631,10 @@ CREATE TABLE public.bookings (
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
     cancelled_at timestamp with time zone,
     used_at timestamp with time zone,
+    cancelled_by text,
+    cancel_reason text,
+    CONSTRAINT bookings_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
+    CONSTRAINT bookings_cancelled_by_ck CHECK (((cancelled_by IS NULL) OR (cancelled_by = ANY (ARRAY['traveller'::text, 'venue'::text])))),
     CONSTRAINT bookings_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
     CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['booked'::text, 'cancelled'::text, 'used'::text, 'no_show'::text])))
 );
@@ -728,6 +750,7 @@ CREATE TABLE public.gates (
     venue_id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT gates_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -750,6 +773,7 @@ CREATE TABLE public.operators (
     id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT operators_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -770,6 +794,7 @@ CREATE TABLE public.planners (
     id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT planners_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -789,6 +814,7 @@ CREATE TABLE public.regions (
     name text NOT NULL,
     parent_code text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT regions_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{0,31}$'::text)),
     CONSTRAINT regions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
@@ -855,7 +881,11 @@ CREATE TABLE public.slots (
     capacity integer NOT NULL,
     booked integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancel_reason text,
     CONSTRAINT slots_booked_check CHECK ((booked >= 0)),
+    CONSTRAINT slots_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
+    CONSTRAINT slots_cancelled_ck CHECK (((cancelled_at IS NULL) = (cancel_reason IS NULL))),
     CONSTRAINT slots_capacity_check CHECK ((capacity > 0)),
     CONSTRAINT slots_not_oversold_ck CHECK ((booked <= capacity)),
     CONSTRAINT slots_window_ck CHECK ((ends_at > starts_at))
@@ -896,6 +926,10 @@ CREATE TABLE public.venues (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     place_code_version integer DEFAULT 0 NOT NULL,
     place_code_rotated_at timestamp with time zone,
+    active boolean DEFAULT true NOT NULL,
+    deactivated_at timestamp with time zone,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT venues_active_ck CHECK ((active = (deactivated_at IS NULL))),
     CONSTRAINT venues_booking_window_days_check CHECK (((booking_window_days >= 0) AND (booking_window_days <= 366))),
     CONSTRAINT venues_bookings_per_day_check CHECK (((bookings_per_day >= 1) AND (bookings_per_day <= 100))),
     CONSTRAINT venues_capacity_daily_check CHECK ((capacity_daily > 0)),
@@ -917,6 +951,9 @@ ALTER TABLE ONLY public.scans ALTER COLUMN seq SET DEFAULT nextval('public.scans
 
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_pkey PRIMARY KEY (traveller_id, id);
@@ -1007,6 +1044,12 @@ ALTER TABLE ONLY public.venues
 
 CREATE INDEX api_tokens_principal_idx ON public.api_tokens USING btree (principal_id);
 
+CREATE INDEX audit_log_created_idx ON public.audit_log USING btree (created_at DESC, id DESC);
+
+CREATE INDEX audit_log_object_idx ON public.audit_log USING btree (object_kind, object_id);
+
+CREATE INDEX audit_log_venue_created_idx ON public.audit_log USING btree (venue_id, created_at DESC, id DESC) WHERE (venue_id IS NOT NULL);
+
 CREATE INDEX bookings_open_ends_idx ON public.bookings USING btree (ends_at) WHERE (status = 'booked'::text);
 
 CREATE INDEX bookings_slot_idx ON public.bookings USING btree (slot_id);
@@ -1041,9 +1084,15 @@ CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, fro
 
 CREATE INDEX gate_counters_venue_day_idx ON public.gate_counters USING btree (venue_id, local_day);
 
+CREATE INDEX gates_created_idx ON public.gates USING btree (created_at DESC, id DESC);
+
 CREATE INDEX gates_venue_idx ON public.gates USING btree (venue_id);
 
 CREATE INDEX idempotency_keys_created_idx ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX operator_venues_venue_idx ON public.operator_venues USING btree (venue_id);
+
+CREATE INDEX planner_regions_region_idx ON public.planner_regions USING btree (region_code);
 
 CREATE INDEX regions_parent_idx ON public.regions USING btree (parent_code);
 
@@ -1056,6 +1105,8 @@ CREATE INDEX scans_ingest_xid_idx ON public.scans USING btree (ingest_xid);
 CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, device_time);
 
 CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
+
+CREATE INDEX venues_created_idx ON public.venues USING btree (created_at DESC, id DESC);
 
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 

@@ -154,6 +154,9 @@ END $$;
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
 SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+--    The audit trail (migration 0020): appended by every admin and operator change in
+--    that change's transaction, read by admins; small, and never joined with shards.
+SELECT citus_add_local_table_to_metadata('audit_log') WHERE NOT pg_temp.onecode_citus_has('audit_log');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.
