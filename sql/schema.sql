@@ -196,7 +196,8 @@ BEGIN
     END IF;
 
     SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min
+           ve.timezone, ve.early_grace_min, ve.late_grace_min,
+           ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
 
@@ -234,6 +235,12 @@ BEGIN
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
             END IF;
+            EXIT decide;
+        END IF;
+
+        -- operations (issue 17): a deactivated venue admits nobody (exits still pass)
+        IF NOT v.active THEN
+            v_reason := 'venue_inactive';
             EXIT decide;
         END IF;
 
@@ -525,6 +532,7 @@ BEGIN
 
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
            v.bookings_per_day, v.booking_window_days,
+           v.active, s.cancelled_at,  -- operations (issue 17)
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (now() AT TIME ZONE v.timezone)::date AS today
       INTO v_slot
@@ -534,6 +542,15 @@ BEGIN
     IF NOT FOUND THEN
         v_status := 404;
         v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
+    ELSIF NOT v_slot.active THEN
+        v_status := 409;
+        v_body := jsonb_build_object('code', 'venues.inactive', 'detail',
+            'This venue is closed: it takes no bookings.');
+    ELSIF v_slot.cancelled_at IS NOT NULL THEN
+        v_status := 409;
+        v_body := jsonb_build_object('code', 'slots.cancelled', 'detail',
+            'This slot has been cancelled by the venue.');
     ELSIF p_party > v_slot.max_party_size THEN
         v_status := 422;
         v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
@@ -559,7 +576,8 @@ BEGIN
                 format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
         ELSE
             UPDATE slots s SET booked = s.booked + p_party
-             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
+             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity
+               AND s.cancelled_at IS NULL;  -- a cancel racing this booking wins
             IF NOT FOUND THEN
                 v_status := 409;
                 v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',

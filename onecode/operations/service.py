@@ -11,14 +11,14 @@ import base64
 import binascii
 import re
 import uuid
-import zoneinfo
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import msgspec
 
 from onecode.auth import Kind, TokenCache, hash_token, new_token
+from onecode.catalog.rules import check_venue
 from onecode.catalog.service import region_tree
 from onecode.errors import BadRequest, Conflict, NotFound, Unprocessable
 from onecode.operations import audit
@@ -385,36 +385,6 @@ async def patch_region(
     return msgspec.convert(dict(updated), AdminRegion)
 
 
-def check_timezone(name: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise Unprocessable(f"Unknown time zone {name!r}.", "venues.bad_timezone") from None
-
-
-def venue_contradictions(v: dict[str, Any]) -> list[str]:
-    """What is wrong with a venue's settings taken together (empty when nothing is)."""
-    wrong: list[str] = []
-    if v["requires_booking"] and not v["gated"]:
-        wrong.append(
-            "requires_booking needs gated: bookings are checked at a gate, and an ungated "
-            "venue has none"
-        )
-    if v["capacity_daily"] < v["capacity_instant"]:
-        wrong.append("capacity_daily cannot be below capacity_instant")
-    if (v["lat"] is None) != (v["lon"] is None):
-        wrong.append("lat and lon go together: give both or neither")
-    if v["occupancy_cap_pct"] is not None and not v["gated"]:
-        wrong.append("occupancy_cap_pct is enforced at gates: an ungated venue cannot have one")
-    return wrong
-
-
-def refuse_contradictions(v: dict[str, Any]) -> None:
-    wrong = venue_contradictions(v)
-    if wrong:
-        raise Unprocessable("; ".join(wrong) + ".", "venues.contradiction")
-
-
 async def patch_venue(
     conn: asyncpg.Connection, actor: Actor, venue_id: uuid.UUID, data: VenuePatch
 ) -> AdminVenue:
@@ -426,9 +396,7 @@ async def patch_venue(
             raise NotFound("No such venue.", "venues.not_found")
         before = {k: row[k] for k in VENUE_FIELDS}
         after = {**before, **given}
-        refuse_contradictions(after)
-        if "timezone" in given:
-            check_timezone(after["timezone"])
+        check_venue(after)  # the venue after the change, as a whole
         counts = await conn.fetchrow(Q()["operations_venue_counts"], venue_id)
         assert counts is not None
         if before["gated"] and not after["gated"] and counts["live_gates"]:

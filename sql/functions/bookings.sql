@@ -64,6 +64,7 @@ BEGIN
 
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
            v.bookings_per_day, v.booking_window_days,
+           v.active, s.cancelled_at,  -- operations (issue 17)
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (now() AT TIME ZONE v.timezone)::date AS today
       INTO v_slot
@@ -73,6 +74,15 @@ BEGIN
     IF NOT FOUND THEN
         v_status := 404;
         v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
+    ELSIF NOT v_slot.active THEN
+        v_status := 409;
+        v_body := jsonb_build_object('code', 'venues.inactive', 'detail',
+            'This venue is closed: it takes no bookings.');
+    ELSIF v_slot.cancelled_at IS NOT NULL THEN
+        v_status := 409;
+        v_body := jsonb_build_object('code', 'slots.cancelled', 'detail',
+            'This slot has been cancelled by the venue.');
     ELSIF p_party > v_slot.max_party_size THEN
         v_status := 422;
         v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
@@ -98,7 +108,8 @@ BEGIN
                 format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
         ELSE
             UPDATE slots s SET booked = s.booked + p_party
-             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
+             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity
+               AND s.cancelled_at IS NULL;  -- a cancel racing this booking wins
             IF NOT FOUND THEN
                 v_status := 409;
                 v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',

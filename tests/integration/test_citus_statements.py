@@ -12,7 +12,7 @@ from tests.integration.test_citus_ready import classify, read_schema
 from tests.support.citus_rules import RULES, Finding, Layout, Statement, check, statements
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("functions/bookings.sql:onecode_book_slot#33", "returning-mutable"): (
+    ("functions/bookings.sql:onecode_book_slot#39", "returning-mutable"): (
         "the booking INSERT builds its JSON in RETURNING: being rewritten with the booking "
         "outcome codes"
     ),
