@@ -100,6 +100,8 @@ SELECT create_distributed_table('idempotency_keys', 'traveller_id', colocate_wit
 -- hot spot only under a flood of garbage codes, which rate limiting caps anyway).
 SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('scans');
+SELECT create_distributed_table('traveller_notifications', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('traveller_notifications');
 
 -- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
 -- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
@@ -157,6 +159,9 @@ SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onec
 --    The audit trail (migration 0020): appended by every admin and operator change in
 --    that change's transaction, read by admins; small, and never joined with shards.
 SELECT citus_add_local_table_to_metadata('audit_log') WHERE NOT pg_temp.onecode_citus_has('audit_log');
+--    The event outbox: appended in the transaction of the change, read in order by the
+--    webhook worker on the coordinator; no key to distribute by that a reader uses.
+SELECT citus_add_local_table_to_metadata('events') WHERE NOT pg_temp.onecode_citus_has('events');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.catalog import service
 from onecode.catalog.models import (
@@ -27,7 +28,6 @@ from onecode.catalog.models import (
     VenueIn,
 )
 from onecode.db import Conn
-from onecode.operations.audit import Actor
 
 RegionQuery = Annotated[
     str | None,

@@ -9,6 +9,8 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
+from onecode.audit import trail as audit
+from onecode.audit.trail import Actor
 from onecode.auth import Kind, store_token
 from onecode.catalog.models import (
     Created,
@@ -26,11 +28,9 @@ from onecode.catalog.models import (
     VenueIn,
     crowd_level,
 )
+from onecode.catalog.place_keys import initial_place_code
 from onecode.catalog.rules import check_slot_capacity, check_slot_window, check_venue
 from onecode.errors import Conflict, NotFound, Unprocessable
-from onecode.operations import audit
-from onecode.operations.audit import Actor
-from onecode.places.signing import initial_place_code
 from onecode.sql import Q
 
 V = TypeVar("V", bound=Venue)
@@ -109,7 +109,7 @@ async def _insert_venue(conn: asyncpg.Connection, venue_id: uuid.UUID, data: Ven
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
-        await initial_place_code(conn, venue_id),  # signed (onecode.places.signing)
+        await initial_place_code(conn, venue_id),  # signed (onecode.catalog.place_keys)
     )
 
 

@@ -14,11 +14,12 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
-from onecode.bodies import strict_body
 from onecode.db import Conn
+from onecode.http.bodies import strict_body
+from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.operations import service
-from onecode.operations.audit import Actor
 from onecode.operations.invalidation import invalidation_lifespan
 from onecode.operations.models import (
     AdminRegion,
@@ -37,7 +38,6 @@ from onecode.operations.models import (
     VenuePage,
     VenuePatch,
 )
-from onecode.paging import MAX_CURSOR_LEN
 
 _CODE = r"^[A-Z0-9][A-Z0-9-]{0,31}$"
 CursorQuery = Annotated[

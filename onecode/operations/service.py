@@ -17,12 +17,13 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
+from onecode.audit import trail as audit
+from onecode.audit.trail import Actor
 from onecode.auth import Kind, TokenCache, hash_token, new_token
 from onecode.catalog.rules import check_venue
 from onecode.catalog.service import region_tree
 from onecode.errors import BadRequest, Conflict, NotFound, Unprocessable
-from onecode.operations import audit
-from onecode.operations.audit import Actor
+from onecode.http.paging import decode_cursor, encode_cursor
 from onecode.operations.models import (
     AdminRegion,
     AdminVenue,
@@ -41,7 +42,6 @@ from onecode.operations.models import (
     VenuePage,
     VenuePatch,
 )
-from onecode.paging import decode_cursor, encode_cursor
 from onecode.sql import Q
 
 T = TypeVar("T")

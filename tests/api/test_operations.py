@@ -291,7 +291,7 @@ async def test_region_changes_are_checked_and_audited(client: Client, world: Wor
     )
     r = await client.patch("/v1/admin/regions/CN-YN", json={"parent_code": None}, headers=ADMIN)
     assert r.json()["parent_code"] is None
-    entries = await _audit(client, object_kind="region")
+    entries = await _audit(client, object_kind="region", action="region.changed")
     assert [(e["action"], e["before"], e["after"]) for e in reversed(entries)] == [
         ("region.changed", {"name": "Yunnan"}, {"name": "Yunnan Province"}),
         ("region.changed", {"parent_code": None}, {"parent_code": "CN-GZ"}),
