@@ -86,6 +86,9 @@ LOCAL: dict[str, str] = {
     "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
     "schema_functions": "the rule-file runner's bookkeeping, on the coordinator only",
+    "audit_log": "every admin and operator change, appended in the change's transaction "
+    "and read by admins: small, written and read on the coordinator only (a Citus local "
+    "table, like gate_counters)",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
     "reference table would need, no fan-out as a gate_id distribution would need)",
