@@ -30,12 +30,6 @@ class RegionIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     default_locale: LocaleTag = "zh-CN"
 
 
-class RegionSettingsIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """An admin's change to a region's settings."""
-
-    default_locale: LocaleTag
-
-
 class Region(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     name: str
@@ -84,7 +78,8 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     late_grace_min: int
     rating: float | None = None
     rating_count: int = 0
-    inside: int = 0
+    # the crowd level only: an exact live count would let anyone time one person's
+    # visit (0 -> 1 -> 0); operators, admins and gates read it from /live
     crowd_level: Level = "green"
 
 

@@ -18,7 +18,7 @@ from onecode import i18n
 from onecode.auth import Caller, Kind, allow
 from onecode.catalog.service import region_locale
 from onecode.db import Conn
-from onecode.flows import service
+from onecode.flows import privacy, service
 from onecode.flows.models import (
     Arrivals,
     ArrivalsRow,
@@ -100,6 +100,16 @@ async def _with_region_names(
     return msgspec.structs.replace(body, rows=rows)
 
 
+def _privacy(state: State) -> service.Privacy:
+    settings = state.settings
+    return service.Privacy(
+        int(settings.k_anonymity),
+        privacy.Params(
+            epsilon=float(settings.dp_epsilon), delay_hours=float(settings.dp_release_delay_hours)
+        ),
+    )
+
+
 class Window(msgspec.Struct, frozen=True):
     """What every indicator but occupancy is asked for: a scope, a date range and k."""
 
@@ -107,6 +117,7 @@ class Window(msgspec.Struct, frozen=True):
     first: date
     last: date
     k: int
+    privacy: service.Privacy
 
 
 async def provide_window(
@@ -121,7 +132,7 @@ async def provide_window(
     """Dependency: the checked ``from``/``to`` range and the caller's scope (404 outside)."""
     first, last = service.check_range(start, end)
     scope = await service.resolve_scope(conn, principal, region, venue)
-    return Window(scope, first, last, _k(state))
+    return Window(scope, first, last, _k(state), _privacy(state))
 
 
 Win = NamedDependency[Window]
@@ -144,7 +155,7 @@ class PlannerController(Controller):
     ) -> Response[Arrivals]:
         """Visits and unique visitors per hour or day."""
         body = await service.arrivals(
-            conn, window.scope, window.first, window.last, grain, window.k
+            conn, window.scope, window.first, window.last, grain, window.k, p=window.privacy
         )
         return _answer(request, fmt, body, ArrivalsRow, body.rows, "arrivals")
 
@@ -160,7 +171,7 @@ class PlannerController(Controller):
         fmt: FormatQ = None,
     ) -> Response[Occupancy]:
         """People inside per hour of a day against capacity, with 80/90/95% levels."""
-        body = await service.occupancy(conn, principal, venue, day, _k(state))
+        body = await service.occupancy(conn, principal, venue, day, _k(state), p=_privacy(state))
         return _answer(request, fmt, body, OccupancyHour, body.hours, "occupancy")
 
     @get("/od")
@@ -168,7 +179,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Od]:
         """Origin-destination trips between venues (consecutive entries in one day)."""
-        body = await service.od(conn, window.scope, window.first, window.last, window.k)
+        body = await service.od(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, OdLink, body.links, "od")
 
     @get("/dwell")
@@ -176,7 +189,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Dwell]:
         """Dwell-time histogram from entry/exit pairs."""
-        body = await service.dwell(conn, window.scope, window.first, window.last, window.k)
+        body = await service.dwell(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, DwellBin, body.bins, "dwell")
 
     @get("/origins")
@@ -184,7 +199,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Origins]:
         """Visitors by home region."""
-        body = await service.origins(conn, window.scope, window.first, window.last, window.k)
+        body = await service.origins(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         body = await _with_region_names(conn, request, window, body)
         return _answer(request, fmt, body, OriginRow, body.rows, "origins")
 
@@ -193,7 +210,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Heatmap]:
         """Visits by hour of day and weekday."""
-        body = await service.heatmap(conn, window.scope, window.first, window.last, window.k)
+        body = await service.heatmap(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, HeatCell, body.cells, "heatmap")
 
     @get("/bookings")
@@ -207,7 +226,9 @@ class PlannerController(Controller):
     @get("/venues")
     async def venues(self, conn: Conn, window: Win) -> PlannerVenues:
         """The venues of the scope the caller may see, busiest first (k-safe order)."""
-        return await service.venues(conn, window.scope, window.first, window.last, window.k)
+        return await service.venues(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
 
     @get("/feedback")
     async def feedback(

@@ -196,7 +196,7 @@ def region_name(code: str, locale: str) -> str | None:
     found = _regions().get(code) or _regions().get(f"CN-{code}")  # HK, MO, TW alone too
     if found is not None:
         return found.name(locale)
-    if code in {"other", "unknown"}:  # the origins rows that are no region
+    if code in {"other", "unknown", "abroad"}:  # the origins rows that are no region
         return text(locale, "dashboard", f"region.{code}")
     if len(code) == 2 and code.isascii() and code.isalpha() and code.isupper():
         # a country (ISO 3166-1): CLDR's name, as Babel ships it

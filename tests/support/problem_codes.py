@@ -102,6 +102,14 @@ def problem_codes() -> set[str]:
                 codes.update(c for c in _call_codes(node) if c)
             elif isinstance(node, ast.Assign | ast.AnnAssign):
                 codes.update(c for c in _assign_codes(node) if c)
+            elif (
+                # ``(Conflict, "bookings.slot_full", "sentence")``: an outcome -> error table
+                isinstance(node, ast.Tuple)
+                and len(node.elts) >= 2
+                and _name(node.elts[0]) in _ERROR_CLASSES
+                and (code := _str(node.elts[1])) is not None
+            ):
+                codes.add(code)
     for path in SQL.rglob("*.sql"):
         codes.update(_SQL_CODE.findall(path.read_text(encoding="utf-8")))
     return codes

@@ -473,15 +473,18 @@
     noteK(d);
     var cap = d.capacity_instant;
     var th = d.thresholds || {};
-    var cats = [], inside = [], supCats = [], points = 0, max = 0;
+    var cats = [], inside = [], supCats = [], points = 0, max = 0, byLevel = false, lv = [];
+    var y80 = (th.yellow || 80) / 100, y90 = (th.orange || 90) / 100, y95 = (th.red || 95) / 100;
+    // planners get the crowd level of each hour, not a count (issue #16): drawn inside its band
+    var LEVEL_AT = { green: y80 / 2, yellow: (y80 + y90) / 2, orange: (y90 + y95) / 2, red: (y95 + 1) / 2 };
     rowsOf(d).forEach(function (r) {
       var c = fmtHour(r.hour), v = r.inside;
-      cats.push(c);
-      if (isSuppressed(r, v)) { inside.push(null); supCats.push(c); return; }
+      cats.push(c); lv.push(r.level);
+      if ((v === null || v === undefined) && r.level && cap) { v = Math.round(LEVEL_AT[r.level] * cap); byLevel = true; }
+      else if (isSuppressed(r, v)) { inside.push(null); supCats.push(c); return; }
       inside.push(v); points++;
       if (v > max) max = v;
     });
-    var y80 = (th.yellow || 80) / 100, y90 = (th.orange || 90) / 100, y95 = (th.red || 95) / 100;
     var axis = niceAxis(Math.max(cap || 0, max) * 1.05);
     var series = [{
       name: t("occ.inside"), type: "line", data: inside, step: false, symbolSize: 3, connectNulls: false,
@@ -510,7 +513,7 @@
       visualMap: levels,
       tooltip: { trigger: "axis", renderMode: "richText", confine: true, formatter: function (ps) {
         var i = ps[0].dataIndex;
-        var v = supCats.indexOf(cats[i]) >= 0 ? supLabel() : cap
+        var v = supCats.indexOf(cats[i]) >= 0 ? supLabel() : byLevel ? t("occ.level", { level: t("level." + lv[i]) }) : cap
           ? t("occ.tooltip_cap", { n: num(inside[i]), pct: Math.round(100 * inside[i] / cap), cap: num(cap) })
           : t("occ.tooltip", { n: num(inside[i]) });
         return cats[i] + "  " + v;
@@ -522,7 +525,7 @@
       // suppressed hours: light hatched columns behind the line (the last series)
       series: series.concat([supColumns(cats, supCats)])
     }, true);
-    var note = t("occ.note", { name: d.name, date: d.date, tz: d.timezone }) +
+    var note = t(byLevel ? "occ.note_levels" : "occ.note", { name: d.name, date: d.date, tz: d.timezone }) +
       (d.peak_inside !== null && d.peak_inside !== undefined ? t("occ.peak", { n: num(d.peak_inside), hour: fmtHour(d.peak_hour) }) : "");
     finish("occupancy", points, supCats.length, note + (LOCALE === "zh-CN" ? "。" : "."));
   }
