@@ -20,14 +20,28 @@ import msgspec
 from onecode.codes import cli as codes_cli
 from onecode.commands import Command
 from onecode.demo import run as demo_run
-from onecode.devdb import database
+from onecode.devdb import database, describe
 from onecode.flows import cli as flows_cli
 from onecode.offline import agent as offline_agent
 from onecode.settings import Settings, SettingsError
 
 log = logging.getLogger("onecode.cli")
 
-_DESCRIPTION = "The ``onecode`` command: serve, migrate and the operator tools."
+_DESCRIPTION = (
+    "onecode: one QR code for a region's tourism. Serve the API and the planner dashboard, "
+    "migrate the database, and run the operator tools. Without DATABASE_URL, an embedded "
+    "PostgreSQL in the data folder is used."
+)
+_EPILOG = "Each command has its own help: onecode COMMAND --help"
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help line, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
@@ -36,7 +50,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir", type=Path, help="data folder (ONECODE_DATA_DIR, default ./.onecode)"
     )
-    p.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -118,6 +132,7 @@ def migrate_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from onecode.migrate import migrate
 
     with database(settings) as dsn:
+        print(f"database: {describe(dsn, embedded=not settings.database_url)}", flush=True)
         applied = asyncio.run(migrate(dsn))
     print("applied: " + (", ".join(applied) if applied else "nothing, up to date"))
     return 0
@@ -138,13 +153,18 @@ COMMANDS: tuple[Command, ...] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     by_name = {c.name: c for c in COMMANDS}
-    parser = argparse.ArgumentParser(
-        prog="onecode",
-        description="The ``onecode`` command: serve, migrate and the operator tools.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="onecode", description=_DESCRIPTION, epilog=_EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, c in sorted(by_name.items()):
-        c.arguments(sub.add_parser(name, help=c.help))
+        # every option's default in its help line
+        c.arguments(
+            sub.add_parser(
+                name,
+                help=c.help,
+                description=c.help[:1].upper() + c.help[1:] + ".",
+                formatter_class=_HelpWithDefaults,
+            )
+        )
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -492,7 +492,10 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days, travellers=args.travellers, seed=args.seed, now=datetime.now(UTC)
     )
     progress = Progress(not args.quiet)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+    # one line per request is noise in the progress output: the client's (httpx) and the
+    # in-process server's access log (onecode.access) both stay quiet below WARNING
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("onecode.access").setLevel(logging.WARNING)
     try:
         if args.url:
             if not settings.admin_token:

@@ -9,7 +9,7 @@ import contextlib
 import asyncpg
 
 from onecode.commands import Command
-from onecode.devdb import database
+from onecode.devdb import database, describe
 from onecode.flows.rollup import advance
 from onecode.settings import Settings
 
@@ -37,6 +37,7 @@ async def _run(dsn: str, loop: bool, interval: float) -> int:
 
 def rollup(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as dsn, contextlib.suppress(KeyboardInterrupt):
+        print(f"database: {describe(dsn, embedded=not settings.database_url)}", flush=True)
         asyncio.run(_run(dsn, bool(args.loop), settings.rollup_interval_seconds))
     return 0
 
