@@ -46,9 +46,10 @@ def _route_modules() -> list[Any]:
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
+    from onecode.webhooks import routes as webhooks
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, dashboard]
+    modules += [flows, reviews, places, complaints, dashboard, webhooks]
     return modules
 
 

@@ -151,7 +151,8 @@ def _load_plugins() -> None:
     """Import the modules that register more sub-commands."""
     import importlib
 
-    for name in ("onecode.codes.cli", "onecode.offline.agent", "onecode.flows.cli", "onecode.demo"):
+    plugins = ("onecode.codes.cli", "onecode.offline.agent", "onecode.flows.cli", "onecode.demo")
+    for name in (*plugins, "onecode.webhooks.cli"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

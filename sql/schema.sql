@@ -911,6 +911,64 @@ CREATE TABLE public.venues (
     CONSTRAINT venues_place_code_version_check CHECK ((place_code_version >= 0))
 );
 
+CREATE TABLE public.webhook_attempts (
+    delivery_id uuid NOT NULL,
+    n integer NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    duration_ms integer NOT NULL,
+    status smallint,
+    outcome text NOT NULL,
+    error text,
+    CONSTRAINT webhook_attempts_outcome_check CHECK ((outcome = ANY (ARRAY['delivered'::text, 'http_error'::text, 'timeout'::text, 'network'::text, 'refused'::text])))
+);
+
+CREATE TABLE public.webhook_deliveries (
+    id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    event_id bigint,
+    event_type text NOT NULL,
+    body text NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    claim uuid,
+    retry_until timestamp with time zone NOT NULL,
+    last_status smallint,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    delivered_at timestamp with time zone,
+    CONSTRAINT webhook_deliveries_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
+);
+
+CREATE TABLE public.webhook_hosts (
+    host text NOT NULL,
+    note text,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_hosts_host_check CHECK ((host ~ '^(\*\.)?[a-z0-9._:\[\]-]{1,253}$'::text)),
+    CONSTRAINT webhook_hosts_note_check CHECK ((length(note) <= 200))
+);
+
+CREATE TABLE public.webhook_subscriptions (
+    id uuid NOT NULL,
+    owner_kind text NOT NULL,
+    owner_id uuid NOT NULL,
+    url text NOT NULL,
+    events text[] NOT NULL,
+    venue_ids uuid[],
+    region_codes text[],
+    description text,
+    enabled boolean DEFAULT true NOT NULL,
+    secret_box bytea NOT NULL,
+    previous_secret_box bytea,
+    previous_secret_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_subscriptions_description_check CHECK ((length(description) <= 200)),
+    CONSTRAINT webhook_subscriptions_events_check CHECK (((cardinality(events) >= 1) AND (cardinality(events) <= 50))),
+    CONSTRAINT webhook_subscriptions_owner_kind_check CHECK ((owner_kind = ANY (ARRAY['admin'::text, 'operator'::text, 'planner'::text]))),
+    CONSTRAINT webhook_subscriptions_url_check CHECK (((length(url) >= 1) AND (length(url) <= 2000)))
+);
+
 ALTER TABLE ONLY public.checkins ALTER COLUMN seq SET DEFAULT nextval('public.checkins_seq_seq'::regclass);
 
 ALTER TABLE ONLY public.scans ALTER COLUMN seq SET DEFAULT nextval('public.scans_seq_seq'::regclass);
@@ -1005,6 +1063,21 @@ ALTER TABLE ONLY public.venues
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_place_code_key UNIQUE (place_code);
 
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_pkey PRIMARY KEY (delivery_id, n);
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_uq UNIQUE (subscription_id, event_id);
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhook_hosts
+    ADD CONSTRAINT webhook_hosts_pkey PRIMARY KEY (host);
+
+ALTER TABLE ONLY public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
+
 CREATE INDEX api_tokens_principal_idx ON public.api_tokens USING btree (principal_id);
 
 CREATE INDEX bookings_open_ends_idx ON public.bookings USING btree (ends_at) WHERE (status = 'booked'::text);
@@ -1058,6 +1131,14 @@ CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, devi
 CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
 
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
+
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (state = 'pending'::text);
+
+CREATE INDEX webhook_deliveries_log_idx ON public.webhook_deliveries USING btree (subscription_id, created_at DESC, id DESC);
+
+CREATE INDEX webhook_subscriptions_created_idx ON public.webhook_subscriptions USING btree (created_at DESC, id DESC);
+
+CREATE INDEX webhook_subscriptions_owner_idx ON public.webhook_subscriptions USING btree (owner_id, created_at DESC, id DESC);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_slot_id_fkey FOREIGN KEY (slot_id) REFERENCES public.slots(id);
@@ -1118,3 +1199,9 @@ ALTER TABLE ONLY public.slots
 
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.webhook_deliveries(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES public.webhook_subscriptions(id) ON DELETE CASCADE;

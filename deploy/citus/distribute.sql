@@ -77,6 +77,9 @@ SELECT create_reference_table('planners') WHERE NOT pg_temp.onecode_citus_has('p
 SELECT create_reference_table('planner_regions') WHERE NOT pg_temp.onecode_citus_has('planner_regions');
 SELECT create_reference_table('slots') WHERE NOT pg_temp.onecode_citus_has('slots');
 SELECT create_reference_table('place_code_keys') WHERE NOT pg_temp.onecode_citus_has('place_code_keys');
+-- webhooks: the host allow-list and the subscriptions, read by every fan-out and claim
+SELECT create_reference_table('webhook_hosts') WHERE NOT pg_temp.onecode_citus_has('webhook_hosts');
+SELECT create_reference_table('webhook_subscriptions') WHERE NOT pg_temp.onecode_citus_has('webhook_subscriptions');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a
@@ -154,6 +157,10 @@ END $$;
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
 SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+-- The webhook queue and its attempt log: claimed with FOR UPDATE SKIP LOCKED by the
+-- delivery workers, which talk to the coordinator (docs/webhooks.md).
+SELECT citus_add_local_table_to_metadata('webhook_deliveries') WHERE NOT pg_temp.onecode_citus_has('webhook_deliveries');
+SELECT citus_add_local_table_to_metadata('webhook_attempts') WHERE NOT pg_temp.onecode_citus_has('webhook_attempts');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

@@ -45,6 +45,8 @@ REFERENCE: frozenset[str] = frozenset(
         "planner_regions",
         "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
         "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
+        "webhook_hosts",  # the admin's receiver allow-list (migration 0040)
+        "webhook_subscriptions",  # read by the webhook worker's fan-out and claims
     }
 )
 
@@ -74,6 +76,9 @@ LOCAL: dict[str, str] = {
     "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
     "schema_functions": "the rule-file runner's bookkeeping, on the coordinator only",
+    "webhook_deliveries": "the webhook queue and delivery log: claimed with FOR UPDATE SKIP "
+    "LOCKED by the workers, which talk to the coordinator; not per traveller, not per venue",
+    "webhook_attempts": "each delivery attempt, written beside its webhook_deliveries row",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
     "reference table would need, no fan-out as a gate_id distribution would need)",
@@ -442,7 +447,7 @@ async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.C
     distributed = {r["rel"]: (r["col"], r["colocate"]) for r in calls if r["fn"] == "distributed"}
     local = {r["rel"] for r in calls if r["fn"] == "local"}
     assert reference == REFERENCE | {"rollup_watermark"}
-    assert local == {"gate_counters", "flow_watermark"}
+    assert local == set(LOCAL) - {"schema_migrations", "schema_functions"}
     rollups = sorted(t for t in distributed if t not in DISTRIBUTED and ROLLUP_NAME.search(t))
     assert {"venue_rollup_daily", "venue_rollup_hourly"} <= set(rollups)
     assert distributed[rollups[0]] == ("venue_id", "none")
