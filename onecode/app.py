@@ -17,12 +17,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from onecode import __version__
-from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.auth import (
+    ADMIN_ID,
+    GateSightings,
+    Kind,
+    TokenCache,
+    hash_token,
+    new_token,
+    provide_principal,
+)
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
+from onecode.http.openapi import document_problems
 from onecode.observability import observability_middleware, security_headers
-from onecode.openapi import document_problems
 from onecode.ratelimit import Limits, rate_limit_middleware, route_buckets
 from onecode.settings import Settings
 from onecode.sql import Q
@@ -39,6 +47,7 @@ def _route_modules() -> list[Any]:
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
     from onecode.dashboard import routes as dashboard
+    from onecode.events import routes as events
     from onecode.flows import routes as flows
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
@@ -49,7 +58,7 @@ def _route_modules() -> list[Any]:
     from onecode.webhooks import routes as webhooks
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, dashboard, webhooks]
+    modules += [flows, reviews, places, complaints, events, dashboard, webhooks]
     return modules
 
 
@@ -130,6 +139,7 @@ def create_app(
             {
                 "settings": settings,
                 "token_cache": TokenCache(settings.token_cache_seconds),
+                "gate_sightings": GateSightings(),
                 "keystore": load_keystore(settings),
             }
         ),

@@ -589,6 +589,35 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.onecode_emit_event(p_type text, p_region text, p_venue uuid, p_payload jsonb, p_traveller uuid DEFAULT NULL::uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ev uuid := gen_random_uuid();
+BEGIN
+    INSERT INTO events (id, type, region_code, venue_id, payload)
+    VALUES (ev, p_type, p_region, p_venue, p_payload);
+    IF p_traveller IS NOT NULL THEN
+        INSERT INTO traveller_notifications (traveller_id, id, event_id, type, payload)
+        VALUES (p_traveller, gen_random_uuid(), ev, p_type, p_payload);
+    END IF;
+    RETURN ev;
+END
+$$;
+
+CREATE FUNCTION public.webhooks_region_path(p_code text) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+    WITH RECURSIVE up AS (
+        SELECT r.code, r.parent_code, 0 AS depth FROM regions r WHERE r.code = p_code
+        UNION ALL
+        SELECT r.code, r.parent_code, u.depth + 1
+          FROM regions r JOIN up u ON r.code = u.parent_code
+         WHERE u.depth < 32
+    )
+    SELECT array_agg(up.code) FROM up
+$$;
+
 CREATE TABLE public.api_tokens (
     token_hash bytea NOT NULL,
     kind text NOT NULL,
@@ -672,6 +701,18 @@ CREATE TABLE public.credentials (
     CONSTRAINT credentials_suffix_secret_check CHECK ((length(suffix_secret) = 32))
 );
 
+CREATE TABLE public.events (
+    id uuid NOT NULL,
+    type text NOT NULL,
+    region_code text,
+    venue_id uuid,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    fanned_out_at timestamp with time zone,
+    CONSTRAINT events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text))
+);
+
 CREATE TABLE public.flow_dwell (
     traveller_id uuid NOT NULL,
     venue_id uuid NOT NULL,
@@ -721,6 +762,12 @@ CREATE TABLE public.gate_counters (
     local_day date NOT NULL,
     ins bigint DEFAULT 0 NOT NULL,
     outs bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.gate_heartbeats (
+    gate_id uuid NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL,
+    offline_since timestamp with time zone
 );
 
 CREATE TABLE public.gates (
@@ -861,6 +908,15 @@ CREATE TABLE public.slots (
     CONSTRAINT slots_window_ck CHECK ((ends_at > starts_at))
 );
 
+CREATE TABLE public.traveller_notifications (
+    traveller_id uuid NOT NULL,
+    id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    type text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.travellers (
     id uuid NOT NULL,
     display_name text,
@@ -869,6 +925,26 @@ CREATE TABLE public.travellers (
     erased_at timestamp with time zone,
     CONSTRAINT travellers_display_name_check CHECK (((length(display_name) >= 1) AND (length(display_name) <= 100))),
     CONSTRAINT travellers_home_region_check CHECK ((home_region ~ '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'::text))
+);
+
+CREATE TABLE public.venue_alert_levels (
+    venue_id uuid NOT NULL,
+    kind text NOT NULL,
+    level text NOT NULL,
+    local_day date NOT NULL,
+    load_pct numeric(6,2) NOT NULL,
+    changed_at timestamp with time zone NOT NULL,
+    CONSTRAINT venue_alert_levels_kind_check CHECK ((kind = ANY (ARRAY['instant'::text, 'daily'::text]))),
+    CONSTRAINT venue_alert_levels_level_check CHECK ((level = ANY (ARRAY['green'::text, 'yellow'::text, 'orange'::text, 'red'::text])))
+);
+
+CREATE TABLE public.venue_forecast_alerts (
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    level text NOT NULL,
+    booked integer NOT NULL,
+    announced_at timestamp with time zone NOT NULL,
+    CONSTRAINT venue_forecast_alerts_level_check CHECK ((level = ANY (ARRAY['yellow'::text, 'orange'::text, 'red'::text])))
 );
 
 CREATE TABLE public.venues (
@@ -924,8 +1000,9 @@ CREATE TABLE public.webhook_attempts (
 
 CREATE TABLE public.webhook_deliveries (
     id uuid NOT NULL,
+    message_id uuid NOT NULL,
     subscription_id uuid NOT NULL,
-    event_id bigint,
+    event_id uuid,
     event_type text NOT NULL,
     body text NOT NULL,
     state text DEFAULT 'pending'::text NOT NULL,
@@ -988,6 +1065,9 @@ ALTER TABLE ONLY public.complaints
 ALTER TABLE ONLY public.credentials
     ADD CONSTRAINT credentials_pkey PRIMARY KEY (cred_id);
 
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.flow_dwell
     ADD CONSTRAINT flow_dwell_pkey PRIMARY KEY (traveller_id, venue_id, local_day, entry_at);
 
@@ -1005,6 +1085,9 @@ ALTER TABLE ONLY public.flow_watermark
 
 ALTER TABLE ONLY public.gate_counters
     ADD CONSTRAINT gate_counters_pkey PRIMARY KEY (gate_id, local_day);
+
+ALTER TABLE ONLY public.gate_heartbeats
+    ADD CONSTRAINT gate_heartbeats_pkey PRIMARY KEY (gate_id);
 
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_pkey PRIMARY KEY (id);
@@ -1054,8 +1137,17 @@ ALTER TABLE ONLY public.slots
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_venue_window_uq UNIQUE (venue_id, starts_at, ends_at);
 
+ALTER TABLE ONLY public.traveller_notifications
+    ADD CONSTRAINT traveller_notifications_pkey PRIMARY KEY (traveller_id, id);
+
 ALTER TABLE ONLY public.travellers
     ADD CONSTRAINT travellers_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.venue_alert_levels
+    ADD CONSTRAINT venue_alert_levels_pkey PRIMARY KEY (venue_id, kind);
+
+ALTER TABLE ONLY public.venue_forecast_alerts
+    ADD CONSTRAINT venue_forecast_alerts_pkey PRIMARY KEY (venue_id, local_day, level);
 
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_pkey PRIMARY KEY (id);
@@ -1108,6 +1200,10 @@ CREATE INDEX credentials_changed_idx ON public.credentials USING btree (changed_
 
 CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id);
 
+CREATE INDEX events_created_idx ON public.events USING btree (created_at, id);
+
+CREATE INDEX events_fanout_idx ON public.events USING btree (created_at) WHERE (fanned_out_at IS NULL);
+
 CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id, local_day);
 
 CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, from_venue, to_venue);
@@ -1129,6 +1225,8 @@ CREATE INDEX scans_ingest_xid_idx ON public.scans USING btree (ingest_xid);
 CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, device_time);
 
 CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
+
+CREATE INDEX traveller_notifications_page_idx ON public.traveller_notifications USING btree (traveller_id, created_at DESC, id DESC);
 
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 
@@ -1164,6 +1262,9 @@ ALTER TABLE ONLY public.gate_counters
 ALTER TABLE ONLY public.gate_counters
     ADD CONSTRAINT gate_counters_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
 
+ALTER TABLE ONLY public.gate_heartbeats
+    ADD CONSTRAINT gate_heartbeats_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
+
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
 
@@ -1196,6 +1297,15 @@ ALTER TABLE ONLY public.scans
 
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.traveller_notifications
+    ADD CONSTRAINT traveller_notifications_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
+
+ALTER TABLE ONLY public.venue_alert_levels
+    ADD CONSTRAINT venue_alert_levels_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.venue_forecast_alerts
+    ADD CONSTRAINT venue_forecast_alerts_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
 
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);

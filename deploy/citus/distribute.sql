@@ -80,6 +80,9 @@ SELECT create_reference_table('place_code_keys') WHERE NOT pg_temp.onecode_citus
 -- webhooks: the host allow-list and the subscriptions, read by every fan-out and claim
 SELECT create_reference_table('webhook_hosts') WHERE NOT pg_temp.onecode_citus_has('webhook_hosts');
 SELECT create_reference_table('webhook_subscriptions') WHERE NOT pg_temp.onecode_citus_has('webhook_subscriptions');
+-- alert state: what the detectors announced (written on a change, once per level)
+SELECT create_reference_table('venue_alert_levels') WHERE NOT pg_temp.onecode_citus_has('venue_alert_levels');
+SELECT create_reference_table('venue_forecast_alerts') WHERE NOT pg_temp.onecode_citus_has('venue_forecast_alerts');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a
@@ -103,6 +106,8 @@ SELECT create_distributed_table('idempotency_keys', 'traveller_id', colocate_wit
 -- hot spot only under a flood of garbage codes, which rate limiting caps anyway).
 SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('scans');
+SELECT create_distributed_table('traveller_notifications', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('traveller_notifications');
 
 -- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
 -- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
@@ -157,10 +162,15 @@ END $$;
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
 SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+--    The event outbox: appended in the transaction of the change, read in order by the
+--    webhook worker on the coordinator; no key to distribute by that a reader uses.
+SELECT citus_add_local_table_to_metadata('events') WHERE NOT pg_temp.onecode_citus_has('events');
 -- The webhook queue and its attempt log: claimed with FOR UPDATE SKIP LOCKED by the
 -- delivery workers, which talk to the coordinator (docs/webhooks.md).
 SELECT citus_add_local_table_to_metadata('webhook_deliveries') WHERE NOT pg_temp.onecode_citus_has('webhook_deliveries');
 SELECT citus_add_local_table_to_metadata('webhook_attempts') WHERE NOT pg_temp.onecode_citus_has('webhook_attempts');
+-- when each gate was last heard from: upserted by every API process every few seconds
+SELECT citus_add_local_table_to_metadata('gate_heartbeats') WHERE NOT pg_temp.onecode_citus_has('gate_heartbeats');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

@@ -12,11 +12,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import strict_body
 from onecode.db import Conn
-from onecode.paging import MAX_CURSOR_LEN
+from onecode.http.bodies import strict_body
+from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.webhooks import service
-from onecode.webhooks.cli import in_process_worker
+from onecode.webhooks.detectors import heartbeat_flusher
 from onecode.webhooks.models import (
     AllowedHost,
     Delivery,
@@ -32,6 +32,7 @@ from onecode.webhooks.models import (
     SubscriptionPage,
     SubscriptionPatch,
 )
+from onecode.webhooks.runner import in_process_worker
 from onecode.webhooks.signing import SecretSealer
 
 CursorQuery = Annotated[
@@ -206,4 +207,4 @@ class WebhookHostController(Controller):
 
 
 ROUTES = [WebhookController, WebhookHostController]
-LIFESPANS = [in_process_worker]
+LIFESPANS = [heartbeat_flusher, in_process_worker]

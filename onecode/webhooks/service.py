@@ -19,7 +19,7 @@ from msgspec import UNSET
 
 from onecode.auth import Kind, Principal
 from onecode.errors import Conflict, NotFound, Unprocessable
-from onecode.paging import decode_cursor, encode_cursor
+from onecode.http.paging import decode_cursor, encode_cursor
 from onecode.settings import Settings
 from onecode.sql import Q
 from onecode.webhooks import policy
@@ -62,10 +62,10 @@ def _subscription(row: asyncpg.Record | None) -> Subscription:
 
 def _delivery(row: asyncpg.Record | None) -> Delivery:
     assert row is not None
-    data = {k: v for k, v in row.items() if k != "body"}
+    data = {k: v for k, v in row.items() if k not in ("body", "message_id")}
     if data["state"] != "pending":
         data["next_attempt_at"] = None
-    return msgspec.convert({**data, "webhook_id": webhook_id(row["id"])}, Delivery)
+    return msgspec.convert({**data, "webhook_id": webhook_id(row["message_id"])}, Delivery)
 
 
 # --- the host allow-list (admin) ---------------------------------------------------

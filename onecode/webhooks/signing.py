@@ -99,9 +99,10 @@ class SecretSealer:
             raise SecretError("a subscription secret was sealed with another key") from None
 
 
-def webhook_id(delivery_id: object) -> str:
-    """The ``webhook-id`` of a delivery: stable across attempts and replays."""
-    return "msg_" + str(delivery_id).replace("-", "")
+def webhook_id(message_id: object) -> str:
+    """The ``webhook-id`` of a message (an event's id): the same on every attempt, every
+    replay and for every subscription that receives it."""
+    return "msg_" + str(message_id).replace("-", "")
 
 
 def sign_headers(

@@ -154,6 +154,7 @@ class DeliveryWorker:
                 try:
                     for tick in self.ticks:
                         await tick(self.pool)
+                    await self.fan_out()
                     claimed = await self.claim_and_send()
                     await self._stats()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -181,6 +182,19 @@ class DeliveryWorker:
         finally:
             for w in waiters:
                 w.cancel()
+
+    async def fan_out(self, batch: int = 500) -> int:
+        """Turn new events into messages for the subscriptions that match them."""
+        total = 0
+        while True:
+            now = datetime.now(UTC)
+            retry_until = now + timedelta(hours=self.settings.webhooks_retry_hours)
+            async with self.pool.acquire() as conn:
+                row = await conn.fetchrow(Q()["webhooks_fan_out"], batch, retry_until, now)
+            assert row is not None
+            total += int(row["deliveries"])
+            if int(row["events"]) < batch:
+                return total
 
     async def claim_and_send(self) -> int:
         """Claim as many due messages as there is room for, and start sending them."""
@@ -226,7 +240,7 @@ class DeliveryWorker:
         except SecretError as exc:
             return result("refused", error=str(exc))
         body: str = job["body"]
-        headers = sign_headers(webhook_id(job["id"]), body, secrets_)
+        headers = sign_headers(webhook_id(job["message_id"]), body, secrets_)
         headers.update(
             {
                 "content-type": "application/json",

@@ -33,12 +33,14 @@ CREATE INDEX webhook_subscriptions_owner_idx
 CREATE INDEX webhook_subscriptions_created_idx
     ON webhook_subscriptions (created_at DESC, id DESC);
 
--- One message to one subscription: its id is the webhook-id, the same on every attempt
--- and replay; body holds the exact bytes sent.
+-- One message to one subscription. message_id is the webhook-id: the event's id (the
+-- same for every subscription, every attempt and every replay), or the delivery's own
+-- for a test ping; body holds the exact bytes sent.
 CREATE TABLE webhook_deliveries (
     id              uuid PRIMARY KEY,
+    message_id      uuid NOT NULL,
     subscription_id uuid NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
-    event_id        bigint,  -- the events row it came from; NULL for a test ping
+    event_id        uuid,  -- the events row it came from; NULL for a test ping
     event_type      text NOT NULL,
     body            text NOT NULL,
     state           text NOT NULL DEFAULT 'pending'
@@ -71,3 +73,9 @@ CREATE TABLE webhook_attempts (
     error       text,
     PRIMARY KEY (delivery_id, n)
 );
+
+-- The fan-out's cursor is a mark on each event, not a position: event ids are random and
+-- commit out of order, so "after the last one seen" would skip an event whose
+-- transaction committed late. The worker takes unmarked events with SKIP LOCKED.
+ALTER TABLE events ADD COLUMN fanned_out_at timestamptz;
+CREATE INDEX events_fanout_idx ON events (created_at) WHERE fanned_out_at IS NULL;

@@ -76,13 +76,13 @@ UPDATE webhook_subscriptions
 RETURNING previous_secret_until;
 
 -- name: webhooks_insert_ping
-INSERT INTO webhook_deliveries (id, subscription_id, event_type, body, retry_until)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
+INSERT INTO webhook_deliveries (id, message_id, subscription_id, event_type, body, retry_until)
+VALUES ($1, $1, $2, $3, $4, $5)
+RETURNING id, message_id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
           delivered_at, last_status, last_error;
 
 -- name: webhooks_select_deliveries
-SELECT id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
+SELECT id, message_id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
        delivered_at, last_status, last_error
   FROM webhook_deliveries
  WHERE subscription_id = $1
@@ -92,7 +92,7 @@ SELECT id, event_type, state, attempts, next_attempt_at, retry_until, created_at
  LIMIT $3;
 
 -- name: webhooks_select_delivery
-SELECT id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
+SELECT id, message_id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
        delivered_at, last_status, last_error, body
   FROM webhook_deliveries
  WHERE subscription_id = $1 AND id = $2;
@@ -108,8 +108,8 @@ SELECT n, started_at, duration_ms, status, outcome, error
 UPDATE webhook_deliveries
    SET state = 'pending', next_attempt_at = $3, retry_until = $4, claim = NULL
  WHERE subscription_id = $1 AND id = $2 AND state <> 'pending'
-RETURNING id, event_type, state, attempts, next_attempt_at, retry_until, created_at,
-          delivered_at, last_status, last_error;
+RETURNING id, message_id, event_type, state, attempts, next_attempt_at, retry_until,
+          created_at, delivered_at, last_status, last_error;
 
 -- name: webhooks_claim_deliveries
 -- take due messages of enabled subscriptions; the lease is the new next_attempt_at
@@ -126,7 +126,7 @@ UPDATE webhook_deliveries d
    SET attempts = d.attempts + 1, next_attempt_at = $2, claim = $3
   FROM due, webhook_subscriptions s
  WHERE d.id = due.id AND s.id = d.subscription_id
-RETURNING d.id, d.subscription_id, d.event_type, d.body, d.attempts, d.retry_until,
+RETURNING d.id, d.message_id, d.subscription_id, d.event_type, d.body, d.attempts, d.retry_until,
           s.url, s.secret_box,
           CASE WHEN s.previous_secret_until > $4 THEN s.previous_secret_box END
               AS previous_secret_box;
@@ -163,3 +163,112 @@ WITH RECURSIVE up AS (
      WHERE u.depth < 32
 )
 SELECT asked AS id, array_agg(code) AS path FROM up GROUP BY asked;
+
+-- name: webhooks_fan_out
+-- Unmarked events become one message per matching subscription, and are marked, in one
+-- statement. A subscription matches by event type, its filters, and its owner's scope
+-- now (an operator's venues, a planner's regions and the regions below them).
+-- $1: batch size, $2: retry_until of the new messages, $3: now.
+WITH ev AS (
+    SELECT e.id, e.type, e.venue_id, e.payload, e.created_at,
+           COALESCE(e.region_code, v.region_code) AS region_code
+      FROM events e LEFT JOIN venues v ON v.id = e.venue_id
+     WHERE e.fanned_out_at IS NULL
+     ORDER BY e.created_at
+     LIMIT $1
+       FOR UPDATE OF e SKIP LOCKED
+), scoped AS (
+    SELECT ev.*, webhooks_region_path(ev.region_code) AS path FROM ev
+), ins AS (
+    INSERT INTO webhook_deliveries
+           (id, message_id, subscription_id, event_id, event_type, body, retry_until)
+    SELECT gen_random_uuid(), sc.id, s.id, sc.id, sc.type,
+           jsonb_build_object(
+               'type', sc.type,
+               'timestamp', to_char(sc.created_at AT TIME ZONE 'UTC',
+                                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'data', sc.payload || jsonb_strip_nulls(jsonb_build_object(
+                   'venue_id', sc.venue_id, 'region_code', sc.region_code))
+           )::text,
+           $2
+      FROM scoped sc
+      JOIN webhook_subscriptions s ON s.enabled AND sc.type = ANY (s.events)
+     WHERE (s.venue_ids IS NULL OR sc.venue_id = ANY (s.venue_ids))
+       AND (s.region_codes IS NULL OR sc.path && s.region_codes)
+       AND CASE s.owner_kind
+             WHEN 'admin' THEN true
+             WHEN 'operator' THEN EXISTS (
+                 SELECT 1 FROM operator_venues ov
+                  WHERE ov.operator_id = s.owner_id AND ov.venue_id = sc.venue_id)
+             WHEN 'planner' THEN EXISTS (
+                 SELECT 1 FROM planner_regions pr
+                  WHERE pr.planner_id = s.owner_id AND pr.region_code = ANY (sc.path))
+             ELSE false
+           END
+    ON CONFLICT (subscription_id, event_id) DO NOTHING
+    RETURNING 1
+), marked AS (
+    UPDATE events e SET fanned_out_at = $3 FROM ev WHERE e.id = ev.id RETURNING 1
+)
+SELECT (SELECT count(*) FROM marked) AS events, (SELECT count(*) FROM ins) AS deliveries;
+
+-- name: webhooks_select_loads
+-- Every venue's people inside now and entries today (its local day), from the gate
+-- counters the scans keep.
+SELECT v.id, v.region_code, v.capacity_instant, v.capacity_daily,
+       (now() AT TIME ZONE v.timezone)::date AS local_day,
+       COALESCE(sum(c.ins - c.outs), 0)::bigint AS inside,
+       COALESCE(sum(c.ins), 0)::bigint AS entries
+  FROM venues v
+  LEFT JOIN gate_counters c
+         ON c.venue_id = v.id AND c.local_day = (now() AT TIME ZONE v.timezone)::date
+ GROUP BY v.id;
+
+-- name: webhooks_select_alert_levels
+SELECT venue_id, kind, level, local_day FROM venue_alert_levels;
+
+-- name: webhooks_upsert_alert_level
+INSERT INTO venue_alert_levels (venue_id, kind, level, local_day, load_pct, changed_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (venue_id, kind) DO UPDATE
+   SET level = EXCLUDED.level, local_day = EXCLUDED.local_day,
+       load_pct = EXCLUDED.load_pct, changed_at = EXCLUDED.changed_at;
+
+-- name: webhooks_select_booked_days
+-- places booked per venue and local day, from today for $1 days
+SELECT v.id, v.region_code, v.capacity_daily,
+       (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
+       sum(s.booked)::bigint AS booked
+  FROM slots s JOIN venues v ON v.id = s.venue_id
+ WHERE s.starts_at >= date_trunc('day', now() AT TIME ZONE v.timezone) AT TIME ZONE v.timezone
+   AND s.starts_at < (date_trunc('day', now() AT TIME ZONE v.timezone)
+                      + make_interval(days => $1)) AT TIME ZONE v.timezone
+ GROUP BY v.id, 4
+HAVING sum(s.booked) > 0;
+
+-- name: webhooks_insert_forecast_alert
+INSERT INTO venue_forecast_alerts (venue_id, local_day, level, booked, announced_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING
+RETURNING level;
+
+-- name: webhooks_upsert_heartbeats
+INSERT INTO gate_heartbeats (gate_id, last_seen_at)
+SELECT g.id, t.at
+  FROM unnest($1::uuid[], $2::timestamptz[]) AS t (gate_id, at)
+  JOIN gates g ON g.id = t.gate_id
+ON CONFLICT (gate_id) DO UPDATE
+   SET last_seen_at = GREATEST(gate_heartbeats.last_seen_at, EXCLUDED.last_seen_at),
+       offline_since = CASE WHEN EXCLUDED.last_seen_at > gate_heartbeats.offline_since
+                            THEN NULL ELSE gate_heartbeats.offline_since END;
+
+-- name: webhooks_mark_gates_offline
+-- gates last heard before $1 and not yet announced: mark them, return them to announce
+UPDATE gate_heartbeats h
+   SET offline_since = $2
+  FROM gates g JOIN venues v ON v.id = g.venue_id
+ WHERE g.id = h.gate_id AND h.last_seen_at < $1 AND h.offline_since IS NULL
+RETURNING h.gate_id, g.name, g.venue_id, v.region_code, h.last_seen_at;
+
+-- name: webhooks_try_detector_lock
+SELECT pg_try_advisory_xact_lock(7021);
