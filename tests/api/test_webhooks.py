@@ -5,112 +5,41 @@ retries after 500s and timeouts with the same webhook-id, dead letters and repla
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from onecode.db import create_pool
 from onecode.settings import Settings
-from onecode.webhooks.signing import SecretSealer
-from onecode.webhooks.worker import DeliveryWorker
-from tests.conftest import ADMIN, ADMIN_TOKEN, World
+from tests.conftest import ADMIN, World
 from tests.support.receiver import Receiver
-
-Client = AsyncTestClient[Litestar]
+from tests.support.webhooks import (
+    Client,
+    allow_loopback,
+    fields,
+    ping,
+    running_worker,
+    started_receiver,
+    subscribe,
+    verify,
+    wait_state,
+    webhook_settings,
+)
 
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=db_url,
-        data_dir=tmp_path / "data",
-        admin_token=ADMIN_TOKEN,
-        rate_limit=False,
-        token_cache_seconds=0,
-        log_json=False,
-        webhooks_allow_loopback=True,
-        webhooks_allow_http=True,
-        webhooks_timeout_seconds=0.5,
-        webhooks_connect_timeout_seconds=0.5,
-        webhooks_backoff_base_seconds=0.05,
-        webhooks_backoff_max_seconds=0.2,
-        webhooks_lease_seconds=2.0,
-        webhooks_poll_seconds=0.05,
-    )
+    return webhook_settings(db_url, tmp_path)
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    try:
+    async with started_receiver() as r:
         yield r
-    finally:
-        await r.stop()
-
-
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[DeliveryWorker]:
-    assert settings.database_url
-    pool = await create_pool(settings.database_url, settings)
-    worker = DeliveryWorker(pool, settings, SecretSealer(settings))
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield worker
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await pool.close()
-
-
-async def allow_loopback(client: Client) -> None:
-    r = await client.post("/v1/admin/webhook-hosts", json={"host": "127.0.0.1"}, headers=ADMIN)
-    assert r.status_code == 201, r.text
-
-
-async def subscribe(
-    client: Client, url: str, headers: dict[str, str] = ADMIN, **body: Any
-) -> dict[str, Any]:
-    payload = {"url": url, "events": ["venue.level_changed"], **body}
-    r = await client.post("/v1/webhooks", json=payload, headers=headers)
-    assert r.status_code == 201, r.text
-    out: dict[str, Any] = r.json()
-    return out
-
-
-async def ping(client: Client, sub_id: str, headers: dict[str, str] = ADMIN) -> dict[str, Any]:
-    r = await client.post(f"/v1/webhooks/{sub_id}/ping", headers=headers)
-    assert r.status_code == 202, r.text
-    out: dict[str, Any] = r.json()
-    return out
-
-
-async def wait_state(
-    client: Client, sub_id: str, delivery_id: str, state: str, timeout: float = 10.0
-) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        r = await client.get(f"/v1/webhooks/{sub_id}/deliveries/{delivery_id}", headers=ADMIN)
-        assert r.status_code == 200, r.text
-        detail: dict[str, Any] = r.json()
-        if detail["delivery"]["state"] == state:
-            return detail
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"delivery still {detail['delivery']['state']}: {detail}")
-        await asyncio.sleep(0.05)
-
-
-def verify(secret: str, body: bytes, headers: dict[str, str]) -> Any:
-    return Webhook(secret).verify(body, headers)
 
 
 async def test_secret_is_shown_once_and_stored_sealed(
@@ -190,7 +119,7 @@ async def test_dead_letter_after_the_retry_window_then_replay(
     await allow_loopback(client)
     created = await subscribe(client, url)
     sub_id = created["subscription"]["id"]
-    short = Settings(**{**_fields(settings), "webhooks_retry_hours": 1.0 / 3600})  # 1 s
+    short = Settings(**{**fields(settings), "webhooks_retry_hours": 1.0 / 3600})  # 1 s
     app.state.settings = short  # the API stamps the retry window on new messages
     receiver.script.extend([500] * 200)
     async with running_worker(short):
@@ -209,10 +138,6 @@ async def test_dead_letter_after_the_retry_window_then_replay(
     assert again["delivery"]["webhook_id"] == queued["webhook_id"]
     assert receiver.received[-1].headers["webhook-id"] == queued["webhook_id"]
     assert again["attempt_log"][-1]["outcome"] == "delivered"
-
-
-def _fields(settings: Settings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__struct_fields__}
 
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap(
@@ -248,7 +173,7 @@ async def test_ssrf_policy_refuses_what_is_not_allowed(client: Client, app: Lite
     )
     assert r.status_code == 422 and r.json()["code"] == "webhooks.host_not_allowed"
     app.state.settings = Settings(
-        **{**_fields(app.state.settings), "webhooks_allow_loopback": False}
+        **{**fields(app.state.settings), "webhooks_allow_loopback": False}
     )
     for host in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "192.168.0.1"):
         r = await client.post("/v1/admin/webhook-hosts", json={"host": host}, headers=ADMIN)
@@ -258,7 +183,7 @@ async def test_ssrf_policy_refuses_what_is_not_allowed(client: Client, app: Lite
         "/v1/admin/webhook-hosts", json={"host": "hooks.example.org"}, headers=ADMIN
     )
     assert r.status_code == 201
-    app.state.settings = Settings(**{**_fields(app.state.settings), "webhooks_allow_http": False})
+    app.state.settings = Settings(**{**fields(app.state.settings), "webhooks_allow_http": False})
     for url, code in (
         ("http://hooks.example.org/x", "webhooks.bad_url"),
         ("https://user:pw@hooks.example.org/x", "webhooks.bad_url"),
