@@ -1,8 +1,9 @@
 """A real webhook receiver on loopback for the tests: a tiny HTTP/1.1 server on
 asyncio's streams that records every request and answers from a script.
 
-A script step is a status code, ``"hang"`` (read the request, never answer) or
-``"close"`` (drop the connection). When the script runs out, it answers 204.
+A script step is a status code, ``"hang"`` (read the request, never answer),
+``"close"`` (drop the connection) or ``"slow"`` (answer 204 after ``slow_seconds``).
+When the script runs out, it answers ``default`` (204).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Receiver:
     script: deque[int | str] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     url: str = ""
+    default: int | str = 204
+    slow_seconds: float = 0.3
     _server: asyncio.Server | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _hanging: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -72,13 +75,16 @@ class Receiver:
                     name, _, value = h.partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                step = self.script.popleft() if self.script else 204
+                step = self.script.popleft() if self.script else self.default
                 self.received.append(Received(method, path, headers, body, time.monotonic()))
                 self._arrived.set()
                 if step == "hang":
                     self._hanging.add(writer)
                     await asyncio.sleep(3600)
                     return
+                if step == "slow":
+                    await asyncio.sleep(self.slow_seconds)
+                    step = 204
                 if step == "close":
                     writer.close()
                     return
