@@ -34,6 +34,7 @@ from onecode.webhooks.models import (
 )
 from onecode.webhooks.runner import in_process_worker
 from onecode.webhooks.signing import SecretSealer
+from onecode.webhooks.worker import queue_gauges
 
 CursorQuery = Annotated[
     str | None, QueryParameter(name="cursor", required=False, max_length=MAX_CURSOR_LEN)
@@ -207,4 +208,4 @@ class WebhookHostController(Controller):
 
 
 ROUTES = [WebhookController, WebhookHostController]
-LIFESPANS = [heartbeat_flusher, in_process_worker]
+LIFESPANS = [heartbeat_flusher, queue_gauges, in_process_worker]

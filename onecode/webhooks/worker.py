@@ -20,17 +20,20 @@ message is dead-lettered (``state = 'dead'``) and can be replayed from the API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
+from litestar import Litestar
 from prometheus_client import Counter, Gauge, Histogram
 
 from onecode import __version__
@@ -72,6 +75,7 @@ QUEUE_AGE = Gauge(
 )
 
 MAX_ERROR = 500
+QUEUE_GAUGE_SECONDS = 15.0
 USER_AGENT = f"onecode-webhooks/{__version__}"
 
 
@@ -293,12 +297,38 @@ class DeliveryWorker:
             return
         self._stats_at = time.monotonic()
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(Q()["webhooks_select_queue"])
-        counts = {"pending": 0, "delivered": 0, "dead": 0}
-        oldest: datetime | None = None
-        for row in rows:
-            counts[row["state"]] = row["n"]
-            oldest = row["oldest"] or oldest
-        for state, n in counts.items():
-            QUEUE.labels(state).set(n)
-        QUEUE_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)
+            await refresh_queue_gauges(conn)
+
+
+async def refresh_queue_gauges(conn: Any) -> None:
+    """Messages by state and the oldest waiting one's age, read from the queue table (so
+    any process can serve them: the API's /metrics and the worker's alike)."""
+    rows = await conn.fetch(Q()["webhooks_select_queue"])
+    counts = {"pending": 0, "delivered": 0, "dead": 0}
+    oldest: datetime | None = None
+    for row in rows:
+        counts[row["state"]] = row["n"]
+        oldest = row["oldest"] or oldest
+    for state, n in counts.items():
+        QUEUE.labels(state).set(n)
+    QUEUE_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)
+
+
+@asynccontextmanager
+async def queue_gauges(app: Litestar) -> AsyncGenerator[None, None]:
+    """Lifespan: keep the queue gauges of this API process fresh (every 15 s)."""
+
+    async def loop() -> None:
+        while True:
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                async with app.state.pool.acquire() as conn:
+                    await refresh_queue_gauges(conn)
+            await asyncio.sleep(QUEUE_GAUGE_SECONDS)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

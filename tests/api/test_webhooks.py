@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from litestar import Litestar
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from onecode.settings import Settings
+from onecode.webhooks.worker import refresh_queue_gauges
 from tests.conftest import ADMIN, World
 from tests.support.receiver import Receiver
 from tests.support.webhooks import (
@@ -305,3 +307,28 @@ async def test_bad_bodies_are_clear_4xx(client: Client) -> None:
     assert r.status_code == 422 and r.json()["code"] == "webhooks.bad_secret"
     r = await client.get("/v1/webhooks?cursor=zzz", headers=ADMIN)
     assert r.status_code == 400
+
+
+async def test_metrics_count_attempts_by_outcome_and_the_queue(
+    client: Client, receiver: Receiver, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    await allow_loopback(client)
+    created = await subscribe(client, receiver.url)
+    sub_id = created["subscription"]["id"]
+    receiver.script.extend([500])
+    async with running_worker(settings):
+        queued = await ping(client, sub_id)
+        await wait_state(client, sub_id, queued["id"], "delivered")
+        waiting = await ping(client, sub_id)  # queued while the worker is gone
+    await conn.execute(
+        "UPDATE webhook_deliveries SET created_at = now() - interval '90 seconds' WHERE id = $1",
+        uuid.UUID(waiting["id"]),
+    )
+    await refresh_queue_gauges(conn)
+    text = (await client.get("/metrics", headers=ADMIN)).text
+    assert 'webhook_attempts_total{outcome="http_error"}' in text
+    assert 'webhook_attempts_total{outcome="delivered"}' in text
+    assert 'webhook_deliveries{state="delivered"} 1.0' in text
+    assert 'webhook_deliveries{state="pending"} 1.0' in text
+    age = next(ln for ln in text.splitlines() if ln.startswith("webhook_queue_oldest_seconds "))
+    assert 89 < float(age.split()[1]) < 200

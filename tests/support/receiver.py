@@ -34,6 +34,7 @@ class Receiver:
     _server: asyncio.Server | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _hanging: set[asyncio.StreamWriter] = field(default_factory=set)
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -42,6 +43,7 @@ class Receiver:
         return self.url
 
     async def stop(self) -> None:
+        self._closing.set()  # hung handlers return
         for writer in self._hanging:
             writer.close()
         if self._server is not None:
@@ -80,7 +82,7 @@ class Receiver:
                 self._arrived.set()
                 if step == "hang":
                     self._hanging.add(writer)
-                    await asyncio.sleep(3600)
+                    await self._closing.wait()
                     return
                 if step == "slow":
                     await asyncio.sleep(self.slow_seconds)
