@@ -17,7 +17,15 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from onecode import __version__
-from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.auth import (
+    ADMIN_ID,
+    GateSightings,
+    Kind,
+    TokenCache,
+    hash_token,
+    new_token,
+    provide_principal,
+)
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
@@ -48,9 +56,10 @@ def _route_modules() -> list[Any]:
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
+    from onecode.webhooks import routes as webhooks
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, events, dashboard, operations]
+    modules += [flows, reviews, places, complaints, events, dashboard, operations, webhooks]
     return modules
 
 
@@ -131,6 +140,7 @@ def create_app(
             {
                 "settings": settings,
                 "token_cache": TokenCache(settings.token_cache_seconds),
+                "gate_sightings": GateSightings(),
                 "keystore": load_keystore(settings),
             }
         ),
