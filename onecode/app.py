@@ -18,6 +18,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from onecode import __version__
 from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.bodies import JsonRequest
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
@@ -133,6 +134,8 @@ def create_app(
             }
         ),
         request_max_body_size=settings.max_body_bytes,
+        # every JSON body through onecode.bodies.decode_body: depth, strict types, text, dates
+        request_class=JsonRequest,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="onecode",

@@ -18,7 +18,6 @@ from litestar.datastructures import State
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import strict_body
 from onecode.bookings import service
 from onecode.bookings.models import Booking, BookingIn, Status
 from onecode.db import Conn
@@ -49,7 +48,6 @@ class BookingController(Controller):
     ) -> Response[Booking]:
         """Book places on a timed-entry slot (never oversold; Idempotency-Key replays)."""
         key = service.check_idempotency_key(idempotency_key)
-        data = await strict_body(request, BookingIn)
         try:
             booked = await service.book(
                 conn,

@@ -10,6 +10,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow, require_venue
+from onecode.bodies import check_day
 from onecode.catalog import service
 from onecode.catalog.models import (
     Created,
@@ -89,6 +90,7 @@ class VenueController(Controller):
         day: Annotated[date, QueryParameter(name="date")],
     ) -> list[Slot]:
         """Time slots of a local day with the places still free."""
+        check_day(day, "date")
         return await service.list_slots(conn, venue_id, day)
 
     @post("/{venue_id:uuid}/slots", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])

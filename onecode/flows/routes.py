@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from onecode.auth import Caller, Kind, allow
+from onecode.bodies import check_day
 from onecode.db import Conn
 from onecode.flows import service
 from onecode.flows.models import (
@@ -97,6 +98,8 @@ async def provide_window(
     venue: VenueQ = None,
 ) -> Window:
     """Dependency: the checked ``from``/``to`` range and the caller's scope (404 outside)."""
+    check_day(start, "from")
+    check_day(end, "to")
     first, last = service.check_range(start, end)
     scope = await service.resolve_scope(conn, principal, region, venue)
     return Window(scope, first, last, _k(state))
@@ -138,6 +141,7 @@ class PlannerController(Controller):
         fmt: FormatQ = None,
     ) -> Response[Occupancy]:
         """People inside per hour of a day against capacity, with 80/90/95% levels."""
+        check_day(day, "date")
         body = await service.occupancy(conn, principal, venue, day, _k(state))
         return _answer(request, fmt, body, OccupancyHour, body.hours, "occupancy")
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from onecode.bodies import MULTILINE
 from onecode.catalog.models import Input
 
 Rating = Annotated[int, Meta(ge=1, le=5)]
@@ -18,7 +19,7 @@ MAX_TEXT = 2000
 class ReviewIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     rating: Rating
     # checked again once trimmed; the raw bound leaves room for surrounding whitespace
-    text: Annotated[str, Meta(min_length=1, max_length=2 * MAX_TEXT)]
+    text: Annotated[str, Meta(min_length=1, max_length=2 * MAX_TEXT), MULTILINE]
 
 
 class Review(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,6 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import strict_body
 from onecode.db import Conn
 from onecode.paging import MAX_CURSOR_LEN
 from onecode.reviews import service
@@ -35,7 +34,6 @@ class ReviewController(Controller):
         request: Request[Any, Any, Any],
     ) -> Review:
         """Review a venue after a visit (one review per visit; 403 without a visit)."""
-        data = await strict_body(request, ReviewIn)
         return await service.create_review(conn, principal.id, venue_id, data)
 
     @get("/")
