@@ -18,10 +18,10 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from onecode import __version__
 from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
-from onecode.bodies import JsonRequest
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
+from onecode.http.bodies import JsonRequest
 from onecode.http.openapi import document_problems
 from onecode.observability import observability_middleware, security_headers
 from onecode.ratelimit import Limits, rate_limit_middleware, route_buckets
@@ -135,7 +135,7 @@ def create_app(
             }
         ),
         request_max_body_size=settings.max_body_bytes,
-        # every JSON body through onecode.bodies.decode_body: depth, strict types, text, dates
+        # every JSON body through onecode.http.bodies.decode_body: depth, strict types, text, dates
         request_class=JsonRequest,
         cors_config=cors,
         openapi_config=OpenAPIConfig(

@@ -22,7 +22,6 @@ from onecode.bookings import service
 from onecode.bookings.models import Booking, BookingIn, Status
 from onecode.db import Conn
 from onecode.errors import AppError
-from onecode.http.bodies import strict_body
 from onecode.observability import record_booking
 
 T = TypeVar("T")

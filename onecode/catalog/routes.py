@@ -10,7 +10,6 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow, require_venue
-from onecode.bodies import check_day
 from onecode.catalog import service
 from onecode.catalog.models import (
     Created,
@@ -28,6 +27,7 @@ from onecode.catalog.models import (
     VenueIn,
 )
 from onecode.db import Conn
+from onecode.http.bodies import check_day
 
 RegionQuery = Annotated[
     str | None,

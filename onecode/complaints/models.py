@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from onecode.bodies import MULTILINE
 from onecode.catalog.models import Input
+from onecode.http.bodies import MULTILINE
 
 Category = Literal[
     "service", "cleanliness", "safety", "price", "crowding", "accessibility", "other"

@@ -20,7 +20,6 @@ from onecode.complaints.models import (
     Status,
 )
 from onecode.db import Conn
-from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
 
 CursorQuery = Annotated[

@@ -15,7 +15,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import check_day
 from onecode.db import Conn
 from onecode.flows import service
 from onecode.flows.models import (
@@ -38,6 +37,7 @@ from onecode.flows.models import (
     Origins,
 )
 from onecode.flows.rollup import rollup_lifespan
+from onecode.http.bodies import check_day
 
 CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
 

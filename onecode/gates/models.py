@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from onecode.bodies import DEVICE_CLOCK
+from onecode.http.bodies import DEVICE_CLOCK
 
 Direction = Literal["in", "out"]
 Decision = Literal["accept", "reject"]

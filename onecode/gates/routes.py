@@ -12,11 +12,11 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import check_instant
 from onecode.db import Conn
 from onecode.errors import Forbidden
 from onecode.gates import service
 from onecode.gates.models import ScanIn, ScanResult, Visits
+from onecode.http.bodies import check_instant
 from onecode.observability import record_scan
 
 

@@ -12,7 +12,7 @@ def clean_text(text: str, *, max_len: int, code: str) -> str:
     """Trim ``text`` and refuse it empty, too long, or not storable (lone surrogates).
 
     NUL and other control characters never get here: the body decoder refuses them in
-    every text field (onecode/bodies.py)."""
+    every text field (onecode/http/bodies.py)."""
     trimmed = text.strip()
     if not trimmed:
         raise Unprocessable("The text is empty once trimmed.", code)

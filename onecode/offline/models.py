@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from onecode.bodies import DEVICE_CLOCK
+from onecode.http.bodies import DEVICE_CLOCK
 from onecode.identity.models import KeyInfo
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]

@@ -23,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 
-from onecode.bodies import clamp_instant
 from onecode.codes import KeyRing, Reason, Verified, verify
 from onecode.errors import BadRequest, PayloadTooLarge
+from onecode.http.bodies import clamp_instant
 from onecode.identity.models import KeyInfo
 from onecode.offline.models import (
     Conflict,

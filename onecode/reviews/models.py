@@ -9,8 +9,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from onecode.bodies import MULTILINE
 from onecode.catalog.models import Input
+from onecode.http.bodies import MULTILINE
 
 Rating = Annotated[int, Meta(ge=1, le=5)]
 MAX_TEXT = 2000

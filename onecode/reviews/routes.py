@@ -10,7 +10,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
-from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.reviews import service
 from onecode.reviews.models import Review, ReviewIn, ReviewPage

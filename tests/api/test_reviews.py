@@ -232,7 +232,7 @@ async def test_bad_review_input_is_a_clean_4xx(
             422,
             "reviews.bad_text",
         )
-    # NUL is refused by the body decoder, as in every text field (onecode/bodies.py)
+    # NUL is refused by the body decoder, as in every text field (onecode/http/bodies.py)
     _problem(
         await client.post(_path(world), json={"rating": 5, "text": "a\x00b"}, headers=auth),
         422,

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onecode.bodies import (
+from onecode.errors import BadRequest, Unprocessable
+from onecode.http.bodies import (
     LATEST,
     MAX_DEPTH,
     clamp_instant,
     decode_body,
     nesting_depth_over,
 )
-from onecode.errors import BadRequest, Unprocessable
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text('[]{}"\\ab\n', max_size=8),
