@@ -227,6 +227,36 @@ def _plan(t: mi.Type, multiline: bool = False) -> Check | None:
     return None
 
 
+def _rules(t: mi.Type, out: set[str], seen: set[type]) -> None:
+    if isinstance(t, mi.Metadata):
+        if not (t.extra or {}).get("device_clock"):
+            _rules(t.type, out, seen)
+    elif isinstance(t, mi.StrType):
+        out.add("request.control_character")
+    elif isinstance(t, mi.DateTimeType | mi.DateType):
+        out.add("request.date_out_of_range")
+    elif isinstance(t, mi.StructType):
+        if t.cls not in seen:
+            seen.add(t.cls)
+            for f in t.fields:
+                _rules(f.type, out, seen)
+    elif isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        _rules(t.item_type, out, seen)
+    elif isinstance(t, mi.TupleType | mi.UnionType):
+        for x in t.item_types if isinstance(t, mi.TupleType) else t.types:
+            _rules(x, out, seen)
+    elif isinstance(t, mi.DictType):
+        _rules(t.key_type, out, seen)
+        _rules(t.value_type, out, seen)
+
+
+def body_rules(model: Any) -> set[str]:
+    """The 422 codes :func:`check_values` can give for a body of type ``model``."""
+    out: set[str] = set()
+    _rules(mi.type_info(model), out, set())
+    return out
+
+
 @lru_cache(maxsize=512)
 def _checker(model: Any) -> Check | None:
     return _plan(mi.type_info(model))

@@ -130,7 +130,12 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "complaint_id": lambda w: str(w.ids["complaint_a"]),
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
-    "path": lambda w: "scalar",  # the docs catch-all of the render plugins
+    "path": lambda w: "swagger",  # the docs catch-all of the render plugins
+}
+
+# Path parameters of one route that differ from PARAMS (same name, another meaning).
+ROUTE_PARAMS: dict[str, dict[str, Callable[[World], str]]] = {
+    "/schema/assets/{file_path:path}": {"file_path": lambda w: "swagger-ui.css"},
 }
 
 ADMIN_ONLY = only("admin", ok=201)
@@ -143,7 +148,8 @@ TABLE: dict[str, Row] = {
     "GET /schema": public(),
     "GET /schema/openapi.json": public(),
     "GET /schema/{path:str}": public(),
-    "GET /schema/scalar": public(),
+    # Swagger UI's files from the wheel (onecode/http/docs.py)
+    "GET /schema/assets/{file_path:path}": public(),
     "GET /schema/swagger": public(),
     "GET /schema/oauth2-redirect.html": public(),
     # admin and catalog
@@ -261,10 +267,12 @@ _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def fill(template: str, world: World) -> str:
+    params = {**PARAMS, **ROUTE_PARAMS.get(template, {})}
+
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
-        assert name in PARAMS, f"no PARAMS entry fills path parameter {name!r} of {template}"
-        return PARAMS[name](world)
+        assert name in params, f"no PARAMS entry fills path parameter {name!r} of {template}"
+        return params[name](world)
 
     return _PARAM.sub(one, template)
 
