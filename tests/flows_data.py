@@ -91,15 +91,9 @@ async def _travellers(
 
 
 async def build(conn: asyncpg.Connection, world: World) -> Dataset:
-    c = await world.venue("CN-GZ", "Qingyan Ancient Town", gated=False, requires_booking=False)
-    # an ungated venue registers no gate through the API (gates.venue_ungated); the
-    # dataset's scans at C stand for a counting gate, written here as a raw fact
-    gate_c = {"id": str(uuid.uuid4())}
-    await conn.execute(
-        "INSERT INTO gates (id, venue_id, name) VALUES ($1, $2, 'gate c')",
-        uuid.UUID(gate_c["id"]),
-        uuid.UUID(c["id"]),
-    )
+    # free entry, counted at its gate (a gate only at a gated venue)
+    c = await world.venue("CN-GZ", "Qingyan Ancient Town", gated=True, requires_booking=False)
+    gate_c = await world.post(f"/v1/admin/venues/{c['id']}/gates", {"name": "gate c"})
     data = Dataset(
         venue_a=uuid.UUID(world.ids["venue_a"]),
         venue_b=uuid.UUID(world.ids["venue_b"]),
