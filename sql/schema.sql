@@ -135,6 +135,16 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.gate_entry_limit(p_rule text) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_rule = 'single' THEN 1
+        WHEN p_rule = 'reentry' THEN NULL
+        WHEN p_rule ~ '^daily:[1-9][0-9]{0,2}$' THEN substring(p_rule FROM 7)::integer
+    END
+$_$;
+
 CREATE FUNCTION public.gate_hmac_pads(p_key bytea, OUT ipad bytea, OUT opad bytea) RETURNS record
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
@@ -160,7 +170,7 @@ CREATE FUNCTION public.gate_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
     SELECT sha256(p.opad || sha256(p.ipad || p_msg)) FROM gate_hmac_pads(p_key) AS p
 $$;
 
-CREATE FUNCTION public.gate_scan(p_gate_id uuid, p_venue_id uuid, p_scan_id uuid, p_direction text, p_device_time timestamp with time zone, p_verdict text, p_cred_id bytea, p_generation integer, p_body text, p_suffix bytea) RETURNS TABLE(decision text, reason text, party_size integer, booking_id uuid, replayed boolean)
+CREATE FUNCTION public.gate_scan(p_gate_id uuid, p_venue_id uuid, p_scan_id uuid, p_direction text, p_device_time timestamp with time zone, p_verdict text, p_cred_id bytea, p_generation integer, p_body text, p_suffix bytea) RETURNS TABLE(decision text, reason text, party_size integer, booking_id uuid, replayed boolean, credential text)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
@@ -183,6 +193,7 @@ DECLARE
     v_room    boolean := true;
     v_fresh   boolean := false;
     v_known   boolean := false;
+    v_kind    text;
 BEGIN
     -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
     PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
@@ -191,12 +202,14 @@ BEGIN
      LIMIT 1;
     IF FOUND THEN
         RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
-                            prior.booking_id, true;
+                            prior.booking_id, true,
+                            (SELECT c.kind FROM credentials c WHERE c.cred_id = p_cred_id);
         RETURN;
     END IF;
 
-    SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min
+    SELECT ve.requires_booking, gate_entry_limit(ve.entry_rule) AS entry_limit,
+           ve.capacity_instant, ve.occupancy_cap_pct, ve.timezone, ve.early_grace_min,
+           ve.late_grace_min, coalesce(ve.live_code_required, ve.gated) AS live_code
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
 
@@ -208,16 +221,25 @@ BEGIN
             v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
             EXIT decide;
         END IF;
-        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret INTO cred
-          FROM credentials c WHERE c.cred_id = p_cred_id;
+        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
+               c.booking_id
+          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
         v_known := FOUND;
         IF v_known THEN
             traveller := cred.traveller_id;
+            v_kind := cred.kind;
         END IF;
 
-        -- an exit of an authentic pass is never blocked, whatever the state of the pass:
-        -- it closes the presence if there is one, else it is accepted and flagged
-        IF p_direction = 'out' AND v_known THEN
+        -- an exit of an authentic pass is never blocked, whatever the state of the pass
+        -- (expired, rotated, erased, even a credential no row knows): it closes the
+        -- presence if there is one, else it is accepted and flagged, never counted
+        IF p_direction = 'out' AND NOT v_known THEN
+            v_accept := true;
+            v_reason := 'not_inside';
+            v_party := 1;
+            EXIT decide;
+        END IF;
+        IF p_direction = 'out' THEN
             SELECT p.inside, p.party_size INTO pr FROM presence p
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
@@ -245,18 +267,23 @@ BEGIN
             v_reason := 'revoked_code';     -- rotated, erased, or the credential is gone
             EXIT decide;
         END IF;
-        IF p_suffix IS NOT NULL
-           AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
-            v_reason := 'screenshot_code';
+        IF p_suffix IS NOT NULL THEN
+            IF NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
+                v_reason := 'screenshot_code';
+                EXIT decide;
+            END IF;
+        ELSIF v.live_code AND cred.kind = 'phone' THEN
+            v_reason := 'static_code';      -- a screenshot cut to the static text
             EXIT decide;
         END IF;
 
-        -- 3. the entitlement here and now
-        IF v.requires_booking THEN
+        -- 3. the entitlement here and now (a paper pass: its own booking only)
+        IF v.requires_booking OR cred.kind = 'paper' THEN
             SELECT b.id, b.party_size INTO bk FROM bookings b
              WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                AND b.local_day BETWEEN v_day - 1 AND v_day
                AND b.status IN ('booked', 'used')
+               AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                AND now_at >= b.starts_at - make_interval(mins => v.early_grace_min)
                AND now_at < b.ends_at + make_interval(mins => v.late_grace_min)
              ORDER BY (b.status = 'booked') DESC, b.starts_at
@@ -266,17 +293,21 @@ BEGIN
                             WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                               AND b.local_day BETWEEN v_day - 1 AND v_day
                               AND b.status IN ('booked', 'used')
+                              AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                               AND now_at < b.starts_at - make_interval(mins => v.early_grace_min)) THEN
                     v_reason := 'too_early';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
                                WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                                  AND b.local_day BETWEEN v_day - 1 AND v_day
-                                 AND b.status IN ('booked', 'used')) THEN
+                                 AND b.status IN ('booked', 'used')
+                                 AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'too_late';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
-                               WHERE b.traveller_id = traveller AND b.local_day = v_day
+                               WHERE b.traveller_id = traveller
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day
                                  AND b.venue_id <> p_venue_id
-                                 AND b.status IN ('booked', 'used')) THEN
+                                 AND b.status IN ('booked', 'used')
+                                 AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'wrong_venue';
                 ELSE
                     v_reason := 'no_booking';
@@ -319,12 +350,10 @@ BEGIN
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
             IF FOUND THEN
-                IF v.entry_rule = 'single' THEN
-                    IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
-                ELSIF v.entry_rule = 'reentry' THEN
-                    IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
-                ELSIF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN  -- daily:N
+                IF pr.entries >= v.entry_limit THEN
                     v_reason := 'already_used'; EXIT decide;
+                ELSIF pr.inside THEN
+                    v_reason := 'already_inside'; EXIT decide;   -- anti-passback
                 END IF;
             END IF;
             IF NOT v_room THEN
@@ -357,7 +386,7 @@ BEGIN
             p_device_time, now_at)
     ON CONFLICT DO NOTHING;
     RETURN QUERY SELECT CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason,
-                        v_party, v_booking, false;
+                        v_party, v_booking, false, v_kind;
 END
 $$;
 
@@ -667,8 +696,12 @@ CREATE TABLE public.credentials (
     expires_at timestamp with time zone NOT NULL,
     revoked_all boolean DEFAULT false NOT NULL,
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'phone'::text NOT NULL,
+    booking_id uuid,
     CONSTRAINT credentials_cred_id_check CHECK ((length(cred_id) = 16)),
     CONSTRAINT credentials_generation_check CHECK ((generation >= 1)),
+    CONSTRAINT credentials_kind_check CHECK ((kind = ANY (ARRAY['phone'::text, 'paper'::text]))),
+    CONSTRAINT credentials_paper_booking_ck CHECK (((kind = 'paper'::text) = (booking_id IS NOT NULL))),
     CONSTRAINT credentials_suffix_secret_check CHECK ((length(suffix_secret) = 32))
 );
 
@@ -896,6 +929,7 @@ CREATE TABLE public.venues (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     place_code_version integer DEFAULT 0 NOT NULL,
     place_code_rotated_at timestamp with time zone,
+    live_code_required boolean,
     CONSTRAINT venues_booking_window_days_check CHECK (((booking_window_days >= 0) AND (booking_window_days <= 366))),
     CONSTRAINT venues_bookings_per_day_check CHECK (((bookings_per_day >= 1) AND (bookings_per_day <= 100))),
     CONSTRAINT venues_capacity_daily_check CHECK ((capacity_daily > 0)),
@@ -984,6 +1018,9 @@ ALTER TABLE ONLY public.reviews
 ALTER TABLE ONLY public.scans
     ADD CONSTRAINT scans_pkey PRIMARY KEY (traveller_id, gate_id, scan_id);
 
+ALTER TABLE public.scans
+    ADD CONSTRAINT scans_reason_ck CHECK ((reason = ANY (ARRAY['ok'::text, 'not_inside'::text, 'invalid_code'::text, 'unknown_key'::text, 'expired_code'::text, 'not_yet_valid'::text, 'revoked_code'::text, 'screenshot_code'::text, 'static_code'::text, 'no_booking'::text, 'wrong_venue'::text, 'too_early'::text, 'too_late'::text, 'already_used'::text, 'already_inside'::text, 'venue_full'::text, 'no_pack'::text, 'agent_interrupted'::text, 'bad_time'::text, 'party_too_large'::text]))) NOT VALID;
+
 ALTER TABLE ONLY public.schema_functions
     ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
 
@@ -1033,7 +1070,9 @@ CREATE INDEX complaints_venue_page_idx ON public.complaints USING btree (venue_i
 
 CREATE INDEX credentials_changed_idx ON public.credentials USING btree (changed_at);
 
-CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id);
+CREATE INDEX credentials_traveller_all_idx ON public.credentials USING btree (traveller_id);
+
+CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id) WHERE ((kind = 'phone'::text) AND (NOT revoked_all));
 
 CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id, local_day);
 

@@ -85,6 +85,7 @@ async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> VenueCreated:
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
+        data.live_code_required,
         await initial_place_code(conn, venue_id),  # signed (onecode.places.signing)
     )
     rows = await conn.fetch(Q()["catalog_select_venues"], venue_id, None)

@@ -11,15 +11,19 @@ SELECT b.id, c.cred_id, b.party_size,
        b.status
   FROM bookings b
   JOIN credentials c ON c.traveller_id = b.traveller_id
+                    AND NOT c.revoked_all AND (c.kind = 'phone' OR c.booking_id = b.id)
  WHERE b.venue_id = $1
    AND b.local_day BETWEEN $2 AND $2 + 1
    AND (($3::timestamptz IS NULL AND b.status IN ('booked', 'used'))
-        OR b.changed_at > $3::timestamptz);
+        OR b.changed_at > $3::timestamptz OR c.changed_at > $3::timestamptz);
 
 -- name: offline_select_revocations
+-- revoked credentials whose codes have not expired yet (an expired code is refused
+-- by its signed expiry anyway), and rotated generations
 SELECT cred_id, CASE WHEN revoked_all THEN 2147483647 ELSE generation END AS min_generation
   FROM credentials
  WHERE (generation > 1 OR revoked_all)
+   AND expires_at > now() - interval '1 day'
    AND ($1::timestamptz IS NULL OR changed_at > $1::timestamptz);
 
 -- name: offline_select_credentials

@@ -79,12 +79,17 @@ async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.
     assert r.status_code == 200, r.text
     r = await client.post("/v1/me/code/rotate", headers=world.auth("traveller_b"))
     assert r.status_code == 200, r.text
+    r_rotated = r.json()
     r = await client.get("/v1/gate/pack", params={"cursor": full["cursor"]}, headers=gate)
     delta = r.json()
     assert delta["full"] is False
     statuses = {e[0]: e[5] for e in delta["entitlements"]}
     assert statuses == {booking_a: "cancelled", booking_b: "booked"}
-    assert [cred_id_of(code_b, full["keys"]), 2] in delta["revocations"]
+    # rotation revoked b's credential for good (a new cred_id replaces it) ...
+    assert [cred_id_of(code_b, full["keys"]), 2147483647] in delta["revocations"]
+    # ... and b's booking comes again, under the new credential
+    new_b = cred_id_of(r_rotated["code"], full["keys"])
+    assert [e[1] for e in delta["entitlements"] if e[0] == booking_b] == [new_b]
 
     # garbage cursors are a 400, never a 500; a very old one gives a full pack
     for bad in ("nope", "v1.abc", "v2.123", "v1." + "9" * 30):
