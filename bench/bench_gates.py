@@ -35,7 +35,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from onecode.codes import Credential, KeyStore, issue
+from onecode.codes import Credential, KeyStore, issue, screenshot_suffix
 from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
 
 ADMIN = "oc_admin_bench-token-000000000000000000000000000000"
@@ -170,13 +170,21 @@ async def _gate_id(dsn: str, venue_id: str) -> uuid.UUID:
         await conn.close()
 
 
+def b45(suffix: str) -> bytes:
+    """The 4 raw bytes of a `*`-prefixed suffix, as the server passes them to gate_scan."""
+    import base45
+
+    raw: bytes = base45.b45decode(suffix[1:])
+    return raw
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes, datetime]]:
+async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes, datetime, bytes]]:
     """BENCH SETUP ONLY: travellers, credentials, one wide slot and a booking each."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -185,6 +193,7 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
         expires = now + timedelta(days=30)
         ids = [uuid.uuid4() for _ in range(n)]
         creds = [secrets.token_bytes(16) for _ in range(n)]
+        suffix_secrets = [secrets.token_bytes(32) for _ in range(n)]
         slot_id = uuid.uuid4()
         async with conn.transaction():
             await conn.execute(
@@ -193,12 +202,13 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
             )
             await conn.execute(
                 "INSERT INTO credentials (cred_id, traveller_id, suffix_secret, issued_at, "
-                "expires_at) SELECT c, t, sha256(gen_random_uuid()::text::bytea), $3, $4 "
-                "FROM unnest($1::bytea[], $2::uuid[]) AS u (c, t)",
+                "expires_at) SELECT c, t, k, $3, $4 "
+                "FROM unnest($1::bytea[], $2::uuid[], $5::bytea[]) AS u (c, t, k)",
                 creds,
                 ids,
                 issued,
                 expires,
+                suffix_secrets,
             )
             await conn.execute(
                 "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity, booked) "
@@ -225,23 +235,28 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
 
 
 async def db_only(
-    dsn: str, gate_id: uuid.UUID, venue_id: uuid.UUID, creds: list[bytes], conns: int, secs: float
+    dsn: str,
+    gate_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    creds: list[tuple[bytes, str | None, bytes | None]],
+    conns: int,
+    secs: float,
 ) -> tuple[float, float, float]:
     """gate_scan alone over asyncpg (no HTTP, no signature check): scans/s, p50, p99 ms."""
     pool = await asyncpg.create_pool(dsn, min_size=conns, max_size=conns)
     assert pool is not None
-    sql = "SELECT * FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, 1, NULL, NULL)"
+    sql = "SELECT * FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, 1, $5, $6)"
     latencies: list[float] = []
     todo = iter(creds)
     end = time.perf_counter() + secs
 
     async def worker() -> None:
         async with pool.acquire() as c:
-            for cred in todo:
+            for cred, body, suffix in todo:
                 if time.perf_counter() > end:
                     return
                 t = time.perf_counter()
-                await c.fetchrow(sql, gate_id, venue_id, uuid.uuid4(), cred)
+                await c.fetchrow(sql, gate_id, venue_id, uuid.uuid4(), cred, body, suffix)
                 latencies.append(time.perf_counter() - t)
 
     start = time.perf_counter()
@@ -299,6 +314,11 @@ def main() -> int:
     p.add_argument("--concurrency", default="1,16,64")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--fast", action="store_true", help="fsync off (throwaway cluster)")
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="venue relaxes the live-code rule; codes without suffix (the before figure)",
+    )
     args = p.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -371,6 +391,8 @@ def main() -> int:
                     "capacity_instant": 1_000_000,
                     "capacity_daily": 1_000_000,
                     "occupancy_cap_pct": 80,
+                    # the product default at a gated venue: a live (30 s) code is required
+                    "live_code_required": not args.static,
                 },
                 headers=admin,
             ).json()
@@ -385,9 +407,20 @@ def main() -> int:
             setup_s = time.perf_counter() - t0
             key = KeyStore(data_dir=data_dir, create_if_missing=False).signing_key
             exp = int((datetime.now(UTC) + timedelta(days=30)).timestamp()) - 60
-            codes = [
-                issue(Credential(key.kid, c, 1, int(at.timestamp()), exp), key) for c, at in creds
+            bodies = [
+                issue(Credential(key.kid, c, 1, int(at.timestamp()), exp), key)
+                for c, at, _ in creds
             ]
+            secrets_of = {b: k for b, (_, _, k) in zip(bodies, creds, strict=True)}
+
+            def shown(batch: list[str]) -> list[str]:
+                """What the phones show now: the live suffix of this 30 s step."""
+                if args.static:
+                    return batch
+                now = time.time()
+                return [b + screenshot_suffix(b, secrets_of[b], now) for b in batch]
+
+            codes = shown(bodies)
             # sanity: one scan through the real endpoint
             r = http.post(
                 "/v1/gate/scans",
@@ -402,8 +435,7 @@ def main() -> int:
             assert r.status_code == 200 and r.json()["decision"] == "accept", r.text
         codes_file = base / "codes.txt"
         reserve = min(3000, len(codes) // 5)  # fresh codes for the database-only run
-        wrk_codes = codes[: -reserve - 1]
-        codes_file.write_text("\n".join(wrk_codes) + "\n")
+        wrk_codes = bodies[: -reserve - 1]
         script = base / "scans.lua"
         script.write_text(LUA)
 
@@ -417,6 +449,8 @@ def main() -> int:
         lo = 1
         for c, size in zip(levels, share, strict=True):
             hi = lo + size - 1
+            # fresh suffixes just before each run (a run is shorter than one step either side)
+            codes_file.write_text("\n".join(shown(wrk_codes)) + "\n")
             res = run_wrk(url, script, codes_file, lo, hi, c, args.duration, tokens)
             rate = res["requests"] / (res["duration_us"] / 1e6)
             print(
@@ -435,7 +469,15 @@ def main() -> int:
             flush=True,
         )
         # the database function alone, on codes not used above (fresh first entries)
-        spare = [c for c, _ in creds[-reserve - 1 : -1]]
+        spare: list[tuple[bytes, str | None, bytes | None]] = []
+        now = time.time()
+        for (cred_id, _, secret), body in zip(
+            creds[-reserve - 1 : -1], bodies[-reserve - 1 : -1], strict=True
+        ):
+            mac = None if args.static else screenshot_suffix(body, secret, now)
+            spare.append(
+                (cred_id, None if mac is None else body, None if mac is None else b45(mac))
+            )
         gate_id = asyncio.run(_gate_id(dsn, venue["id"]))
         rate, p50, p99 = asyncio.run(
             db_only(dsn, gate_id, uuid.UUID(venue["id"]), spare, 16, args.duration / 2)
