@@ -37,9 +37,10 @@ from litestar.testing import AsyncTestClient
 
 from onecode.app import create_app
 from onecode.codes import screenshot_suffix
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
 from onecode.settings import Settings
+from tests.support.postgres import FAST_UNSAFE
 
 ADMIN_TOKEN = "oc_admin_test-token-for-the-suite-only-000000000000"
 TEMPLATE = "onecode_template"
@@ -274,11 +275,13 @@ class World:
                 "/v1/admin/operators", {"name": f"operator {tag}", "venue_ids": [venue["id"]]}
             )
             self.tokens[f"operator_{tag}"] = op["token"]
+            self.ids[f"operator_{tag}"] = op["id"]
         for tag, region in (("x", "CN-GZ"), ("y", "CN-YN")):
             pl = await self.post(
                 "/v1/admin/planners", {"name": f"planner {tag}", "region_codes": [region]}
             )
             self.tokens[f"planner_{tag}"] = pl["token"]
+            self.ids[f"planner_{tag}"] = pl["id"]
         self.tokens["admin"] = ADMIN_TOKEN
         return self
 

@@ -64,6 +64,7 @@ class ScanReason(StrEnum):
     ALREADY_USED = "already_used"
     ALREADY_INSIDE = "already_inside"
     VENUE_FULL = "venue_full"
+    VENUE_INACTIVE = "venue_inactive"  # a deactivated venue admits nobody (exits pass)
     # the gate agent only (a decision it made without the server)
     NO_PACK = "no_pack"
     AGENT_INTERRUPTED = "agent_interrupted"
@@ -132,6 +133,7 @@ class OfflineVenue:
     requires_booking: bool
     early_grace_min: int
     late_grace_min: int
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,8 @@ def decide_offline(
         return OfflineDecision("reject", ScanReason(verdict), 0)
     if direction == "out":
         return OfflineDecision("accept", ScanReason.OK if inside else ScanReason.NOT_INSIDE, 0)
+    if not venue.active:
+        return OfflineDecision("reject", ScanReason.VENUE_INACTIVE, 0)
     if verdict != ScanReason.OK:
         return OfflineDecision("reject", ScanReason(verdict), 0)
     if generation < min_generation:
@@ -238,7 +242,7 @@ def decide_offline(
 # presence: none, inside (entered, not left), left (entered and left once),
 #   used_up (entered and left as often as the rule allows)
 # venue: single | reentry | daily:2, and flags: full (cap reached), relaxed (no live
-#   code required)
+#   code required), inactive (deactivated by operations)
 
 #: Offline cannot check the suffix: gates hold no suffix secrets (docs/tq1.md).
 WHY_SUFFIX = "offline gates hold no suffix secrets: the live-code rule is online only"
@@ -400,4 +404,8 @@ CASES: tuple[Case, ...] = (
     ),
     Case("live", "free", "inside", "in", "reentry+full", (REJECT, "already_inside")),
     Case("live", "now", "left", "in", "single+full", (REJECT, "already_used")),
+    # a deactivated venue (operations): nobody in, everybody out
+    Case("live", "now", "none", "in", "single+inactive", (REJECT, "venue_inactive")),
+    Case("expired", "now", "none", "in", "single+inactive", (REJECT, "venue_inactive")),
+    Case("live", "now", "inside", "out", "single+inactive", (ACCEPT, "ok")),
 )

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from onecode.cli import command
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
+from onecode.commands import Command
 from onecode.gates.rules import OfflineEntitlement, OfflineVenue, ScanReason, decide_offline
 from onecode.settings import Settings
 
@@ -138,6 +138,7 @@ class PackState:
                 requires_booking=venue["requires_booking"],
                 early_grace_min=venue["early_grace_min"],
                 late_grace_min=venue["late_grace_min"],
+                active=venue.get("active", True),
             ),
             entitlements=[
                 OfflineEntitlement(int(e[2]), float(e[3]), float(e[4]), str(e[5]))
@@ -344,6 +345,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("gate-agent", "reference gate: stdin codes, online with offline fallback", _args)
 def gate_agent(args: argparse.Namespace, settings: Settings) -> int:
     return Agent(args, settings.clock_skew_seconds).run(sys.stdin, sys.stdout)
+
+
+COMMANDS = [
+    Command(
+        "gate-agent", "reference gate: stdin codes, online with offline fallback", gate_agent, _args
+    ),
+]

@@ -25,6 +25,7 @@ class PackVenue(msgspec.Struct, frozen=True, kw_only=True):
     late_grace_min: int
     capacity_instant: int
     occupancy_cap_pct: int | None
+    active: bool = True  # a deactivated venue admits nobody (exits still pass)
 
 
 class Pack(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,9 +19,9 @@ import qrcode.image.svg
 from onecode.catalog import service as catalog
 from onecode.codes import render_png, render_svg
 from onecode.codes.credential import QR_ALPHANUMERIC
+from onecode.codes.place import PlaceKeys, is_legacy
 from onecode.errors import Conflict, NotFound
 from onecode.places.models import Checkin, Place, PlaceCode
-from onecode.places.signing import PlaceKeys, is_legacy
 from onecode.sql import Q
 
 MAX_CODE_LEN = 64
@@ -58,7 +58,6 @@ async def resolve(conn: asyncpg.Connection, keys: PlaceKeys, code: str) -> Place
     return Place(
         venue=venue,
         crowd_level=venue.crowd_level,
-        inside=venue.inside,
         self_checkin=not venue.gated,
     )
 
@@ -76,6 +75,8 @@ async def check_in(
             "This venue has gates: the code shown at the gate records the visit.",
             "places.gated_venue",
         )
+    if not row["active"]:
+        raise Conflict("This venue is closed: it takes no check-ins.", "venues.inactive")
     if row["id"] is not None:
         return Checkin(
             id=row["id"],

@@ -133,7 +133,8 @@ BEGIN
 
     SELECT ve.requires_booking, gate_entry_limit(ve.entry_rule) AS entry_limit,
            ve.capacity_instant, ve.occupancy_cap_pct, ve.timezone, ve.early_grace_min,
-           ve.late_grace_min, coalesce(ve.live_code_required, ve.gated) AS live_code
+           ve.late_grace_min, coalesce(ve.live_code_required, ve.gated) AS live_code,
+           ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
 
@@ -180,6 +181,12 @@ BEGIN
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
             END IF;
+            EXIT decide;
+        END IF;
+
+        -- operations (issue 17): a deactivated venue admits nobody (exits still pass)
+        IF NOT v.active THEN
+            v_reason := 'venue_inactive';
             EXIT decide;
         END IF;
 

@@ -7,7 +7,7 @@ ALTER TABLE scans ADD CONSTRAINT scans_reason_ck CHECK (reason IN (
     'ok', 'not_inside', 'invalid_code', 'unknown_key', 'expired_code', 'not_yet_valid',
     'revoked_code', 'screenshot_code', 'static_code', 'no_booking', 'wrong_venue',
     'too_early', 'too_late', 'already_used', 'already_inside', 'venue_full', 'no_pack',
-    'agent_interrupted', 'bad_time', 'party_too_large'
+    'agent_interrupted', 'bad_time', 'party_too_large', 'venue_inactive'
 )) NOT VALID;
 
 -- An online gate refuses a code without a live (30 s) suffix: a screenshot cut to the

@@ -1,6 +1,6 @@
 -- name: offline_select_pack_venue
 SELECT id, entry_rule, requires_booking, gated, timezone, early_grace_min, late_grace_min,
-       capacity_instant, occupancy_cap_pct,
+       capacity_instant, occupancy_cap_pct, active,
        (now() AT TIME ZONE timezone)::date AS today
   FROM venues WHERE id = $1;
 

@@ -56,8 +56,9 @@ async def _venue(conn: asyncpg.Connection, case: Case, tz: str, name: str) -> uu
     await conn.execute(
         """INSERT INTO venues (id, region_code, name, kind, gated, requires_booking, entry_rule,
                                capacity_instant, capacity_daily, occupancy_cap_pct, timezone,
-                               live_code_required, place_code)
-           VALUES ($1, 'CN-T', $2, 'scenic_area', true, $3, $4, 100, 1000, $5, $6, $7, $8)""",
+                               live_code_required, place_code, active, deactivated_at)
+           VALUES ($1, 'CN-T', $2, 'scenic_area', true, $3, $4, 100, 1000, $5, $6, $7, $8,
+                   $9, CASE WHEN $9 THEN NULL ELSE now() END)""",
         venue_id,
         name,
         case.booking != "free",
@@ -66,6 +67,7 @@ async def _venue(conn: asyncpg.Connection, case: Case, tz: str, name: str) -> uu
         tz,
         False if "relaxed" in flags else None,
         uuid.uuid4().hex,
+        "inactive" not in flags,
     )
     return venue_id
 
