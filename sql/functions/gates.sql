@@ -4,8 +4,9 @@
 -- its Ed25519 signature and validity window; it passes the outcome (p_verdict) and,
 -- for an authentic code, the credential id, generation and raw screenshot suffix.
 -- gate_scan then, in one statement:
---   1. serializes retries of the same (gate, scan_id) with a transaction advisory lock
---      and returns the stored answer of an earlier attempt, writing nothing new;
+--   1. claims the (gate, scan_id) in the gate_scan_ids ledger (retries and batches
+--      naming the id wait for the first claim) and returns the stored answer of an
+--      earlier attempt, writing nothing new;
 --   2. checks the credential (revoked_code) and the anti-screenshot suffix (an HMAC
 --      computed here with the built-in sha256(), so no pgcrypto is needed): a code
 --      without suffix at a venue requiring a live code is static_code, unless it is a
@@ -119,15 +120,40 @@ DECLARE
     v_known   boolean := false;
     v_kind    text;
 BEGIN
-    -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
-    SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
-      FROM scans s WHERE s.gate_id = p_gate_id AND s.scan_id = p_scan_id
-     LIMIT 1;
-    IF FOUND THEN
-        RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
-                            prior.booking_id, true,
-                            (SELECT c.kind FROM credentials c WHERE c.cred_id = p_cred_id);
+    -- the credential, when the signature is good (even for an expired or not yet valid
+    -- code: its fields are authentic)
+    IF p_cred_id IS NOT NULL THEN
+        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
+               c.booking_id
+          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
+        v_known := FOUND;
+        IF v_known THEN
+            traveller := cred.traveller_id;
+            v_kind := cred.kind;
+        END IF;
+    END IF;
+
+    -- 1. retries: one (gate, scan_id) is decided once, online or uploaded. The claim in
+    -- the ledger is the serialization point: a concurrent claim of the same pair (a
+    -- retry, or a batch naming the id) waits for this one to commit and then loses,
+    -- and answers what the first claim stored.
+    INSERT INTO gate_scan_ids (gate_id, scan_id, traveller_id)
+    VALUES (p_gate_id, p_scan_id, traveller)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        -- two single-shard reads (the ledger by gate, the scan by its traveller)
+        SELECT l.traveller_id INTO traveller
+          FROM gate_scan_ids l WHERE l.gate_id = p_gate_id AND l.scan_id = p_scan_id;
+        SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
+          FROM scans s
+         WHERE s.traveller_id = traveller AND s.gate_id = p_gate_id AND s.scan_id = p_scan_id;
+        IF FOUND THEN
+            RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
+                                prior.booking_id, true, v_kind;
+        ELSE  -- claimed long ago, the scan row since deleted (retention): never re-decided
+            RETURN QUERY SELECT 'reject'::text, 'invalid_code'::text, 0, NULL::uuid, true,
+                                NULL::text;
+        END IF;
         RETURN;
     END IF;
 
@@ -146,15 +172,6 @@ BEGIN
             v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
             EXIT decide;
         END IF;
-        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
-               c.booking_id
-          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
-        v_known := FOUND;
-        IF v_known THEN
-            traveller := cred.traveller_id;
-            v_kind := cred.kind;
-        END IF;
-
         -- an exit of an authentic pass is never blocked, whatever the state of the pass
         -- (expired, rotated, erased, even a credential no row knows): it closes the
         -- presence if there is one, else it is accepted and flagged, never counted

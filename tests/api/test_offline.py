@@ -145,8 +145,9 @@ async def test_two_offline_gates_admitting_one_pass_are_flagged(
     code = await world.code("a")
     second = await world.post(f"/v1/admin/venues/{world.ids['venue_a']}/gates", {"name": "east"})
     now = datetime.now(UTC)
-    first = item(code, scanned_at=(now - timedelta(minutes=10)).isoformat())
-    other = item(code, scanned_at=(now - timedelta(minutes=9)).isoformat())
+    # (the code was issued just now: scans within the clock skew of its not_before)
+    first = item(code, scanned_at=(now - timedelta(seconds=60)).isoformat())
+    other = item(code, scanned_at=(now - timedelta(seconds=50)).isoformat())
     r1 = await client.post(
         "/v1/gate/scans/batch", json={"scans": [first]}, headers=world.auth("gate_a")
     )
