@@ -87,9 +87,66 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /readyz": {503: ["service.not_ready"]},
     "POST /v1/admin/regions": {409: ["regions.exists"], 422: ["regions.unknown_parent"]},
     "POST /v1/admin/venues": {
-        422: ["venues.bad_timezone", "venues.bad_capacity", "regions.not_found"]
+        422: [
+            "venues.bad_timezone",
+            "venues.bad_capacity",
+            "venues.contradiction",
+            "regions.not_found",
+        ]
     },
-    "POST /v1/admin/venues/{venue_id}/gates": _VENUE,
+    "POST /v1/admin/venues/{venue_id}/gates": {**_VENUE, 422: ["gates.venue_ungated"]},
+    "GET /v1/admin/venues": {404: ["regions.not_found"]},
+    "GET /v1/admin/venues/{venue_id}": _VENUE,
+    "PATCH /v1/admin/venues/{venue_id}": {
+        **_VENUE,
+        409: ["venues.has_gates", "venues.timezone_in_use"],
+        422: [
+            "venues.bad_timezone",
+            "venues.bad_capacity",
+            "venues.contradiction",
+            "regions.not_found",
+        ],
+    },
+    "POST /v1/admin/venues/{venue_id}/deactivate": _VENUE,
+    "POST /v1/admin/venues/{venue_id}/reactivate": _VENUE,
+    "GET /v1/admin/regions/{code}": {404: ["regions.not_found"]},
+    "PATCH /v1/admin/regions/{code}": {
+        404: ["regions.not_found"],
+        422: ["regions.unknown_parent", "regions.parent_loop"],
+    },
+    "GET /v1/admin/planners": {404: ["regions.not_found"]},
+    **{
+        f"{verb} /v1/admin/{kind}s/{{{kind}_id}}{tail}": {404: [f"{kind}s.not_found"]}
+        for kind in ("gate", "operator", "planner")
+        for verb, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
+    },
+    "POST /v1/webhooks": {
+        404: ["venues.not_found", "regions.not_found"],
+        422: ["webhooks.event_not_allowed", "webhooks.bad_secret"],
+    },
+    **{
+        f"{verb} /v1/webhooks/{{subscription_id}}{tail}": {404: ["webhooks.not_found"]}
+        for verb, tail in (
+            ("GET", ""),
+            ("DELETE", ""),
+            ("GET", "/deliveries"),
+            ("POST", "/ping"),
+            ("POST", "/rotate"),
+        )
+    },
+    "PATCH /v1/webhooks/{subscription_id}": {
+        404: ["webhooks.not_found", "venues.not_found", "regions.not_found"],
+        422: ["webhooks.event_not_allowed"],
+    },
+    "GET /v1/webhooks/{subscription_id}/deliveries/{delivery_id}": {
+        404: ["webhooks.not_found", "webhooks.delivery_not_found"]
+    },
+    "POST /v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay": {
+        404: ["webhooks.not_found", "webhooks.delivery_not_found"],
+        409: ["webhooks.delivery_pending"],
+    },
+    "POST /v1/admin/webhook-hosts": {422: ["webhooks.bad_host", "webhooks.address_not_allowed"]},
+    "DELETE /v1/admin/webhook-hosts/{host}": {404: ["webhooks.host_not_found"]},
     "POST /v1/admin/operators": {422: ["venues.not_found"]},
     "POST /v1/admin/planners": {422: ["regions.not_found"]},
     "GET /v1/venues": {404: ["regions.not_found"]},
@@ -97,8 +154,13 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /v1/venues/{venue_id}/slots": _VENUE,
     "POST /v1/venues/{venue_id}/slots": {
         **_VENUE,
-        409: ["slots.duplicate"],
-        422: ["slots.naive_time", "slots.bad_window"],
+        409: ["slots.duplicate", "venues.inactive"],
+        422: [
+            "slots.naive_time",
+            "slots.bad_window",
+            "slots.out_of_range",
+            "slots.over_daily_capacity",
+        ],
     },
     "GET /v1/venues/{venue_id}/live": _VENUE,
     "GET /v1/me": {404: ["travellers.not_found"]},
