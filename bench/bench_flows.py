@@ -152,7 +152,7 @@ def main() -> None:
     if dsn:
         asyncio.run(run(dsn, n_scans))
         return
-    from onecode.pg import EmbeddedPostgres
+    from onecode.devdb import EmbeddedPostgres
 
     base = Path(tempfile.mkdtemp(prefix="onecode-bench-"))
     embedded = EmbeddedPostgres(base, cleanup="delete")

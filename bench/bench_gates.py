@@ -1,18 +1,19 @@
 """Benchmark the online gate hot path, ``POST /v1/gate/scans``, with wrk.
 
-Starts its own embedded PostgreSQL and ``onecode serve`` (uvicorn, one worker) in a
-subprocess on a free port, builds a booked venue with several gates, bulk-inserts N
-travellers with credentials and bookings (direct SQL: BENCH SETUP ONLY; the API path
-is too slow for 20,000 registrations), signs their codes with the server's own key
-(read from the data folder's KeyStore), then loads the endpoint with wrk at
-concurrency 1, 16 and 64, every request a distinct first-entry scan of a distinct
-code with a fresh scan id. Prints scans/s, p50/p99 latency and the accept count.
+Starts its own embedded PostgreSQL (durable commits unless ``--unsafe-fast``) and
+``onecode serve`` (uvicorn) on a free port, builds a booked venue with gates,
+bulk-inserts travellers with credentials and bookings (direct SQL: BENCH SETUP ONLY),
+signs their codes with the server's own key and adds the live suffix a phone shows,
+then loads the endpoint with wrk per scenario (concurrency x gate tokens). Every
+request is a first entry of a distinct code: wrk counts any code it had to re-send,
+and the database's own decision mix must be all ``accept/ok`` or the run exits 3.
+The bare-stack baseline (bench/baseline_app.py) runs in the same process tree before
+and after; each figure is printed beside its ratio to the baseline. Writes
+bench/results/gates.json.
 
 Run from the repository root (needs ``wrk``: ``apt-get install -y wrk``):
 
-    PYTHONPATH=. python bench/bench_gates.py [--travellers 20000] [--duration 8] [--pool-max 20]
-
-Not a test. ``--fast`` turns off fsync/synchronous_commit (throwaway cluster only).
+    python -m bench.bench_gates [--duration 8] [--scenarios 1:1,16:16,64:64,64:1]
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 
-from onecode.codes import Credential, KeyStore, issue
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
+from bench.common import Result, add_common_args, apply_durability, check_mix, durability, ratio
+from onecode.codes import Credential, KeyStore, issue, screenshot_suffix
+from onecode.devdb import EmbeddedPostgres
 
 ADMIN = "oc_admin_bench-token-000000000000000000000000000000"
 GATES = 64  # a gate device scans one person at a time: one gate per connection
@@ -59,7 +62,7 @@ function init(args)
   for i = 5, #args do tokens[#tokens + 1] = "Bearer " .. args[i] end
   tok = id
   idx = lo + id
-  accepts = 0; rejects = 0; errors = 0
+  accepts = 0; rejects = 0; errors = 0; reused = 0
   math.randomseed(os.time() * 1000 + id * 7919)
   headers = {}
   headers["Content-Type"] = "application/json"
@@ -75,7 +78,12 @@ end
 function request()
   local code = codes[idx]
   idx = idx + nthreads
-  if idx > hi then idx = lo + id end
+  if idx > hi then
+    -- out of fresh codes: what follows are re-scans, counted so the run fails its check
+    idx = lo + id
+    reused = reused + 1
+  end
+  if reused > 0 then reused = reused + 1 end
   -- the gates take turns, as 64 devices each scanning one person at a time would
   tok = tok % #tokens + 1
   headers["Authorization"] = tokens[tok]
@@ -95,15 +103,16 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local a, r, e = 0, 0, 0
+  local a, r, e, u = 0, 0, 0, 0
   for _, t in ipairs(threads) do
     a = a + t:get("accepts"); r = r + t:get("rejects"); e = e + t:get("errors")
+    u = u + t:get("reused")
   end
   io.write(string.format(
     'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"accepts":%d,' ..
-    '"rejects":%d,"errors":%d,"socket_errors":%d}\n',
+    '"rejects":%d,"errors":%d,"reused":%d,"socket_errors":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    a, r, e, summary.errors.connect + summary.errors.read + summary.errors.write +
+    a, r, e, u, summary.errors.connect + summary.errors.read + summary.errors.write +
     summary.errors.timeout))
 end
 """
@@ -176,8 +185,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes, datetime]]:
-    """BENCH SETUP ONLY: travellers, credentials, one wide slot and a booking each."""
+async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes, bytes, datetime]]:
+    """BENCH SETUP ONLY: travellers, credentials, one wide slot and a booking each.
+    Returns (cred_id, suffix secret, issued_at) per traveller."""
     conn = await asyncpg.connect(dsn)
     try:
         now = datetime.now(UTC)
@@ -185,6 +195,7 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
         expires = now + timedelta(days=30)
         ids = [uuid.uuid4() for _ in range(n)]
         creds = [secrets.token_bytes(16) for _ in range(n)]
+        suffix_secrets = [secrets.token_bytes(32) for _ in range(n)]
         slot_id = uuid.uuid4()
         async with conn.transaction():
             await conn.execute(
@@ -193,10 +204,11 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
             )
             await conn.execute(
                 "INSERT INTO credentials (cred_id, traveller_id, suffix_secret, issued_at, "
-                "expires_at) SELECT c, t, sha256(gen_random_uuid()::text::bytea), $3, $4 "
-                "FROM unnest($1::bytea[], $2::uuid[]) AS u (c, t)",
+                "expires_at) SELECT c, t, k, $4, $5 "
+                "FROM unnest($1::bytea[], $2::uuid[], $3::bytea[]) AS u (c, t, k)",
                 creds,
                 ids,
+                suffix_secrets,
                 issued,
                 expires,
             )
@@ -219,7 +231,21 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
                 slot_id,
             )
         await conn.execute("ANALYZE")
-        return [(c, issued) for c in creds]
+        return [(c, k, issued) for c, k in zip(creds, suffix_secrets, strict=True)]
+    finally:
+        await conn.close()
+
+
+async def decision_mix(dsn: str, since: datetime) -> dict[str, int]:
+    """What the database recorded for the scans of one run: 'decision/reason' -> count."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT decision || '/' || reason AS d, count(*) AS n FROM scans "
+            "WHERE server_time >= $1 AND NOT offline GROUP BY 1",
+            since,
+        )
+        return {r["d"]: int(r["n"]) for r in rows}
     finally:
         await conn.close()
 
@@ -291,34 +317,70 @@ def run_wrk(
     raise RuntimeError(f"wrk gave no result:\n{out}")
 
 
+def _scenarios(text: str) -> list[tuple[int, int]]:
+    """``"1:1,64:64,64:1"`` -> [(concurrency, gates), ...]."""
+    out = []
+    for part in text.split(","):
+        conc, _, gates = part.partition(":")
+        out.append((int(conc), int(gates or conc)))
+    return out
+
+
+def _live_codes(
+    key: Any, creds: list[tuple[bytes, bytes, datetime]], expires_unix: int
+) -> list[str]:
+    """Each traveller's code as the phone shows it now: TQ1 body + the live suffix."""
+    now = time.time()
+    out = []
+    for cred, secret, at in creds:
+        body = issue(Credential(key.kid, cred, 1, int(at.timestamp()), expires_unix), key)
+        out.append(body + screenshot_suffix(body, secret, now))
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--travellers", type=int, default=20_000)
-    p.add_argument("--duration", type=int, default=8)
+    p.add_argument("--travellers", type=int, help="codes to make (default: enough for the run)")
+    p.add_argument("--duration", type=int, default=8, help="seconds per scenario")
     p.add_argument("--pool-max", type=int, default=20)
-    p.add_argument("--concurrency", default="1,16,64")
+    p.add_argument(
+        "--scenarios",
+        default="1:1,16:16,64:64,64:1",
+        help="concurrency:gates pairs (64:1 = 64 connections sharing one gate token)",
+    )
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    p.add_argument("--fast", action="store_true", help="fsync off (throwaway cluster)")
+    add_common_args(p, "gates")
     args = p.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
+    scenarios = _scenarios(args.scenarios)
+    # fresh codes for every request: a generous ceiling per scenario (the check below
+    # fails the run if wrk ever had to re-send a code)
+    need = [(900 if c == 1 else 3000) * args.duration for c, _ in scenarios]
+    reserve = 3000  # for the database-only run
+    travellers = args.travellers or sum(need) + reserve
+    print(f"onecode gate benchmark: {durability(args.unsafe_fast)}")
+    result = Result(
+        "gates",
+        "POST /v1/gate/scans over HTTP (wrk), every request a first entry of a distinct "
+        "booked traveller with a live code; baseline: bare Litestar+asyncpg INSERT+SELECT "
+        "transaction endpoint at c=64, same run",
+        {
+            "durability": durability(args.unsafe_fast),
+            "duration_s": args.duration,
+            "pool_max": args.pool_max,
+            "workers": args.workers,
+            "travellers": travellers,
+        },
+    )
 
     base = Path(tempfile.mkdtemp(prefix="onecode-bench-gates-"))
     pg = EmbeddedPostgres(base / "pg", cleanup="delete")
     server: subprocess.Popen[bytes] | None = None
     try:
         dsn = pg.start()
-        if args.fast:
-
-            async def fast() -> None:
-                c = await asyncpg.connect(dsn)
-                for k, v in FAST_UNSAFE.items():
-                    await c.execute(f"ALTER SYSTEM SET {k} = '{v}'")
-                await c.execute("SELECT pg_reload_conf()")
-                await c.close()
-
-            asyncio.run(fast())
+        result.doc["settings"]["postgres"] = asyncio.run(apply_durability(dsn, args.unsafe_fast))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {
@@ -378,21 +440,19 @@ def main() -> int:
                 http.post(
                     f"/v1/admin/venues/{venue['id']}/gates", json={"name": f"g{i}"}, headers=admin
                 ).json()["token"]
-                for i in range(GATES)
+                for i in range(max(g for _, g in scenarios))
             ]
             t0 = time.perf_counter()
-            creds = asyncio.run(bulk_setup(dsn, uuid.UUID(venue["id"]), args.travellers))
+            creds = asyncio.run(bulk_setup(dsn, uuid.UUID(venue["id"]), travellers))
             setup_s = time.perf_counter() - t0
             key = KeyStore(data_dir=data_dir, create_if_missing=False).signing_key
             exp = int((datetime.now(UTC) + timedelta(days=30)).timestamp()) - 60
-            codes = [
-                issue(Credential(key.kid, c, 1, int(at.timestamp()), exp), key) for c, at in creds
-            ]
             # sanity: one scan through the real endpoint
+            probe = _live_codes(key, creds[-1:], exp)[0]
             r = http.post(
                 "/v1/gate/scans",
                 json={
-                    "code": codes[-1],
+                    "code": probe,
                     "direction": "in",
                     "scan_id": str(uuid.uuid4()),
                     "scanned_at": datetime.now(UTC).isoformat(),
@@ -400,50 +460,93 @@ def main() -> int:
                 headers={"Authorization": f"Bearer {tokens[0]}"},
             )
             assert r.status_code == 200 and r.json()["decision"] == "accept", r.text
-        codes_file = base / "codes.txt"
-        reserve = min(3000, len(codes) // 5)  # fresh codes for the database-only run
-        wrk_codes = codes[: -reserve - 1]
-        codes_file.write_text("\n".join(wrk_codes) + "\n")
         script = base / "scans.lua"
         script.write_text(LUA)
+        print(f"setup: {travellers} travellers+credentials+bookings in {setup_s:.1f}s")
 
-        levels = [int(c) for c in args.concurrency.split(",")]
-        n = len(wrk_codes)
-        weights = [c**0.5 for c in levels]  # more codes to busier runs
-        share = [max(1, int(n * w / sum(weights))) for w in weights]
-        print(f"setup: {args.travellers} travellers+credentials+bookings in {setup_s:.1f}s")
-        head = ("conc", "scans/s", "p50 ms", "p99 ms", "accept", "reject", "err")
-        print("{:>5} {:>9} {:>8} {:>8} {:>8} {:>7} {:>5}".format(*head))
-        lo = 1
-        for c, size in zip(levels, share, strict=True):
-            hi = lo + size - 1
-            res = run_wrk(url, script, codes_file, lo, hi, c, args.duration, tokens)
+        baselines = [run_baseline(dsn, base, 64, args.duration, args.pool_max)]
+        head = ("conc", "gates", "scans/s", "p50 ms", "p99 ms", "accept", "reject", "err")
+        print("{:>5} {:>5} {:>9} {:>8} {:>8} {:>8} {:>7} {:>5}".format(*head))
+        measured = []
+        lo = 0
+        for (conc, gates), size in zip(scenarios, need, strict=True):
+            chunk = creds[lo : lo + size]
+            lo += size
+            codes_file = base / "codes.txt"
+            codes_file.write_text("\n".join(_live_codes(key, chunk, exp)) + "\n")
+            since = datetime.now(UTC)
+            res = run_wrk(
+                url, script, codes_file, 1, len(chunk), conc, args.duration, tokens[:gates]
+            )
             rate = res["requests"] / (res["duration_us"] / 1e6)
             print(
-                f"{c:>5} {rate:>9.0f} {res['p50_us'] / 1000:>8.1f} {res['p99_us'] / 1000:>8.1f} "
-                f"{res['accepts']:>8} {res['rejects']:>7} "
+                f"{conc:>5} {gates:>5} {rate:>9.0f} {res['p50_us'] / 1000:>8.1f} "
+                f"{res['p99_us'] / 1000:>8.1f} {res['accepts']:>8} {res['rejects']:>7} "
                 f"{res['errors'] + res['socket_errors']:>5}",
                 flush=True,
             )
-            lo = hi + 1
-        base_res = run_baseline(dsn, base, 64, args.duration, args.pool_max)
-        base_rate = base_res["requests"] / (base_res["duration_us"] / 1e6)
+            mix = asyncio.run(decision_mix(dsn, since))
+            if res["reused"]:
+                mix["re-sent code (not a first entry)"] = res["reused"]
+            if res["errors"] or res["socket_errors"]:
+                mix["http error"] = res["errors"] + res["socket_errors"]
+            in_flight = conc  # completed by the server after wrk's deadline
+            label = f"c={conc} gates={gates}"
+            if not check_mix(label, mix, "accept/ok", res["requests"], res["requests"] + in_flight):
+                result.failed_check()
+            measured.append((conc, gates, rate, res, mix))
+        baselines.append(run_baseline(dsn, base, 64, args.duration, args.pool_max))
+        base_rates = [b["requests"] / (b["duration_us"] / 1e6) for b in baselines]
+        base_rate = sum(base_rates) / len(base_rates)
         print(
-            f"baseline INSERT+SELECT transaction endpoint, c=64: {base_rate:.0f}/s, "
-            f"p50 {base_res['p50_us'] / 1000:.1f} ms, p99 {base_res['p99_us'] / 1000:.1f} ms; "
-            f"gate scans at c=64 reach {100 * rate / base_rate:.0f}% of it",
-            flush=True,
+            "baseline INSERT+SELECT transaction endpoint, c=64, before/after: "
+            + " / ".join(f"{b:.0f}/s" for b in base_rates)
         )
+        for conc, gates, rate, res, mix in measured:
+            rel = ratio(rate, base_rate)
+            print(f"  c={conc} gates={gates}: {rate:.0f} scans/s = {rel} of the baseline")
+            result.row(
+                scenario=f"c={conc}, {gates} gate{'s' if gates > 1 else ''}",
+                concurrency=conc,
+                gates=gates,
+                scans_per_s=round(rate, 1),
+                p50_ms=round(res["p50_us"] / 1000, 1),
+                p99_ms=round(res["p99_us"] / 1000, 1),
+                decisions=mix,
+                baseline_per_s=round(base_rate, 1),
+                ratio_to_baseline=rel,
+            )
+        result.doc["baseline"] = [
+            {
+                "per_s": round(r, 1),
+                "p50_ms": round(b["p50_us"] / 1000, 1),
+                "p99_ms": round(b["p99_us"] / 1000, 1),
+            }
+            for r, b in zip(base_rates, baselines, strict=True)
+        ]
         # the database function alone, on codes not used above (fresh first entries)
-        spare = [c for c, _ in creds[-reserve - 1 : -1]]
+        spare = [c for c, _, _ in creds[lo : lo + reserve]]
         gate_id = asyncio.run(_gate_id(dsn, venue["id"]))
+        since = datetime.now(UTC)
         rate, p50, p99 = asyncio.run(
             db_only(dsn, gate_id, uuid.UUID(venue["id"]), spare, 16, args.duration / 2)
         )
+        mix = asyncio.run(decision_mix(dsn, since))
         print(
             f"gate_scan() alone over 16 asyncpg connections: {rate:.0f}/s, p50 {p50:.1f} ms, "
             f"p99 {p99:.1f} ms"
         )
+        if not check_mix("gate_scan() alone", mix, "accept/ok", 1, len(spare)):
+            result.failed_check()
+        result.row(
+            scenario="gate_scan() alone, 16 asyncpg connections (no HTTP)",
+            concurrency=16,
+            scans_per_s=round(rate, 1),
+            p50_ms=round(p50, 1),
+            p99_ms=round(p99, 1),
+            decisions=mix,
+        )
+        result.write(args.out)
     finally:
         if server is not None:
             server.terminate()
@@ -453,7 +556,7 @@ def main() -> int:
                 server.kill()
         pg.stop()
         shutil.rmtree(base, ignore_errors=True)
-    return 0
+    return 0 if result.ok else 3
 
 
 if __name__ == "__main__":

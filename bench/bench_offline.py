@@ -1,9 +1,13 @@
 """Benchmark: offline batch upload of 100,000 scans in batches of 1,000 on loopback.
 
-Starts its own embedded PostgreSQL (or uses DATABASE_URL) and `onecode serve` in a
-subprocess, bulk-creates travellers with credentials (bench setup only), signs their
-codes with the server's own key, then uploads. Prints scans/s for the first upload
-and for a second, all-duplicate upload of the same scans.
+Starts its own embedded PostgreSQL (durable commits unless ``--unsafe-fast``; or uses
+DATABASE_URL) and `onecode serve` in a subprocess, bulk-creates travellers with
+credentials (bench setup only), signs their codes with the server's own key, then
+uploads. Prints scans/s for the first upload (every item must come back ``recorded``)
+and for a second, all-duplicate upload of the same scans (every item ``duplicate``),
+beside the same-run baseline: raw asyncpg ``executemany`` of the same rows into a copy
+of the scans table (same indexes), one transaction per batch, the same durability.
+Writes bench/results/offline.json; exits 3 if a status mix is not what it claims.
 
     python -m bench.bench_offline [--scans 100000] [--batch 1000] [--travellers 20000]
 """
@@ -22,14 +26,16 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import msgspec
 
+from bench.common import Result, add_common_args, apply_durability, check_mix, durability, ratio
 from onecode.codes import Credential, KeyStore, issue
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
 
 ADMIN = "oc_admin_bench-" + secrets.token_urlsafe(24)
 
@@ -80,18 +86,65 @@ async def setup(dsn: str, n_travellers: int, data_dir: Path) -> list[str]:
     return [issue(Credential(key.kid, c, 1, nb, exp), key) for c in creds]
 
 
-async def run(args: argparse.Namespace) -> None:
+async def raw_baseline(
+    dsn: str, gate_id: uuid.UUID, venue_id: uuid.UUID, scans: list[dict[str, Any]], batch: int
+) -> float:
+    """The same rows, raw: executemany into a copy of scans, one transaction per batch."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "DROP TABLE IF EXISTS bench_raw_scans; "
+            "CREATE TABLE bench_raw_scans (LIKE scans INCLUDING DEFAULTS INCLUDING INDEXES)"
+        )
+        rows = [
+            (
+                gate_id,
+                uuid.UUID(x["scan_id"]),
+                venue_id,
+                x["direction"],
+                x["decision"],
+                x["reason"],
+                x["party_size"],
+                datetime.fromisoformat(x["scanned_at"]),
+                i,
+            )
+            for i, x in enumerate(scans)
+        ]
+        sql = (
+            "INSERT INTO bench_raw_scans (gate_id, scan_id, venue_id, direction, decision, "
+            "reason, party_size, device_time, offline, seq) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9)"
+        )
+        t0 = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            async with conn.transaction():
+                await conn.executemany(sql, rows[i : i + batch])
+        return len(rows) / (time.perf_counter() - t0)
+    finally:
+        await conn.close()
+
+
+async def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="onecode-bench-"))
     embedded = None
     dsn = os.environ.get("DATABASE_URL")
     if not dsn:
         embedded = EmbeddedPostgres(tmp / "db", cleanup="delete")
         dsn = embedded.start()
-        c = await asyncpg.connect(dsn)
-        for k, v in FAST_UNSAFE.items():
-            await c.execute(f"ALTER SYSTEM SET {k} = '{v}'")
-        await c.execute("SELECT pg_reload_conf()")
-        await c.close()
+    print(f"onecode offline upload benchmark: {durability(args.unsafe_fast)}")
+    result = Result(
+        "offline",
+        f"POST /v1/gate/scans/batch, {args.scans} scans in batches of {args.batch} over "
+        "loopback HTTP; baseline: raw asyncpg executemany of the same rows into a copy of "
+        "the scans table, same run",
+        {
+            "durability": durability(args.unsafe_fast),
+            "scans": args.scans,
+            "batch": args.batch,
+            "travellers": args.travellers,
+            "postgres": await apply_durability(dsn, args.unsafe_fast),
+        },
+    )
     await migrate(dsn)
     port = free_port()
     env = {
@@ -166,7 +219,14 @@ async def run(args: argparse.Namespace) -> None:
                 for i in range(0, len(scans), args.batch)
             ]
             gh["Content-Type"] = "application/json"
-            for label in ("first upload", "second upload (all duplicate)"):
+            raw = await raw_baseline(
+                dsn, uuid.UUID(gate["id"]), uuid.UUID(venue["id"]), scans, args.batch
+            )
+            print(f"{'baseline: raw executemany':32s} {len(scans):7d} rows  {raw:9.0f} rows/s")
+            for label, claimed in (
+                ("first upload", "recorded"),
+                ("second upload (all duplicate)", "duplicate"),
+            ):
                 counts: dict[str, int] = {}
                 t0 = time.perf_counter()
                 for body in bodies:
@@ -175,24 +235,39 @@ async def run(args: argparse.Namespace) -> None:
                     for x in msgspec.json.decode(r.content)["results"]:
                         counts[x["status"]] = counts.get(x["status"], 0) + 1
                 dt = time.perf_counter() - t0
+                rate = len(scans) / dt
                 print(
                     f"{label:32s} {len(scans):7d} scans  {dt:6.2f} s  "
-                    f"{len(scans) / dt:9.0f} scans/s  {counts}"
+                    f"{rate:9.0f} scans/s = {ratio(rate, raw)} of raw executemany"
                 )
+                if not check_mix(label, counts, claimed, len(scans), len(scans)):
+                    result.failed_check()
+                result.row(
+                    scenario=label,
+                    scans_per_s=round(rate, 1),
+                    seconds=round(dt, 2),
+                    statuses=counts,
+                    baseline_per_s=round(raw, 1),
+                    ratio_to_baseline=ratio(rate, raw),
+                )
+            result.write(args.out)
     finally:
         server.terminate()
         server.wait(timeout=20)
         if embedded is not None:
             embedded.stop()
 
+    return 0 if result.ok else 3
 
-def main() -> None:
+
+def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--scans", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=1_000)
     p.add_argument("--travellers", type=int, default=20_000)
-    asyncio.run(run(p.parse_args()))
+    add_common_args(p, "offline")
+    return asyncio.run(run(p.parse_args()))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

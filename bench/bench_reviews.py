@@ -27,11 +27,13 @@ from pathlib import Path
 
 import asyncpg
 
+from onecode.catalog.place_keys import load_place_keys
+from onecode.codes.place import PlaceKeys
+from onecode.devdb import EmbeddedPostgres
+from onecode.http.paging import decode_cursor
 from onecode.migrate import migrate
-from onecode.paging import decode_cursor
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
-from onecode.places.signing import PlaceKeys, load_place_keys
 from onecode.sql import Q
+from tests.support.postgres import FAST_UNSAFE
 
 
 async def _run(
@@ -129,7 +131,7 @@ async def main(travellers: int, concurrency: int) -> None:
 
         rate = await _run(pool, 5_000, concurrency, first_page)
         print(f"review first page  {rate:10,.0f}/s   (20 rows)")
-        from onecode.paging import encode_cursor
+        from onecode.http.paging import encode_cursor
 
         position = decode_cursor(encode_cursor(last["created_at"], last["id"]))
 

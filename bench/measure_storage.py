@@ -22,8 +22,8 @@ from pathlib import Path
 
 import asyncpg
 
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import EmbeddedPostgres
 
 ZERO = uuid.UUID(int=0)
 REASONS_REJECT = ["no_booking", "already_used", "too_early", "invalid_code", "expired_code"]

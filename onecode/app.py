@@ -21,8 +21,8 @@ from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, prov
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
+from onecode.http.openapi import document_problems
 from onecode.observability import observability_middleware, security_headers
-from onecode.openapi import document_problems
 from onecode.ratelimit import Limits, rate_limit_middleware, route_buckets
 from onecode.settings import Settings
 from onecode.sql import Q
@@ -39,6 +39,7 @@ def _route_modules() -> list[Any]:
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
     from onecode.dashboard import routes as dashboard
+    from onecode.events import routes as events
     from onecode.flows import routes as flows
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
@@ -48,7 +49,7 @@ def _route_modules() -> list[Any]:
     from onecode.system import routes as system
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, dashboard]
+    modules += [flows, reviews, places, complaints, events, dashboard]
     return modules
 
 

@@ -1,4 +1,7 @@
-"""The ``onecode`` command: serve, migrate and the operator tools."""
+"""The ``onecode`` command: serve, migrate and the operator tools.
+
+The top of the house: it imports each domain's command module and reads its
+``COMMANDS`` (see onecode/commands.py); nothing below imports this module."""
 
 from __future__ import annotations
 
@@ -8,30 +11,23 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from onecode.codes import cli as codes_cli
+from onecode.commands import Command
+from onecode.demo import run as demo_run
+from onecode.devdb import database
+from onecode.flows import cli as flows_cli
+from onecode.offline import agent as offline_agent
 from onecode.settings import Settings, SettingsError
 
 log = logging.getLogger("onecode.cli")
 
-Command = Callable[[argparse.Namespace, Settings], int]
-_COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
-
-
-def command(
-    name: str, help_text: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
-) -> Callable[[Command], Command]:
-    """Register a sub-command; domains add theirs (keys, gate-agent, demo, rollup)."""
-
-    def register(fn: Command) -> Command:
-        _COMMANDS[name] = (fn, arguments, help_text)
-        return fn
-
-    return register
+_DESCRIPTION = "The ``onecode`` command: serve, migrate and the operator tools."
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
@@ -43,21 +39,10 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1)")
 
 
-def database_url(settings: Settings) -> tuple[str, object | None]:
-    """The configured database, or a started embedded PostgreSQL (returned to stop later)."""
-    if settings.database_url:
-        return settings.database_url, None
-    from onecode.pg import EmbeddedPostgres
-
-    embedded = EmbeddedPostgres(settings.data_dir)
-    return embedded.start(), embedded
-
-
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-@command("serve", "run the API (embedded PostgreSQL unless DATABASE_URL is set)", _serve_args)
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -71,8 +56,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         data_dir=args.data_dir or settings.data_dir,
     )
-    dsn, embedded = database_url(settings)
-    try:
+    with database(settings) as dsn:
         settings = msgspec.structs.replace(settings, database_url=dsn)
         admin_token = asyncio.run(_prepare_database(settings))
         if admin_token:
@@ -86,7 +70,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
         # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal: let
-        # that end in SystemExit so the ``finally`` below stops embedded PostgreSQL
+        # that end in SystemExit so that leaving ``database()`` stops embedded PostgreSQL
         signal.signal(signal.SIGTERM, _exit_cleanly)
         common: dict[str, Any] = {
             "host": settings.host,
@@ -108,9 +92,6 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             uvicorn.run("onecode.app:app_from_env", factory=True, workers=args.workers, **common)
         else:
             uvicorn.run(create_app(settings), **common)
-    finally:
-        if embedded is not None:
-            embedded.stop()  # type: ignore[attr-defined]
     return 0
 
 
@@ -133,40 +114,37 @@ async def _prepare_database(settings: Settings) -> str | None:
         await conn.close()
 
 
-@command("migrate", "apply migrations to DATABASE_URL (or the embedded database)")
 def migrate_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from onecode.migrate import migrate
 
-    dsn, embedded = database_url(settings)
-    try:
+    with database(settings) as dsn:
         applied = asyncio.run(migrate(dsn))
-    finally:
-        if embedded is not None:
-            embedded.stop()  # type: ignore[attr-defined]
     print("applied: " + (", ".join(applied) if applied else "nothing, up to date"))
     return 0
 
 
-def _load_plugins() -> None:
-    """Import the modules that register more sub-commands."""
-    import importlib
-
-    for name in ("onecode.codes.cli", "onecode.offline.agent", "onecode.flows.cli", "onecode.demo"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # the plugin or its package is absent (a domain not merged yet): skip it;
-            # a module missing *inside* an existing plugin is a real error
-            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
-                raise
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "serve", "run the API (embedded PostgreSQL unless DATABASE_URL is set)", serve, _serve_args
+    ),
+    Command("migrate", "apply migrations to DATABASE_URL (or the embedded database)", migrate_cmd),
+    *codes_cli.COMMANDS,
+    *offline_agent.COMMANDS,
+    *flows_cli.COMMANDS,
+    *demo_run.COMMANDS,
+)
+"""Every sub-command: the server's own, then each domain's ``COMMANDS``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_plugins()
-    parser = argparse.ArgumentParser(prog="onecode", description=__doc__)
+    by_name = {c.name: c for c in COMMANDS}
+    parser = argparse.ArgumentParser(
+        prog="onecode",
+        description="The ``onecode`` command: serve, migrate and the operator tools.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (_, arguments, help_text) in sorted(_COMMANDS.items()):
-        arguments(sub.add_parser(name, help=help_text))
+    for name, c in sorted(by_name.items()):
+        c.arguments(sub.add_parser(name, help=c.help))
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -174,5 +152,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"onecode: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level)
-    fn = _COMMANDS[args.command][0]
-    return fn(args, settings)
+    return by_name[args.command].run(args, settings)

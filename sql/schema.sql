@@ -589,6 +589,22 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.onecode_emit_event(p_type text, p_region text, p_venue uuid, p_payload jsonb, p_traveller uuid DEFAULT NULL::uuid) RETURNS uuid
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ev uuid := gen_random_uuid();
+BEGIN
+    INSERT INTO events (id, type, region_code, venue_id, payload)
+    VALUES (ev, p_type, p_region, p_venue, p_payload);
+    IF p_traveller IS NOT NULL THEN
+        INSERT INTO traveller_notifications (traveller_id, id, event_id, type, payload)
+        VALUES (p_traveller, gen_random_uuid(), ev, p_type, p_payload);
+    END IF;
+    RETURN ev;
+END
+$$;
+
 CREATE TABLE public.api_tokens (
     token_hash bytea NOT NULL,
     kind text NOT NULL,
@@ -670,6 +686,17 @@ CREATE TABLE public.credentials (
     CONSTRAINT credentials_cred_id_check CHECK ((length(cred_id) = 16)),
     CONSTRAINT credentials_generation_check CHECK ((generation >= 1)),
     CONSTRAINT credentials_suffix_secret_check CHECK ((length(suffix_secret) = 32))
+);
+
+CREATE TABLE public.events (
+    id uuid NOT NULL,
+    type text NOT NULL,
+    region_code text,
+    venue_id uuid,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text))
 );
 
 CREATE TABLE public.flow_dwell (
@@ -877,6 +904,15 @@ CREATE TABLE public.slots (
     CONSTRAINT slots_window_ck CHECK ((ends_at > starts_at))
 );
 
+CREATE TABLE public.traveller_notifications (
+    traveller_id uuid NOT NULL,
+    id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    type text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.travellers (
     id uuid NOT NULL,
     display_name text,
@@ -945,6 +981,9 @@ ALTER TABLE ONLY public.complaints
 
 ALTER TABLE ONLY public.credentials
     ADD CONSTRAINT credentials_pkey PRIMARY KEY (cred_id);
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.flow_dwell
     ADD CONSTRAINT flow_dwell_pkey PRIMARY KEY (traveller_id, venue_id, local_day, entry_at);
@@ -1018,6 +1057,9 @@ ALTER TABLE ONLY public.slots
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_venue_window_uq UNIQUE (venue_id, starts_at, ends_at);
 
+ALTER TABLE ONLY public.traveller_notifications
+    ADD CONSTRAINT traveller_notifications_pkey PRIMARY KEY (traveller_id, id);
+
 ALTER TABLE ONLY public.travellers
     ADD CONSTRAINT travellers_pkey PRIMARY KEY (id);
 
@@ -1057,6 +1099,8 @@ CREATE INDEX credentials_changed_idx ON public.credentials USING btree (changed_
 
 CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id);
 
+CREATE INDEX events_created_idx ON public.events USING btree (created_at, id);
+
 CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id, local_day);
 
 CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, from_venue, to_venue);
@@ -1078,6 +1122,8 @@ CREATE INDEX scans_ingest_xid_idx ON public.scans USING btree (ingest_xid);
 CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, device_time);
 
 CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
+
+CREATE INDEX traveller_notifications_page_idx ON public.traveller_notifications USING btree (traveller_id, created_at DESC, id DESC);
 
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 
@@ -1137,6 +1183,9 @@ ALTER TABLE ONLY public.scans
 
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.traveller_notifications
+    ADD CONSTRAINT traveller_notifications_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
 
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);

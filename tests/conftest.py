@@ -34,9 +34,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from onecode.app import create_app
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import FAST_UNSAFE, EmbeddedPostgres
 from onecode.settings import Settings
+from tests.support.postgres import FAST_UNSAFE
 
 ADMIN_TOKEN = "oc_admin_test-token-for-the-suite-only-000000000000"
 TEMPLATE = "onecode_template"

@@ -100,6 +100,8 @@ SELECT create_distributed_table('idempotency_keys', 'traveller_id', colocate_wit
 -- hot spot only under a flood of garbage codes, which rate limiting caps anyway).
 SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('scans');
+SELECT create_distributed_table('traveller_notifications', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('traveller_notifications');
 
 -- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
 -- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
@@ -154,6 +156,9 @@ END $$;
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
 SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+--    The event outbox: appended in the transaction of the change, read in order by the
+--    webhook worker on the coordinator; no key to distribute by that a reader uses.
+SELECT citus_add_local_table_to_metadata('events') WHERE NOT pg_temp.onecode_citus_has('events');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

@@ -18,11 +18,11 @@ from litestar.datastructures import State
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import strict_body
 from onecode.bookings import service
 from onecode.bookings.models import Booking, BookingIn, Status
 from onecode.db import Conn
 from onecode.errors import AppError
+from onecode.http.bodies import strict_body
 from onecode.observability import record_booking
 
 T = TypeVar("T")

@@ -26,8 +26,8 @@ from onecode.catalog.models import (
     VenueIn,
     crowd_level,
 )
+from onecode.catalog.place_keys import initial_place_code
 from onecode.errors import Conflict, NotFound, Unprocessable
-from onecode.places.signing import initial_place_code
 from onecode.sql import Q
 
 V = TypeVar("V", bound=Venue)
@@ -85,7 +85,7 @@ async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> VenueCreated:
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
-        await initial_place_code(conn, venue_id),  # signed (onecode.places.signing)
+        await initial_place_code(conn, venue_id),  # signed (onecode.catalog.place_keys)
     )
     rows = await conn.fetch(Q()["catalog_select_venues"], venue_id, None)
     return _venue(rows[0], VenueCreated)

@@ -1,4 +1,5 @@
-"""TQ1 traveller credentials: binary layout, Ed25519 sign/verify, keys, QR rendering.
+"""Signed codes: the TQ1 traveller credential (binary layout, Ed25519 sign/verify, keys,
+QR rendering) and the venue place code (``place.py``, HMAC).
 
 Framework-free: no web framework or database imports, so the HTTP routes, the gate hot
 path and third-party tools can all use it.

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import msgspec
 
-from onecode.cli import command
 from onecode.codes.keys import KeyStore, KeyStoreError, SigningKey
+from onecode.commands import Command
 from onecode.settings import Settings
 
 _RESTART = (
@@ -66,7 +66,6 @@ def _has_keys(data_dir: Path) -> bool:
     return folder.is_dir() and any(folder.glob("key-*.json"))
 
 
-@command("keys", "list, rotate or retire the TQ1 signing keys of the data folder", _arguments)
 def keys_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if args.data_dir is not None:
         settings = msgspec.structs.replace(settings, data_dir=args.data_dir)
@@ -111,3 +110,13 @@ def keys_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(f"onecode: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+COMMANDS = [
+    Command(
+        "keys",
+        "list, rotate or retire the TQ1 signing keys of the data folder",
+        keys_cmd,
+        _arguments,
+    ),
+]

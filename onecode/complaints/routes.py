@@ -10,7 +10,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from onecode.auth import Caller, Kind, allow, require_venue
-from onecode.bodies import strict_body
 from onecode.complaints import service
 from onecode.complaints.models import (
     AnswerIn,
@@ -21,7 +20,8 @@ from onecode.complaints.models import (
     Status,
 )
 from onecode.db import Conn
-from onecode.paging import MAX_CURSOR_LEN
+from onecode.http.bodies import strict_body
+from onecode.http.paging import MAX_CURSOR_LEN
 
 CursorQuery = Annotated[
     str | None, QueryParameter(name="cursor", required=False, max_length=MAX_CURSOR_LEN)

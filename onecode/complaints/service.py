@@ -19,9 +19,9 @@ from onecode.complaints.models import (
     Status,
 )
 from onecode.errors import Conflict, NotFound
-from onecode.paging import decode_cursor, encode_cursor
+from onecode.http.paging import decode_cursor, encode_cursor
+from onecode.http.text import clean_text
 from onecode.sql import Q
-from onecode.text import clean_text
 
 
 def _complaint(row: asyncpg.Record) -> Complaint:

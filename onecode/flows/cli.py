@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 
 import asyncpg
 
-from onecode.cli import command, database_url
+from onecode.commands import Command
+from onecode.devdb import database
 from onecode.flows.rollup import advance
 from onecode.settings import Settings
 
@@ -33,14 +35,12 @@ async def _run(dsn: str, loop: bool, interval: float) -> int:
         await conn.close()
 
 
-@command("rollup", "advance the visitor-flow rollups from their watermark", _args)
 def rollup(args: argparse.Namespace, settings: Settings) -> int:
-    dsn, embedded = database_url(settings)
-    try:
+    with database(settings) as dsn, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(dsn, bool(args.loop), settings.rollup_interval_seconds))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if embedded is not None:
-            embedded.stop()  # type: ignore[attr-defined]
     return 0
+
+
+COMMANDS = [
+    Command("rollup", "advance the visitor-flow rollups from their watermark", rollup, _args)
+]

@@ -80,6 +80,7 @@ async def erase(conn: asyncpg.Connection, traveller_id: uuid.UUID) -> bool:
     async with conn.transaction():
         row = await conn.fetchrow(Q()["identity_erase_traveller"], traveller_id)
         await conn.execute(Q()["auth_revoke_principal_tokens"], traveller_id)
+        await conn.execute(Q()["events_delete_notifications"], traveller_id)
     return row is not None
 
 

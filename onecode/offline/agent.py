@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from onecode.cli import command
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
+from onecode.commands import Command
 from onecode.settings import Settings
 
 SCHEMA = """
@@ -347,6 +347,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("gate-agent", "reference gate: stdin codes, online with offline fallback", _args)
 def gate_agent(args: argparse.Namespace, settings: Settings) -> int:
     return Agent(args, settings.clock_skew_seconds).run(sys.stdin, sys.stdout)
+
+
+COMMANDS = [
+    Command(
+        "gate-agent", "reference gate: stdin codes, online with offline fallback", gate_agent, _args
+    ),
+]

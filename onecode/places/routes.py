@@ -13,10 +13,11 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from onecode.auth import Caller, Kind, allow, require_venue
+from onecode.catalog.place_keys import load_place_keys
+from onecode.codes.place import PlaceKeys
 from onecode.db import Conn
 from onecode.places import service
 from onecode.places.models import Checkin, Place, PlaceCode
-from onecode.places.signing import PlaceKeys, load_place_keys
 
 
 @asynccontextmanager

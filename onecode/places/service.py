@@ -19,9 +19,9 @@ import qrcode.image.svg
 from onecode.catalog import service as catalog
 from onecode.codes import render_png, render_svg
 from onecode.codes.credential import QR_ALPHANUMERIC
+from onecode.codes.place import PlaceKeys, is_legacy
 from onecode.errors import Conflict, NotFound
 from onecode.places.models import Checkin, Place, PlaceCode
-from onecode.places.signing import PlaceKeys, is_legacy
 from onecode.sql import Q
 
 MAX_CODE_LEN = 64

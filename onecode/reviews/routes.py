@@ -9,9 +9,9 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
-from onecode.bodies import strict_body
 from onecode.db import Conn
-from onecode.paging import MAX_CURSOR_LEN
+from onecode.http.bodies import strict_body
+from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.reviews import service
 from onecode.reviews.models import Review, ReviewIn, ReviewPage
 

@@ -12,10 +12,10 @@ import uuid
 import asyncpg
 
 from onecode.errors import Conflict, Forbidden, NotFound
-from onecode.paging import decode_cursor, encode_cursor
+from onecode.http.paging import decode_cursor, encode_cursor
+from onecode.http.text import clean_text
 from onecode.reviews.models import MAX_TEXT, Review, ReviewIn, ReviewPage
 from onecode.sql import Q
-from onecode.text import clean_text
 
 ANONYMOUS = "anonymous"
 # each retry follows a day taken by a concurrent review of the same traveller, so

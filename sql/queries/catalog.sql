@@ -88,3 +88,6 @@ SELECT v.id AS venue_id, v.capacity_instant, v.occupancy_cap_pct,
          ON c.venue_id = v.id AND c.local_day = (now() AT TIME ZONE v.timezone)::date
  WHERE v.id = $1
  GROUP BY v.id;
+
+-- name: catalog_select_place_keys
+SELECT kid, secret FROM place_code_keys ORDER BY kid;

@@ -1,6 +1,3 @@
--- name: places_select_keys
-SELECT kid, secret FROM place_code_keys ORDER BY kid;
-
 -- name: places_select_venue_id
 SELECT id FROM venues WHERE place_code = $1;
 

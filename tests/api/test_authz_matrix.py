@@ -212,6 +212,7 @@ TABLE: dict[str, Row] = {
         body=lambda w, n: {"venue_id": w.ids["venue_a"], "category": "service", "text": "Slow."},
     ),
     "GET /v1/me/complaints": only("traveller"),
+    "GET /v1/me/notifications": only("traveller"),
     "GET /v1/venues/{venue_id:uuid}/complaints": only("admin", "operator", scoped=True),
     "POST /v1/complaints/{complaint_id:uuid}/answer": only(
         "admin", "operator", scoped=True, body=lambda w, n: {"text": f"Sorry ({n})."}

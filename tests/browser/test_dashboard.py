@@ -23,8 +23,9 @@ import httpx
 import pytest
 import uvicorn
 
-from onecode import demo
 from onecode.app import create_app
+from onecode.demo import run as demo
+from onecode.demo.plan import make_plan
 from onecode.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 
@@ -167,7 +168,7 @@ async def _bookings_that_ended(client: httpx.AsyncClient, db_url: str) -> None:
 @pytest.fixture
 async def filled(server: str, db_url: str) -> tuple[str, demo.Summary]:
     """A small demo played over real HTTP against the server, rollups advanced."""
-    plan = demo.make_plan(days=2, travellers=240, seed=5, now=datetime.now(UTC))
+    plan = make_plan(days=2, travellers=240, seed=5, now=datetime.now(UTC))
     async with httpx.AsyncClient(base_url=server, timeout=60) as client:
         summary = await demo.run_plan(client, ADMIN_TOKEN, plan, demo.Progress(False))
         await _bookings_that_ended(client, db_url)

@@ -148,8 +148,8 @@ async def test_racing_checkins_on_many_connections_make_one(
 ) -> None:
     """Twelve connections check the same traveller in at once: one check-in, and every
     caller gets that one back (the losers read it after the unique key stopped them)."""
+    from onecode.catalog.place_keys import load_place_keys
     from onecode.places.service import check_in
-    from onecode.places.signing import load_place_keys
 
     lake = await world.venue("CN-GZ-AS", "Red Maple Lake", gated=False, requires_booking=False)
     await world.traveller("t")
@@ -171,8 +171,8 @@ async def test_racing_rotations_on_many_connections_serialize(
     world: World, conn: asyncpg.Connection, db_url: str
 ) -> None:
     """Eight rotations at once get versions 1..8; only the last code is stored."""
+    from onecode.catalog.place_keys import load_place_keys
     from onecode.places.service import rotate
-    from onecode.places.signing import load_place_keys
 
     venue = uuid.UUID(world.ids["venue_a"])
     keys = await load_place_keys(conn)

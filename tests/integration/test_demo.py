@@ -14,8 +14,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from onecode import demo
 from onecode.auth import hash_token
+from onecode.demo import run as demo
+from onecode.demo.data import ATTRACTIONS
+from onecode.demo.plan import make_plan
 from onecode.settings import Settings
 from tests.conftest import bearer
 
@@ -23,9 +25,9 @@ NOW = datetime(2026, 5, 2, 7, 30, tzinfo=UTC)  # 15:30 in Guizhou, a Saturday
 
 
 def test_plan_is_deterministic_and_true_to_life() -> None:
-    a = demo.make_plan(days=3, travellers=200, seed=7, now=NOW)
-    b = demo.make_plan(days=3, travellers=200, seed=7, now=NOW)
-    c = demo.make_plan(days=3, travellers=200, seed=8, now=NOW)
+    a = make_plan(days=3, travellers=200, seed=7, now=NOW)
+    b = make_plan(days=3, travellers=200, seed=7, now=NOW)
+    c = make_plan(days=3, travellers=200, seed=8, now=NOW)
     assert a.visits == b.visits and a.homes == b.homes and a.bookings == b.bookings
     assert a.visits != c.visits
     assert a.days == [date(2026, 4, 30), date(2026, 5, 1), date(2026, 5, 2)]
@@ -39,7 +41,7 @@ def test_plan_is_deterministic_and_true_to_life() -> None:
     hours = [(v.enter + timedelta(hours=8)).hour for v in a.visits]
     assert sum(8 <= h < 11 for h in hours) > 2 * sum(14 <= h < 17 for h in hours)
     # the busiest venue peaks near, not over, its instantaneous capacity
-    assert set(a.capacity_instant) == {x.key for x in demo.ATTRACTIONS}
+    assert set(a.capacity_instant) == {x.key for x in ATTRACTIONS}
     assert len({h for h in a.homes}) >= 8
 
 

@@ -15,11 +15,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from onecode.app import create_app
+from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-from onecode.pg import EmbeddedPostgres
 from onecode.settings import Settings
 from tests.conftest import ADMIN, ADMIN_TOKEN, bearer
 from tests.hardening import Client, assert_problem
+from tests.support.postgres import pg_ctl
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def test_outage_fails_fast_then_recovers_without_restart(
     await asyncio.gather(*(c.get("/v1/venues") for _ in range(8)))
     assert (await c.get("/readyz")).status_code == 200
 
-    await asyncio.to_thread(embedded.pg_ctl, "-m", "fast", "-w", "stop")
+    await asyncio.to_thread(pg_ctl, embedded, "-m", "fast", "-w", "stop")
     try:
         calls = [
             ("GET", "/v1/venues", {}),
@@ -100,7 +101,7 @@ async def test_outage_fails_fast_then_recovers_without_restart(
         assert (await c.get("/healthz")).status_code == 200  # the process itself is alive
     finally:
         # postmaster.opts remembers the socket-only options: restart starts it the same way
-        await asyncio.to_thread(embedded.pg_ctl, "-w", "restart")
+        await asyncio.to_thread(pg_ctl, embedded, "-w", "restart")
 
     deadline = time.monotonic() + 10
     while True:

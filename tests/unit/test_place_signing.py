@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from onecode.codes.place import CODE_LEN, PlaceKeys, is_legacy
 from onecode.errors import BadRequest
-from onecode.paging import decode_cursor, encode_cursor
-from onecode.places.signing import CODE_LEN, PlaceKeys, is_legacy
+from onecode.http.paging import decode_cursor, encode_cursor
 
 KEYS = PlaceKeys({1: b"k" * 32})
 VENUE = uuid.UUID("8f0c6a38-52a3-4c61-9d3c-0d4f3c1c2b11")

@@ -1,464 +1,33 @@
-"""``onecode demo``: a Guizhou region with real attractions, and simulated days of
-travellers going through the HTTP API, so that the planner dashboard shows something
-true to life.
-
-Everything goes through the public API (in-process over ASGI, or ``--url``): admin
-calls build the catalog; travellers register, fetch their code, book, check in,
-review and complain; gates upload their scans. Past days can only be told by the
-offline batch upload (``POST /v1/gate/scans/batch``: scans carry their own
-``scanned_at``; an online gate decides by server time), so every gate scan of the
-simulated past goes that way, like gates that were offline and synced afterwards.
-Self check-ins and bookings are stamped by the server's clock, so they are simulated
-for the last hour (check-ins) and for today's remaining and upcoming slots (bookings);
-no-shows appear once those slots have ended and the server's sweep has run.
-
-The plan (who goes where, when) is drawn first from ``--seed``, so a run is
-deterministic apart from the calendar day it is run on.
-"""
+"""``onecode demo``: play the plan through the HTTP API (in-process over ASGI, or a
+running server with ``--url``) and print what the API answered."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import math
-import random
 import sys
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 import httpx
 import msgspec
 
-from onecode.cli import command
+from onecode.commands import Command
+from onecode.demo.data import (
+    ATTRACTION_BY_KEY,
+    ATTRACTIONS,
+    COMPLAINTS,
+    PREFECTURES,
+    REGION,
+    REVIEW_TEXTS,
+    TZ,
+)
+from onecode.demo.plan import Plan, PlannedBooking, Visit, local_time, make_plan
 from onecode.settings import Settings
-
-TZ = ZoneInfo("Asia/Shanghai")
-REGION = ("CN-GZ", "Guizhou")
-PREFECTURES = (
-    ("CN-GZ-GY", "Guiyang"),
-    ("CN-GZ-AS", "Anshun"),
-    ("CN-GZ-QDN", "Qiandongnan"),
-    ("CN-GZ-QN", "Qiannan"),
-    ("CN-GZ-TR", "Tongren"),
-    ("CN-GZ-ZY", "Zunyi"),
-    ("CN-GZ-BJ", "Bijie"),
-    ("CN-GZ-QXN", "Qianxinan"),
-    ("CN-GZ-LPS", "Liupanshui"),
-)
-
-# home regions of travellers, weighted (Guizhou itself first, then the big source markets)
-HOMES: tuple[tuple[str, float], ...] = (
-    ("CN-GZ", 30),
-    ("CN-44", 12),
-    ("CN-50", 9),
-    ("CN-51", 9),
-    ("CN-53", 6),
-    ("CN-43", 5),
-    ("CN-11", 5),
-    ("CN-31", 5),
-    ("CN-32", 4),
-    ("CN-33", 4),
-    ("HK", 2),
-    ("TW", 1.5),
-    ("KR", 1.2),
-    ("JP", 0.8),
-    ("US", 0.8),
-    ("GB", 0.5),
-    ("FR", 0.4),
-)
-
-
-@dataclass(frozen=True)
-class Attraction:
-    """A real attraction: where it is, how it is entered, how popular and how long a visit is."""
-
-    key: str
-    name: str
-    region: str
-    lat: float
-    lon: float
-    kind: str
-    gated: bool
-    requires_booking: bool
-    entry_rule: str
-    real_capacity_instant: int  # the real-world order of magnitude (people inside at once)
-    real_capacity_daily: int
-    popularity: float
-    dwell_hours: tuple[float, float]
-    gates: int = 1
-
-
-ATTRACTIONS: tuple[Attraction, ...] = (
-    Attraction(
-        "hgs",
-        "Huangguoshu Waterfall",
-        "CN-GZ-AS",
-        25.992,
-        105.667,
-        "waterfall",
-        True,
-        True,
-        "single",
-        25_000,
-        60_000,
-        10,
-        (2.5, 4.5),
-        gates=2,
-    ),
-    Attraction(
-        "xj",
-        "Xijiang Thousand-Household Miao Village",
-        "CN-GZ-QDN",
-        26.497,
-        108.173,
-        "ethnic_village",
-        False,
-        False,
-        "daily:1",
-        20_000,
-        50_000,
-        8,
-        (2.0, 5.0),
-    ),
-    Attraction(
-        "fjs",
-        "Fanjingshan",
-        "CN-GZ-TR",
-        27.918,
-        108.694,
-        "mountain",
-        True,
-        True,
-        "single",
-        8_000,
-        20_000,
-        7,
-        (4.0, 7.0),
-        gates=2,
-    ),
-    Attraction(
-        "libo",
-        "Libo Xiaoqikong",
-        "CN-GZ-QN",
-        25.261,
-        107.731,
-        "karst_forest",
-        True,
-        False,
-        "single",
-        15_000,
-        40_000,
-        7,
-        (3.0, 5.0),
-    ),
-    Attraction(
-        "qy",
-        "Qingyan Ancient Town",
-        "CN-GZ-GY",
-        26.331,
-        106.680,
-        "ancient_town",
-        False,
-        False,
-        "daily:1",
-        15_000,
-        40_000,
-        8,
-        (1.5, 3.0),
-    ),
-    Attraction(
-        "zy",
-        "Zhenyuan Ancient Town",
-        "CN-GZ-QDN",
-        27.049,
-        108.423,
-        "ancient_town",
-        False,
-        False,
-        "daily:1",
-        12_000,
-        30_000,
-        5,
-        (2.0, 4.0),
-    ),
-    Attraction(
-        "jxl",
-        "Jiaxiu Pavilion",
-        "CN-GZ-GY",
-        26.573,
-        106.714,
-        "landmark",
-        True,
-        False,
-        "reentry",
-        2_000,
-        10_000,
-        6,
-        (0.5, 1.2),
-    ),
-    Attraction(
-        "ql",
-        "Qianling Park",
-        "CN-GZ-GY",
-        26.602,
-        106.700,
-        "park",
-        True,
-        False,
-        "reentry",
-        10_000,
-        30_000,
-        6,
-        (1.0, 3.0),
-    ),
-    Attraction(
-        "zj",
-        "Zhijin Cave",
-        "CN-GZ-BJ",
-        26.667,
-        105.927,
-        "cave",
-        True,
-        False,
-        "single",
-        3_000,
-        8_000,
-        4,
-        (2.0, 3.0),
-    ),
-    Attraction(
-        "ml",
-        "Maling River Canyon",
-        "CN-GZ-QXN",
-        25.144,
-        104.950,
-        "canyon",
-        True,
-        False,
-        "single",
-        4_000,
-        10_000,
-        3,
-        (1.5, 3.0),
-    ),
-    Attraction(
-        "wfl",
-        "Wanfenglin",
-        "CN-GZ-QXN",
-        25.041,
-        104.952,
-        "karst_forest",
-        True,
-        False,
-        "single",
-        6_000,
-        15_000,
-        3,
-        (2.0, 3.5),
-    ),
-    Attraction(
-        "cs",
-        "Chishui Danxia",
-        "CN-GZ-ZY",
-        28.430,
-        105.955,
-        "geopark",
-        True,
-        False,
-        "single",
-        6_000,
-        15_000,
-        4,
-        (2.5, 4.5),
-    ),
-)
-
-REVIEW_TEXTS = {
-    5: ("Breathtaking, worth the trip.", "Wonderful day, well organised entry."),
-    4: ("Beautiful, a bit crowded at noon.", "Very nice; arrive early."),
-    3: ("Nice but queues at the gate.", "OK, signage could be better."),
-    2: ("Too crowded, long waits.", "Overpriced shuttle."),
-    1: ("Disappointing visit.",),
-}
-COMPLAINTS = (
-    ("crowding", "The queue at the entrance took over an hour."),
-    ("service", "Staff at the shuttle stop were not helpful."),
-    ("cleanliness", "Toilets near the main path were dirty."),
-    ("price", "Parking price was not shown anywhere."),
-    ("safety", "A railing on the lower path is loose."),
-)
-
-
-# --------------------------------------------------------------------------- plan
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One planned visit: entry (and exit, if before the end of the simulation)."""
-
-    traveller: int
-    venue: str
-    day: date
-    enter: datetime  # aware UTC
-    leave: datetime | None  # None: still inside when the simulation stops
-    review: int | None  # a 1..5 rating, or no review
-    complaint: int | None  # index into COMPLAINTS
-    entry_scan: uuid.UUID
-    exit_scan: uuid.UUID
-    gate: int
-
-
-@dataclass(frozen=True)
-class PlannedBooking:
-    traveller: int
-    venue: str
-    day: date
-    slot_start: datetime  # aware UTC
-
-
-@dataclass
-class Plan:
-    days: list[date]
-    now: datetime
-    homes: list[str]
-    visits: list[Visit] = field(default_factory=list)
-    bookings: list[PlannedBooking] = field(default_factory=list)
-    capacity_instant: dict[str, int] = field(default_factory=dict)
-    capacity_daily: dict[str, int] = field(default_factory=dict)
-    holiday: date | None = None
-
-
-def _km(a: Attraction, b: Attraction) -> float:
-    dlat = math.radians(b.lat - a.lat)
-    dlon = math.radians(b.lon - a.lon)
-    h = (
-        math.sin(dlat / 2) ** 2
-        + math.cos(math.radians(a.lat)) * math.cos(math.radians(b.lat)) * math.sin(dlon / 2) ** 2
-    )
-    return 6371 * 2 * math.asin(math.sqrt(h))
-
-
-def _rid(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-def _local(day: date, hours: float) -> datetime:
-    base = datetime.combine(day, time(0), TZ) + timedelta(hours=hours)
-    return base.astimezone(UTC)
-
-
-def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
-    """Draw who visits what and when; the last simulated day is today (in Guizhou)."""
-    rng = random.Random(seed)
-    today = now.astimezone(TZ).date()
-    day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    # the holiday surge: a Saturday before today if there is one, else the middle day
-    saturdays = [d for d in day_list[:-1] if d.weekday() == 5]
-    holiday = saturdays[-1] if saturdays else day_list[(len(day_list) - 1) // 2]
-    # today counts only up to now; the surge day draws three times the crowd
-    weights = [3.0 if d == holiday else (1.3 if d.weekday() >= 5 else 1.0) for d in day_list]
-    by_key = {a.key: a for a in ATTRACTIONS}
-    homes_codes = [h for h, _ in HOMES]
-    homes_w = [w for _, w in HOMES]
-    plan = Plan(days=day_list, now=now, homes=[], holiday=holiday)
-    for t in range(travellers):
-        plan.homes.append(rng.choices(homes_codes, homes_w)[0])
-        trip_days = min(days, rng.choice((1, 1, 2, 2, 3)))
-        starts = range(days - trip_days + 1)
-        start = rng.choices(starts, [sum(weights[i : i + trip_days]) for i in starts])[0]
-        here = rng.choices(ATTRACTIONS, [a.popularity for a in ATTRACTIONS])[0]
-        for d in day_list[start : start + trip_days]:
-            # morning peak: first entry around 9:30, later on holiday crowds
-            clock = max(7.5, rng.gauss(9.6 if d != holiday else 10.0, 1.1))
-            seen: set[str] = set()
-            for _ in range(rng.choice((1, 2, 2, 3))):
-                # gated sites close their gates in the late afternoon; the ungated villages
-                # and old towns are at their busiest for the evening lights (Xijiang's night view)
-                if here.key in seen or clock > (21.0 if not here.gated else 16.5):
-                    break
-                seen.add(here.key)
-                dwell = rng.uniform(*here.dwell_hours)
-                enter = _local(d, clock)
-                leave_h = min(clock + dwell, 22.5 if not here.gated else 19.0)
-                leave = _local(d, leave_h)
-                if enter > now:
-                    break
-                plan.visits.append(
-                    Visit(
-                        traveller=t,
-                        venue=here.key,
-                        day=d,
-                        enter=enter,
-                        leave=leave if leave <= now else None,
-                        review=(
-                            rng.choices((5, 4, 3, 2, 1), (40, 35, 15, 7, 3))[0]
-                            if rng.random() < 0.35
-                            else None
-                        ),
-                        complaint=rng.randrange(len(COMPLAINTS)) if rng.random() < 0.02 else None,
-                        entry_scan=_rid(rng),
-                        exit_scan=_rid(rng),
-                        gate=rng.randrange(here.gates),
-                    )
-                )
-                # next: a nearby attraction, closer ones far more likely
-                others = [a for a in ATTRACTIONS if a.key not in seen]
-                if not others:
-                    break
-                w = [a.popularity / (1 + _km(here, a) / 40) ** 2 for a in others]
-                nxt = rng.choices(others, w)[0]
-                clock = leave_h + 0.3 + _km(here, nxt) / 55
-                here = nxt
-            # overnight: tomorrow starts near today's last stop
-            here = by_key[here.key]
-        # some travellers book Fanjingshan or Huangguoshu for today's later slots or upcoming days
-        if rng.random() < 0.15:
-            venue = rng.choice(("fjs", "hgs"))
-            day = today + timedelta(days=rng.choice((0, 1, 1, 2)))
-            hour = rng.choice((8, 9, 9, 10, 10, 11, 13, 14))
-            slot_start = _local(day, hour)
-            if slot_start > now:
-                plan.bookings.append(PlannedBooking(t, venue, day, slot_start))
-    _size_capacities(plan)
-    return plan
-
-
-def _size_capacities(plan: Plan) -> None:
-    """Capacities at the sample's scale: the real figures shrunk by one factor for every
-    venue, chosen so that Huangguoshu peaks near 95% on its busiest day (as the real one
-    does in Golden Week); the others fall where their real size puts them, never under
-    their own peak (a gate never counts more people inside than fit)."""
-    peaks: Counter[str] = Counter()
-    events: dict[str, list[tuple[datetime, int]]] = {}
-    for v in plan.visits:
-        events.setdefault(v.venue, []).append((v.enter, 1))
-        if v.leave is not None:
-            events[v.venue].append((v.leave, -1))
-    for key, evs in events.items():
-        inside = 0
-        for _, delta in sorted(evs, key=lambda e: (e[0], e[1])):
-            inside += delta
-            peaks[key] = max(peaks[key], inside)
-    hgs = ATTRACTION_BY_KEY["hgs"]
-    scale = max(peaks[hgs.key], 1) / (0.955 * hgs.real_capacity_instant)
-    daily = Counter((v.venue, v.day) for v in plan.visits)
-    for a in ATTRACTIONS:
-        plan.capacity_instant[a.key] = max(
-            math.ceil(peaks[a.key] / 0.97), 5, round(a.real_capacity_instant * scale)
-        )
-        top_day = max((n for (k, _), n in daily.items() if k == a.key), default=0)
-        plan.capacity_daily[a.key] = max(
-            top_day + 1, max(10, round(a.real_capacity_daily * scale * 2))
-        )
-
-
-# --------------------------------------------------------------------------- run
 
 
 class Summary(msgspec.Struct, kw_only=True):
@@ -621,8 +190,8 @@ async def run_plan(
         cap = max(5, plan.capacity_instant[key] // 3)
         slots = [
             {
-                "starts_at": _local(today + timedelta(days=dd), h).isoformat(),
-                "ends_at": _local(today + timedelta(days=dd), h + 1).isoformat(),
+                "starts_at": local_time(today + timedelta(days=dd), h).isoformat(),
+                "ends_at": local_time(today + timedelta(days=dd), h + 1).isoformat(),
                 "capacity": cap,
             }
             for dd in range(3)
@@ -802,9 +371,6 @@ async def run_plan(
     return s
 
 
-ATTRACTION_BY_KEY = {a.key: a for a in ATTRACTIONS}
-
-
 def _scan(scan_id: uuid.UUID, code: str, direction: str, at: datetime) -> dict[str, Any]:
     return {
         "scan_id": str(scan_id),
@@ -824,23 +390,15 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-# --------------------------------------------------------------------------- command
-
-
 async def advance_rollups(dsn: str) -> str:
     """Bring the planner rollups up to date (in-process runs only)."""
-    import importlib
-
     import asyncpg
 
-    try:
-        rollup = importlib.import_module("onecode.flows.rollup")
-    except ModuleNotFoundError:
-        return "rollups: not available in this build"
+    from onecode.flows.rollup import advance
 
     conn = await asyncpg.connect(dsn)
     try:
-        result = await rollup.advance(conn)
+        result = await advance(conn)
     finally:
         await conn.close()
     return f"rollups advanced: {result}"
@@ -926,7 +484,6 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-@command("demo", "fill a Guizhou region and simulate days of travellers", _demo_args)
 def demo(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.days <= 60 or not 1 <= args.travellers <= 100_000:
         print("onecode demo: --days must be 1-60 and --travellers 1-100000", file=sys.stderr)
@@ -945,21 +502,22 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
             rollups = "rollups: the server advances them every ONECODE_ROLLUP_INTERVAL_SECONDS"
             dashboard = args.url.rstrip("/") + "/planner/"
         else:
-            from onecode.cli import database_url
+            from onecode.devdb import database
             from onecode.migrate import migrate
 
-            dsn, embedded = database_url(settings)
-            try:
+            with database(settings) as dsn:
                 asyncio.run(migrate(dsn))
                 settings = msgspec.structs.replace(settings, database_url=dsn)
                 summary = asyncio.run(run_in_process(settings, plan, progress))
                 rollups = asyncio.run(advance_rollups(dsn))
-            finally:
-                if embedded is not None:
-                    embedded.stop()  # type: ignore[attr-defined]
             dashboard = f"http://{settings.host}:{settings.port}/planner/"
     except (DemoError, httpx.HTTPError) as exc:
         print(f"\nonecode demo: {exc}", file=sys.stderr)
         return 1
     print_summary(summary, dashboard, rollups)
     return 0
+
+
+COMMANDS = [
+    Command("demo", "fill a Guizhou region and simulate days of travellers", demo, _demo_args)
+]

@@ -9,7 +9,8 @@ poster QR uses the compact alphanumeric mode::
     mac     16   HMAC-SHA256(secret, "onecode/place/v1" | kid | venue | version)[:16]
 
 A code that is not exactly this, names an unknown key, or carries a wrong MAC is
-refused here, before any database lookup. Framework-free; the secrets come in as bytes.
+refused here, before any database lookup. Framework-free; the secrets come in as bytes
+(loaded by onecode.catalog.place_keys).
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ import re
 import struct
 import uuid
 from collections.abc import Mapping
-
-import asyncpg
-
-from onecode.sql import Q
 
 CODE_LEN = 60
 _RAW_LEN = 37
@@ -86,13 +83,3 @@ class PlaceKeys:
 def is_legacy(text: str) -> bool:
     """A random (unsigned) code from before signed codes: looked up, never trusted blindly."""
     return bool(_LEGACY.match(text))
-
-
-async def load_place_keys(conn: asyncpg.Connection) -> PlaceKeys:
-    rows = await conn.fetch(Q()["places_select_keys"])
-    return PlaceKeys({int(r["kid"]): bytes(r["secret"]) for r in rows})
-
-
-async def initial_place_code(conn: asyncpg.Connection, venue_id: uuid.UUID) -> str:
-    """The version-0 code of a new venue (catalog calls this when it creates one)."""
-    return (await load_place_keys(conn)).sign(venue_id, 0)
