@@ -78,6 +78,9 @@ class TokenCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._items: dict[bytes, tuple[Principal, float]] = {}
+        # bumped by every forget: a lookup that started before a revocation must not
+        # put back what the revocation just dropped (see ``put``)
+        self.generation = 0
 
     def get(self, key: bytes) -> Principal | None:
         hit = self._items.get(key)
@@ -88,20 +91,40 @@ class TokenCache:
             return None
         return hit[0]
 
-    def put(self, key: bytes, principal: Principal) -> None:
+    def put(self, key: bytes, principal: Principal, generation: int | None = None) -> None:
         if self.ttl <= 0:
             return
+        if generation is not None and generation != self.generation:
+            return  # tokens were revoked while this one was being looked up
         if len(self._items) >= self.max_entries:
             self._items.clear()
         self._items[key] = (principal, time.monotonic() + self.ttl)
 
     def clear(self) -> None:
+        self.generation += 1
         self._items.clear()
 
     def forget_principal(self, principal_id: uuid.UUID) -> None:
         """Drop every cached token of a principal whose tokens were just revoked."""
+        self.generation += 1
         for key in [k for k, (p, _) in self._items.items() if p.id == principal_id]:
             self._items.pop(key, None)
+
+
+class GateSightings:
+    """When each gate last made a request, kept in memory: a dict write per gate request,
+    no database work on the scan path. A lifespan (onecode/webhooks/detectors.py) takes
+    the map every few seconds and writes it to ``gate_heartbeats`` for gate.offline."""
+
+    def __init__(self) -> None:
+        self._seen: dict[uuid.UUID, float] = {}
+
+    def saw(self, gate_id: uuid.UUID) -> None:
+        self._seen[gate_id] = time.time()
+
+    def take(self) -> dict[uuid.UUID, float]:
+        seen, self._seen = self._seen, {}
+        return seen
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -145,6 +168,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     if principal is None:
         from onecode.db import acquire
 
+        generation = cache.generation
         db = await acquire(app_state.pool, app_state.settings.db_acquire_timeout)
         try:
             principal = await load_principal(db, key)
@@ -152,7 +176,11 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
             await app_state.pool.release(db)
         if principal is None:
             raise Unauthorized("Unknown or revoked token.", "auth.invalid_token")
-        cache.put(key, principal)
+        cache.put(key, principal, generation)
+    if principal.kind is Kind.GATE:
+        sightings = app_state.get("gate_sightings")
+        if sightings is not None:
+            sightings.saw(principal.id)
     connection.scope.setdefault("state", {})["principal"] = principal
     return principal
 
@@ -171,6 +199,7 @@ def allow(*kinds: Kind) -> Any:
             )
 
     guard.__name__ = "allow_" + "_".join(sorted(k.value for k in allowed))
+    guard.kinds = sorted(k.value for k in allowed)  # type: ignore[attr-defined]  # OpenAPI
     return guard
 
 
