@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # everywhere it is released (late offline uploads after that are not counted)
     dp_epsilon: float = 4.0
     dp_release_delay_hours: float = 3.0
+    # raw scans and check-ins (and the traveller-level rollups) older than this many
+    # days are deleted, once released (onecode/flows/retention.py); 0 keeps them
+    retention_days: int = 180
     rate_limit: bool = True
     # "N/S": N requests per S seconds; per address for anonymous callers, per token
     # otherwise (see onecode/ratelimit.py). Other domains add ``rate_<bucket>`` fields.
