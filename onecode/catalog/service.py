@@ -85,7 +85,10 @@ async def create_venue(conn: asyncpg.Connection, data: VenueIn) -> VenueCreated:
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
-        await initial_place_code(conn, venue_id),  # signed (onecode.catalog.place_keys)
+        await initial_place_code(conn, venue_id),
+        data.walkin_quota_pct,
+        data.walkin_release_min,
+        data.offer_expiry_min,  # signed (onecode.catalog.place_keys)
     )
     rows = await conn.fetch(Q()["catalog_select_venues"], venue_id, None)
     return _venue(rows[0], VenueCreated)
