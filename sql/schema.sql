@@ -196,7 +196,8 @@ BEGIN
     END IF;
 
     SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min
+           ve.timezone, ve.early_grace_min, ve.late_grace_min,
+           ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
 
@@ -234,6 +235,12 @@ BEGIN
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
             END IF;
+            EXIT decide;
+        END IF;
+
+        -- operations (issue 17): a deactivated venue admits nobody (exits still pass)
+        IF NOT v.active THEN
+            v_reason := 'venue_inactive';
             EXIT decide;
         END IF;
 
@@ -628,6 +635,7 @@ BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
            v.bookings_per_day, v.booking_window_days, v.late_grace_min,
            v.walkin_quota_pct, v.walkin_release_min,
+           v.active, s.cancelled_at,  -- operations (issue 17)
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (v_now AT TIME ZONE v.timezone)::date AS today,
            EXISTS (SELECT 1 FROM lotteries l
@@ -639,6 +647,11 @@ BEGIN
 
     IF NOT FOUND THEN
         v_outcome := 'slot_not_found';
+    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
+    ELSIF NOT v_slot.active THEN
+        v_outcome := 'venue_inactive';
+    ELSIF v_slot.cancelled_at IS NOT NULL THEN
+        v_outcome := 'slot_cancelled';
     ELSIF p_party > v_slot.max_party_size THEN
         v_outcome := 'party_too_large';
         v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
@@ -664,6 +677,7 @@ BEGIN
                SET booked = s.booked + p_party,
                    walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
              WHERE s.id = p_slot
+               AND s.cancelled_at IS NULL  -- a cancel racing this booking wins
                AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
                    onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
                                        s.starts_at, v_slot.walkin_release_min, v_now) END;
@@ -712,7 +726,11 @@ CREATE TABLE public.bookings (
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
     cancelled_at timestamp with time zone,
     used_at timestamp with time zone,
+    cancelled_by text,
+    cancel_reason text,
     channel text DEFAULT 'app'::text NOT NULL,
+    CONSTRAINT bookings_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
+    CONSTRAINT bookings_cancelled_by_ck CHECK (((cancelled_by IS NULL) OR (cancelled_by = ANY (ARRAY['traveller'::text, 'venue'::text])))),
     CONSTRAINT bookings_channel_check CHECK ((channel = ANY (ARRAY['app'::text, 'walkin'::text, 'waitlist'::text, 'lottery'::text]))),
     CONSTRAINT bookings_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
     CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['booked'::text, 'cancelled'::text, 'used'::text, 'no_show'::text])))
@@ -1287,6 +1305,24 @@ CREATE TABLE public.api_tokens (
     CONSTRAINT api_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
+CREATE TABLE public.audit_log (
+    id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor_kind text NOT NULL,
+    actor_id uuid NOT NULL,
+    action text NOT NULL,
+    object_kind text NOT NULL,
+    object_id text NOT NULL,
+    venue_id uuid,
+    region_code text,
+    before jsonb,
+    after jsonb,
+    request_id text,
+    CONSTRAINT audit_log_action_check CHECK ((action ~ '^[a-z_]+\.[a-z_]+$'::text)),
+    CONSTRAINT audit_log_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['admin'::text, 'operator'::text, 'cli'::text]))),
+    CONSTRAINT audit_log_request_id_check CHECK (((request_id IS NULL) OR (length(request_id) <= 200)))
+);
+
 CREATE TABLE public.checkins (
     traveller_id uuid NOT NULL,
     venue_id uuid NOT NULL,
@@ -1369,6 +1405,22 @@ CREATE TABLE public.flow_occupancy_hours (
     people_out bigint DEFAULT 0 NOT NULL
 );
 
+CREATE TABLE public.flow_release_days (
+    local_day date NOT NULL,
+    released_at timestamp with time zone DEFAULT now() NOT NULL,
+    epsilon double precision NOT NULL,
+    params jsonb NOT NULL,
+    CONSTRAINT flow_release_days_epsilon_check CHECK ((epsilon > (0)::double precision))
+);
+
+CREATE TABLE public.flow_releases (
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    indicator text NOT NULL,
+    bucket text NOT NULL,
+    value integer NOT NULL
+);
+
 CREATE TABLE public.flow_trips (
     traveller_id uuid NOT NULL,
     local_day date NOT NULL,
@@ -1409,6 +1461,7 @@ CREATE TABLE public.gates (
     venue_id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT gates_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -1450,6 +1503,7 @@ CREATE TABLE public.operators (
     id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT operators_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -1470,6 +1524,7 @@ CREATE TABLE public.planners (
     id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT planners_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -1489,6 +1544,7 @@ CREATE TABLE public.regions (
     name text NOT NULL,
     parent_code text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT regions_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{0,31}$'::text)),
     CONSTRAINT regions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
@@ -1555,9 +1611,13 @@ CREATE TABLE public.slots (
     capacity integer NOT NULL,
     booked integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancel_reason text,
     walkin_booked integer DEFAULT 0 NOT NULL,
     held integer DEFAULT 0 NOT NULL,
     CONSTRAINT slots_booked_check CHECK ((booked >= 0)),
+    CONSTRAINT slots_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
+    CONSTRAINT slots_cancelled_ck CHECK (((cancelled_at IS NULL) = (cancel_reason IS NULL))),
     CONSTRAINT slots_capacity_check CHECK ((capacity > 0)),
     CONSTRAINT slots_held_check CHECK ((held >= 0)),
     CONSTRAINT slots_not_oversold_ck CHECK ((booked <= capacity)),
@@ -1610,9 +1670,13 @@ CREATE TABLE public.venues (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     place_code_version integer DEFAULT 0 NOT NULL,
     place_code_rotated_at timestamp with time zone,
+    active boolean DEFAULT true NOT NULL,
+    deactivated_at timestamp with time zone,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
     walkin_quota_pct smallint DEFAULT 0 NOT NULL,
     walkin_release_min smallint DEFAULT 60 NOT NULL,
     offer_expiry_min smallint DEFAULT 15 NOT NULL,
+    CONSTRAINT venues_active_ck CHECK ((active = (deactivated_at IS NULL))),
     CONSTRAINT venues_booking_window_days_check CHECK (((booking_window_days >= 0) AND (booking_window_days <= 366))),
     CONSTRAINT venues_bookings_per_day_check CHECK (((bookings_per_day >= 1) AND (bookings_per_day <= 100))),
     CONSTRAINT venues_capacity_daily_check CHECK ((capacity_daily > 0)),
@@ -1650,6 +1714,9 @@ ALTER TABLE ONLY public.allocation_jobs
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (token_hash);
 
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_pkey PRIMARY KEY (traveller_id, id);
 
@@ -1670,6 +1737,12 @@ ALTER TABLE ONLY public.flow_dwell
 
 ALTER TABLE ONLY public.flow_occupancy_hours
     ADD CONSTRAINT flow_occupancy_hours_pkey PRIMARY KEY (venue_id, local_hour);
+
+ALTER TABLE ONLY public.flow_release_days
+    ADD CONSTRAINT flow_release_days_pkey PRIMARY KEY (local_day);
+
+ALTER TABLE ONLY public.flow_releases
+    ADD CONSTRAINT flow_releases_pkey PRIMARY KEY (venue_id, local_day, indicator, bucket);
 
 ALTER TABLE ONLY public.flow_trips
     ADD CONSTRAINT flow_trips_pkey PRIMARY KEY (traveller_id, local_day, from_venue, to_venue);
@@ -1764,6 +1837,12 @@ CREATE INDEX allocation_jobs_slot_idx ON public.allocation_jobs USING btree (slo
 
 CREATE INDEX api_tokens_principal_idx ON public.api_tokens USING btree (principal_id);
 
+CREATE INDEX audit_log_created_idx ON public.audit_log USING btree (created_at DESC, id DESC);
+
+CREATE INDEX audit_log_object_idx ON public.audit_log USING btree (object_kind, object_id);
+
+CREATE INDEX audit_log_venue_created_idx ON public.audit_log USING btree (venue_id, created_at DESC, id DESC) WHERE (venue_id IS NOT NULL);
+
 CREATE INDEX bookings_open_ends_idx ON public.bookings USING btree (ends_at) WHERE (status = 'booked'::text);
 
 CREATE INDEX bookings_open_starts_idx ON public.bookings USING btree (starts_at) WHERE (status = 'booked'::text);
@@ -1802,11 +1881,17 @@ CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, fro
 
 CREATE INDEX gate_counters_venue_day_idx ON public.gate_counters USING btree (venue_id, local_day);
 
+CREATE INDEX gates_created_idx ON public.gates USING btree (created_at DESC, id DESC);
+
 CREATE INDEX gates_venue_idx ON public.gates USING btree (venue_id);
 
 CREATE INDEX idempotency_keys_created_idx ON public.idempotency_keys USING btree (created_at);
 
 CREATE INDEX lottery_applications_lottery_idx ON public.lottery_applications USING btree (lottery_id);
+
+CREATE INDEX operator_venues_venue_idx ON public.operator_venues USING btree (venue_id);
+
+CREATE INDEX planner_regions_region_idx ON public.planner_regions USING btree (region_code);
 
 CREATE INDEX regions_parent_idx ON public.regions USING btree (parent_code);
 
@@ -1821,6 +1906,8 @@ CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, devi
 CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
 
 CREATE INDEX traveller_notifications_page_idx ON public.traveller_notifications USING btree (traveller_id, created_at DESC, id DESC);
+
+CREATE INDEX venues_created_idx ON public.venues USING btree (created_at DESC, id DESC);
 
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 

@@ -162,6 +162,9 @@ END $$;
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
 SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+--    The audit trail (migration 0020): appended by every admin and operator change in
+--    that change's transaction, read by admins; small, and never joined with shards.
+SELECT citus_add_local_table_to_metadata('audit_log') WHERE NOT pg_temp.onecode_citus_has('audit_log');
 --    The event outbox: appended in the transaction of the change, read in order by the
 --    webhook worker on the coordinator; no key to distribute by that a reader uses.
 SELECT citus_add_local_table_to_metadata('events') WHERE NOT pg_temp.onecode_citus_has('events');

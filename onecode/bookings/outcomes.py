@@ -27,6 +27,8 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     # refusals
     SLOT_NOT_FOUND = "slot_not_found"
+    VENUE_INACTIVE = "venue_inactive"
+    SLOT_CANCELLED = "slot_cancelled"
     PARTY_TOO_LARGE = "party_too_large"
     SALE_CLOSED = "sale_closed"
     OUTSIDE_WINDOW = "outside_window"
@@ -54,6 +56,8 @@ BOOK_OUTCOMES = frozenset(
     {
         Outcome.BOOKED,
         Outcome.SLOT_NOT_FOUND,
+        Outcome.VENUE_INACTIVE,
+        Outcome.SLOT_CANCELLED,
         Outcome.PARTY_TOO_LARGE,
         Outcome.SALE_CLOSED,
         Outcome.OUTSIDE_WINDOW,
@@ -79,6 +83,16 @@ SUCCESSES = frozenset(
 # outcome -> (error class, machine code, sentence; {fact} fields come from the SQL answer)
 REFUSALS: dict[Outcome, tuple[type[AppError], str, str]] = {
     Outcome.SLOT_NOT_FOUND: (NotFound, "slots.not_found", "No such slot."),
+    Outcome.VENUE_INACTIVE: (
+        Conflict,
+        "venues.inactive",
+        "This venue is closed: it takes no bookings.",
+    ),
+    Outcome.SLOT_CANCELLED: (
+        Conflict,
+        "slots.cancelled",
+        "This slot has been cancelled by the venue.",
+    ),
     Outcome.PARTY_TOO_LARGE: (
         Unprocessable,
         "bookings.party_too_large",

@@ -87,6 +87,7 @@ BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
            v.bookings_per_day, v.booking_window_days, v.late_grace_min,
            v.walkin_quota_pct, v.walkin_release_min,
+           v.active, s.cancelled_at,  -- operations (issue 17)
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (v_now AT TIME ZONE v.timezone)::date AS today,
            EXISTS (SELECT 1 FROM lotteries l
@@ -98,6 +99,11 @@ BEGIN
 
     IF NOT FOUND THEN
         v_outcome := 'slot_not_found';
+    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
+    ELSIF NOT v_slot.active THEN
+        v_outcome := 'venue_inactive';
+    ELSIF v_slot.cancelled_at IS NOT NULL THEN
+        v_outcome := 'slot_cancelled';
     ELSIF p_party > v_slot.max_party_size THEN
         v_outcome := 'party_too_large';
         v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
@@ -123,6 +129,7 @@ BEGIN
                SET booked = s.booked + p_party,
                    walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
              WHERE s.id = p_slot
+               AND s.cancelled_at IS NULL  -- a cancel racing this booking wins
                AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
                    onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
                                        s.starts_at, v_slot.walkin_release_min, v_now) END;

@@ -86,6 +86,9 @@ LOCAL: dict[str, str] = {
     "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
     "schema_functions": "the rule-file runner's bookkeeping, on the coordinator only",
+    "audit_log": "every admin and operator change, appended in the change's transaction "
+    "and read by admins: small, written and read on the coordinator only (a Citus local "
+    "table, like gate_counters)",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
     "reference table would need, no fan-out as a gate_id distribution would need)",
@@ -454,10 +457,11 @@ async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.C
     reference = {r["rel"] for r in calls if r["fn"] == "reference"}
     distributed = {r["rel"]: (r["col"], r["colocate"]) for r in calls if r["fn"] == "distributed"}
     local = {r["rel"] for r in calls if r["fn"] == "local"}
-    assert reference == REFERENCE | {"rollup_watermark"}
+    # rollup-named tables without a venue_id: the DP release days (0030) and a test stub
+    assert reference == REFERENCE | {"rollup_watermark", "flow_release_days"}
     assert local == set(LOCAL) - {"schema_migrations", "schema_functions"}
     rollups = sorted(t for t in distributed if t not in DISTRIBUTED and ROLLUP_NAME.search(t))
-    assert {"venue_rollup_daily", "venue_rollup_hourly"} <= set(rollups)
+    assert {"venue_rollup_daily", "venue_rollup_hourly", "flow_releases"} <= set(rollups)
     assert distributed[rollups[0]] == ("venue_id", "none")
     assert all(distributed[t] == ("venue_id", rollups[0]) for t in rollups[1:])
     assert {

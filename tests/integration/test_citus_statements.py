@@ -20,16 +20,15 @@ KNOWN: dict[tuple[str, str], str] = {
         "the retry lookup by (gate, scan_id) on scans fans out: to be answered from a "
         "ledger keyed by gate"
     ),
-    ("queries/flows.sql:flows_select_arrivals", "grouping-sets"): "planner rollups: region "
-    "totals by GROUPING SETS; being rewritten for differential privacy",
     ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
         "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
         "layout change that co-locates credentials with their traveller"
     ),
-    ("queries/flows.sql:flows_select_dwell", "grouping-sets"): "as arrivals",
-    ("queries/flows.sql:flows_select_feedback_venues", "grouping-sets"): "as arrivals",
-    ("queries/flows.sql:flows_select_od_links", "grouping-sets"): "as arrivals",
-    ("queries/flows.sql:flows_select_ratings", "grouping-sets"): "as arrivals",
+    ("queries/flows.sql:flows_select_feedback_venues", "grouping-sets"): (
+        "planner feedback: scope totals by GROUPING SETS (the flow indicators now read "
+        "the released cells, issue #16)"
+    ),
+    ("queries/flows.sql:flows_select_ratings", "grouping-sets"): "as feedback_venues",
 }
 
 
