@@ -542,7 +542,8 @@ BEGIN
 
     UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
      WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity;
+       AND s.booked + v_entry.party_size <= s.capacity
+       AND s.cancelled_at IS NULL;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
@@ -761,7 +762,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+           cancelled_by = 'traveller'
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;
@@ -811,7 +813,8 @@ DECLARE
     v_count integer;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           s.walkin_booked, s.cancelled_at, v.active,
+           v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (p_now AT TIME ZONE v.timezone)::date AS today,
@@ -823,6 +826,14 @@ BEGIN
      WHERE s.id = p_slot;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_slot.active THEN
+        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
         RETURN;
     END IF;
     IF p_party > v_slot.max_party_size THEN
@@ -1065,8 +1076,8 @@ DECLARE
     r         record;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
-           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
+           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot
@@ -1076,7 +1087,8 @@ BEGIN
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
-    v_closed := p_now >= v_closes;
+    -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
+    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
               WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
@@ -1153,11 +1165,12 @@ DECLARE
     v_held integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
-                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+                    WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
+    -- a cancelled slot holds nothing: its round expires the entries
     UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot
+     WHERE s.id = p_slot AND s.cancelled_at IS NULL
     RETURNING s.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);

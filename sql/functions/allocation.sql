@@ -26,18 +26,21 @@ $$;
 -- offer left or declined): when someone waits, every free place is held from general
 -- sale at once (in the caller's transaction) and an offer round is queued; the round
 -- offers them in order and gives back what nobody waiting can take. Returns the places
--- held for the waiting list. Called by the bookings and slots rules (helper `ops` too).
+-- held for the waiting list. Called by the bookings and slots rules; the operations
+-- rules call it when a slot's capacity is raised and when a slot is cancelled (its
+-- round then expires every entry).
 CREATE OR REPLACE FUNCTION onecode_places_freed(p_slot uuid) RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_held integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
-                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+                    WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
+    -- a cancelled slot holds nothing: its round expires the entries
     UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot
+     WHERE s.id = p_slot AND s.cancelled_at IS NULL
     RETURNING s.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
@@ -78,8 +81,8 @@ DECLARE
     r         record;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
-           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
+           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot
@@ -89,7 +92,8 @@ BEGIN
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
-    v_closed := p_now >= v_closes;
+    -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
+    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
               WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
@@ -185,7 +189,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Join the waiting list of a full slot. Outcomes: joined (body the entry),
--- slot_not_found, party_too_large {max_party_size}, sale_closed, outside_window
+-- slot_not_found, venue_inactive, slot_cancelled, party_too_large {max_party_size}, sale_closed, outside_window
 -- {booking_window_days}, lottery_open, slot_not_full (book instead), already_waiting
 -- (body the live entry), daily_limit {bookings_per_day}: live bookings plus live
 -- entries of the traveller at the venue that day are held to the real-name limit.
@@ -199,7 +203,8 @@ DECLARE
     v_count integer;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           s.walkin_booked, s.cancelled_at, v.active,
+           v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (p_now AT TIME ZONE v.timezone)::date AS today,
@@ -211,6 +216,14 @@ BEGIN
      WHERE s.id = p_slot;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_slot.active THEN
+        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
         RETURN;
     END IF;
     IF p_party > v_slot.max_party_size THEN
@@ -308,7 +321,8 @@ $$;
 -- Accept an offer: the held places become a booking (channel 'waitlist'), atomically.
 -- Idempotent: accepting again answers the same booking (replayed). Outcomes: booked
 -- (body the booking), entry_not_found, no_offer {state}, offer_expired, daily_limit
--- {bookings_per_day}, slot_full (capacity was lowered under the offer: the offer is void).
+-- {bookings_per_day}, slot_full (capacity was lowered under the offer, or the slot was
+-- cancelled: the offer is void).
 CREATE OR REPLACE FUNCTION onecode_accept_offer(
     p_traveller uuid, p_entry uuid, p_now timestamptz
 ) RETURNS TABLE (outcome text, body jsonb, replayed boolean)
@@ -363,7 +377,8 @@ BEGIN
 
     UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
      WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity;
+       AND s.booked + v_entry.party_size <= s.capacity
+       AND s.cancelled_at IS NULL;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
@@ -463,7 +478,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+           cancelled_by = 'traveller'
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;
