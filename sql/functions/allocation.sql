@@ -95,9 +95,13 @@ BEGIN
     -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
     v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
+    -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
-              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
-                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+              WHERE w.slot_id = p_slot AND w.state = 'offer' AND w.expires_at <= p_now
+                AND NOT v_closed
+              UNION ALL
+             SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer') AND v_closed
     LOOP
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = r.traveller_id AND w.id = r.id
