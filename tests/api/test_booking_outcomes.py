@@ -46,7 +46,7 @@ async def _unknown(client: Client, world: World, conn: asyncpg.Connection) -> As
 
 
 async def _inactive(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
-    (slot,) = await make_slots(client, world)
+    (slot,) = await make_slots(client, world, capacity=100)
     await conn.execute(
         "UPDATE venues SET active = false, deactivated_at = now() WHERE id = $1",
         uuid.UUID(world.ids["venue_a"]),
@@ -55,9 +55,9 @@ async def _inactive(client: Client, world: World, conn: asyncpg.Connection) -> A
 
 
 async def _cancelled(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
-    (slot,) = await make_slots(client, world)
+    (slot,) = await make_slots(client, world, capacity=100)
     await conn.execute(
-        "UPDATE slots SET cancelled_at = now(), cancel_reason = 'weather' WHERE id = $1",
+        "UPDATE slots SET cancelled_at = now(), cancel_reason = 'storm' WHERE id = $1",
         uuid.UUID(slot["id"]),
     )
     return Ask("t", slot["id"])
