@@ -44,6 +44,7 @@ Hook = Callable[[Litestar], Any]
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode import observability
+    from onecode.allocation import routes as allocation
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
@@ -59,7 +60,8 @@ def _route_modules() -> list[Any]:
     from onecode.system import routes as system
     from onecode.webhooks import routes as webhooks
 
-    modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
+    modules: list[Any] = [system, observability, catalog, identity, bookings, allocation]
+    modules += [gates, offline]
     modules += [flows, reviews, places, complaints, events, dashboard, operations, webhooks]
     return modules
 

@@ -59,6 +59,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_address_factor: int = 10
     metrics_public: bool = False
     rollup_interval_seconds: float = 30.0
+    # the allocation worker (offer rounds, lottery draws: onecode/allocation/worker.py)
+    # runs in every serving process; 0 turns it off in this one (another runs it)
+    allocation_idle_seconds: float = 1.0
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True

@@ -52,6 +52,11 @@ class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     late_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
     #: online gates refuse a code without a live suffix (``static_code``); default: gated
     live_code_required: bool | None = None
+    # fair allocation (docs/allocation.md): the share of each slot held for walk-ins,
+    # when it frees into general sale (minutes before the start), how long an offer stands
+    walkin_quota_pct: Annotated[int, Meta(ge=0, le=100)] = 0
+    walkin_release_min: Annotated[int, Meta(ge=0, le=1440)] = 60
+    offer_expiry_min: Annotated[int, Meta(ge=1, le=1440)] = 15
 
 
 class Venue(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,6 +79,9 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     early_grace_min: int
     late_grace_min: int
     live_code_required: bool
+    walkin_quota_pct: int = 0
+    walkin_release_min: int = 60
+    offer_expiry_min: int = 15
     rating: float | None = None
     rating_count: int = 0
     # the crowd level only: an exact live count would let anyone time one person's
@@ -127,7 +135,10 @@ class Slot(msgspec.Struct, frozen=True, kw_only=True):
     starts_at: datetime
     ends_at: datetime
     capacity: int
+    # places general sale can take now
     remaining: int
+    # places the staffed window can take (the walk-in quota included); docs/allocation.md
+    walkin_remaining: int | None = None
 
 
 class SlotList(msgspec.Struct, frozen=True):
