@@ -211,12 +211,18 @@ class AdminSlot(msgspec.Struct, frozen=True, kw_only=True):
     cancelled_bookings: int = 0
 
 
-class SlotTime(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """A window in the venue's local time; ``end`` after ``start`` (or before it: the
-    window then ends on the next day)."""
+LocalTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
 
-    start: time
-    end: time
+
+class SlotTime(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A window in the venue's local time, ``"HH:MM"`` or ``"HH:MM:SS"``; an ``end``
+    before ``start`` ends on the next day."""
+
+    start: LocalTime
+    end: LocalTime
+
+    def window(self) -> tuple[time, time]:
+        return time.fromisoformat(self.start), time.fromisoformat(self.end)
 
 
 class RecurringSlotsIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -12,7 +12,8 @@ SELECT b.id,
        CASE WHEN b.status = 'booked'
                  AND b.ends_at + make_interval(mins => v.late_grace_min::integer) < now()
             THEN 'no_show' ELSE b.status END AS status,
-       b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at, b.local_day, b.created_at
+       b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at, b.local_day, b.created_at,
+       b.cancelled_at, b.cancelled_by, b.cancel_reason
   FROM bookings b JOIN venues v ON v.id = b.venue_id
  WHERE b.traveller_id = $1 AND b.id = $2;
 
@@ -22,7 +23,8 @@ SELECT * FROM (
            CASE WHEN b.status = 'booked'
                      AND b.ends_at + make_interval(mins => v.late_grace_min::integer) < now()
                 THEN 'no_show' ELSE b.status END AS status,
-           b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at, b.local_day, b.created_at
+           b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at, b.local_day, b.created_at,
+           b.cancelled_at, b.cancelled_by, b.cancel_reason
       FROM bookings b JOIN venues v ON v.id = b.venue_id
      WHERE b.traveller_id = $1
 ) AS mine
@@ -35,10 +37,10 @@ SELECT * FROM (
 -- name: bookings_cancel_booking
 WITH cancelled AS (
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = now(), changed_at = now()
+       SET status = 'cancelled', cancelled_at = now(), changed_at = now(), cancelled_by = 'traveller'
      WHERE b.traveller_id = $1 AND b.id = $2 AND b.status = 'booked' AND b.starts_at > now()
     RETURNING b.id, b.status, b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at,
-              b.local_day, b.created_at
+              b.local_day, b.created_at, b.cancelled_at
 ), freed AS (
     UPDATE slots s SET booked = s.booked - c.party_size
       FROM cancelled c
@@ -46,7 +48,7 @@ WITH cancelled AS (
     RETURNING s.id
 )
 SELECT c.id, c.status, c.slot_id, c.venue_id, c.party_size, c.starts_at, c.ends_at,
-       c.local_day, c.created_at
+       c.local_day, c.created_at, c.cancelled_at, 'traveller' AS cancelled_by
   FROM cancelled c;
 
 -- name: bookings_mark_no_shows
