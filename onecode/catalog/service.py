@@ -115,8 +115,7 @@ async def _insert_venue(conn: asyncpg.Connection, venue_id: uuid.UUID, data: Ven
 
 def _venue(row: asyncpg.Record, shape: type[V]) -> V:
     fields = dict(row)
-    fields["crowd_level"] = crowd_level(int(fields["inside"]), int(fields["capacity_instant"]))
-    fields["inside"] = max(0, int(fields["inside"]))
+    fields["crowd_level"] = crowd_level(int(fields.pop("inside")), int(fields["capacity_instant"]))
     return msgspec.convert(fields, shape)
 
 

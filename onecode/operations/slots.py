@@ -34,7 +34,8 @@ _CHANGE_ERRORS: dict[str, tuple[type[AppError], str, str]] = {
     "below_booked": (
         Conflict,
         "slots.below_booked",
-        "The capacity cannot go below the {booked} place(s) already booked.",
+        "The capacity cannot go below the {booked} place(s) already booked or held for the "
+        "waiting list.",
     ),
     "times_locked": (
         Conflict,

@@ -58,7 +58,6 @@ async def resolve(conn: asyncpg.Connection, keys: PlaceKeys, code: str) -> Place
     return Place(
         venue=venue,
         crowd_level=venue.crowd_level,
-        inside=venue.inside,
         self_checkin=not venue.gated,
     )
 

@@ -3,9 +3,9 @@
 -- and a booking take turns, so capacity never falls below what is booked and no slot
 -- is oversold (slots_not_oversold_ck backs both). Outcomes are domain codes.
 
--- Change a slot's capacity and/or window (NULL: keep). Capacity never below booked;
--- times only while nothing is booked. A raised capacity offers the freed places to the
--- waiting list when that exists (onecode_places_freed, by the allocation work).
+-- Change a slot's capacity and/or window (NULL: keep). Capacity never below what is
+-- booked or held for the waiting list (open offers); times only while nothing is booked.
+-- A raised capacity offers the new places to the waiting list (onecode_places_freed).
 CREATE OR REPLACE FUNCTION onecode_change_slot(
     p_slot     uuid,
     p_venue    uuid,
@@ -21,7 +21,7 @@ DECLARE
     v_start timestamptz;
     v_end   timestamptz;
 BEGIN
-    SELECT sl.capacity, sl.booked, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
+    SELECT sl.capacity, sl.booked, sl.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
       FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue
        FOR UPDATE;
     IF NOT FOUND THEN
@@ -35,7 +35,7 @@ BEGIN
     outcome := 'ok';
     IF s.cancelled_at IS NOT NULL THEN
         outcome := 'cancelled';
-    ELSIF v_cap < s.booked THEN
+    ELSIF v_cap < s.booked + s.held THEN
         outcome := 'below_booked';
     ELSIF (v_start <> s.starts_at OR v_end <> s.ends_at) AND s.booked > 0 THEN
         outcome := 'times_locked';
@@ -48,18 +48,19 @@ BEGIN
         EXCEPTION WHEN unique_violation THEN
             outcome := 'duplicate_window';
         END;
-        IF outcome = 'ok' AND v_cap > s.capacity
-           AND to_regprocedure('onecode_places_freed(uuid)') IS NOT NULL THEN
-            EXECUTE 'SELECT onecode_places_freed($1)' USING p_slot;
+        IF outcome = 'ok' AND v_cap > s.capacity THEN
+            PERFORM onecode_places_freed(p_slot);
         END IF;
     END IF;
-    RETURN QUERY SELECT outcome, s.booked::integer, s.capacity::integer, s.starts_at, s.ends_at;
+    RETURN QUERY SELECT outcome, (s.booked + s.held)::integer, s.capacity::integer,
+                        s.starts_at, s.ends_at;
 END;
 $$;
 
 -- Cancel a slot: it takes no more bookings, and its open bookings become 'cancelled'
 -- by the venue with the reason, each with a booking.cancelled_by_venue event the
--- traveller sees in their notifications. Cancelling twice answers the first cancel.
+-- traveller sees in their notifications. Places held for the waiting list are given
+-- up (an open offer then cannot be taken). Cancelling twice answers the first cancel.
 CREATE OR REPLACE FUNCTION onecode_cancel_slot(
     p_slot   uuid,
     p_venue  uuid,
@@ -72,6 +73,7 @@ DECLARE
     b      record;
     v_n    integer := 0;
     v_freed integer := 0;
+    v_walkin integer := 0;
 BEGIN
     SELECT sl.starts_at, sl.ends_at, sl.cancelled_at, v.region_code INTO s
       FROM slots sl JOIN venues v ON v.id = sl.venue_id
@@ -95,10 +97,13 @@ BEGIN
            SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
                cancelled_by = 'venue', cancel_reason = p_reason
          WHERE bk.slot_id = p_slot AND bk.status = 'booked'
-        RETURNING bk.id, bk.traveller_id, bk.party_size
+        RETURNING bk.id, bk.traveller_id, bk.party_size, bk.channel
     LOOP
         v_n := v_n + 1;
         v_freed := v_freed + b.party_size;
+        IF b.channel = 'walkin' THEN
+            v_walkin := v_walkin + b.party_size;
+        END IF;
         PERFORM onecode_emit_event(
             'booking.cancelled_by_venue', s.region_code, p_venue,
             jsonb_build_object('booking_id', b.id, 'slot_id', p_slot, 'venue_id', p_venue,
@@ -106,7 +111,10 @@ BEGIN
                                'reason', p_reason),
             b.traveller_id);
     END LOOP;
-    UPDATE slots sl SET booked = sl.booked - v_freed WHERE sl.id = p_slot;
+    UPDATE slots sl
+       SET booked = sl.booked - v_freed, held = 0,
+           walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
+     WHERE sl.id = p_slot;
     RETURN QUERY SELECT 'ok', v_n;
 END;
 $$;
