@@ -298,3 +298,75 @@ async def test_region_changes_are_checked_and_audited(client: Client, world: Wor
         ("region.changed", {"parent_code": "CN-GZ"}, {"parent_code": None}),
     ]
     assert all(e["actor_kind"] == "admin" and e["region_code"] == "CN-YN" for e in entries)
+
+
+async def test_operator_changes_elsewhere_are_audited_without_their_text(
+    client: Client, world: World
+) -> None:
+    await world.traveller("t")
+    va = world.ids["venue_a"]
+    op = world.auth("operator_a")
+    r = await client.post(
+        "/v1/complaints",
+        json={"venue_id": va, "category": "service", "text": "My name is Li Wei; slow queue."},
+        headers=world.auth("traveller_t"),
+    )
+    assert r.status_code == 201, r.text
+    answer = "Sorry, Li Wei: a second gate opens tomorrow."
+    r = await client.post(
+        f"/v1/complaints/{r.json()['id']}/answer", json={"text": answer}, headers=op
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/v1/venues/{va}/place-code/rotate", headers=op)
+    assert r.status_code == 200, r.text
+    code = r.json()["place_code"]
+    r = await client.get(f"/v1/venues/{va}/audit", headers=op)
+    entries = r.json()["items"]
+    assert [e["action"] for e in entries[:2]] == ["venue.place_code_rotated", "complaint.answered"]
+    assert all(e["actor_kind"] == "operator" for e in entries[:2])
+    trail = json.dumps(entries)
+    assert "Li Wei" not in trail and code not in trail
+    assert world.ids["traveller_t"] not in trail
+
+
+def test_no_statement_changes_or_deletes_the_audit_trail() -> None:
+    """The trail is append-only: no named query or rule file updates, deletes or
+    truncates audit_log (its one writer is operations_insert_audit)."""
+    import re
+
+    from onecode.sql import sql_root
+
+    pattern = re.compile(
+        r"\b(UPDATE|DELETE\s+FROM|TRUNCATE)\s+(TABLE\s+)?(ONLY\s+)?audit_log\b", re.I
+    )
+    found = [
+        str(path)
+        for folder in ("queries", "functions")
+        for path in sorted((sql_root() / folder).glob("*.sql"))
+        if pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+    assert pattern.search("DELETE FROM audit_log WHERE true")  # the check can fail
+
+
+async def test_openapi_documents_every_operations_route(client: Client) -> None:
+    doc = (await client.get("/schema/openapi.json")).json()
+    paths = doc["paths"]
+    for path, method in (
+        ("/v1/admin/regions", "get"),
+        ("/v1/admin/regions/{code}", "patch"),
+        ("/v1/admin/venues", "get"),
+        ("/v1/admin/venues/{venue_id}", "patch"),
+        ("/v1/admin/venues/{venue_id}/deactivate", "post"),
+        ("/v1/admin/gates", "get"),
+        ("/v1/admin/gates/{gate_id}/revoke", "post"),
+        ("/v1/admin/operators/{operator_id}/token", "post"),
+        ("/v1/admin/planners/{planner_id}", "get"),
+        ("/v1/admin/audit", "get"),
+        ("/v1/venues/{venue_id}/audit", "get"),
+        ("/v1/venues/{venue_id}/slots/{slot_id}", "patch"),
+        ("/v1/venues/{venue_id}/slots/{slot_id}/cancel", "post"),
+        ("/v1/venues/{venue_id}/slots/recurring", "post"),
+    ):
+        assert method in paths.get(path, {}), (path, method)
+        assert paths[path][method].get("summary"), (path, method)
