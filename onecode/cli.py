@@ -25,6 +25,7 @@ from onecode.flows import cli as flows_cli
 from onecode.offline import agent as offline_agent
 from onecode.operations import cli as operations_cli
 from onecode.settings import Settings, SettingsError
+from onecode.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("onecode.cli")
 
@@ -133,6 +134,7 @@ COMMANDS: tuple[Command, ...] = (
     *offline_agent.COMMANDS,
     *flows_cli.COMMANDS,
     *demo_run.COMMANDS,
+    *webhooks_cli.COMMANDS,
     *operations_cli.COMMANDS,
 )
 """Every sub-command: the server's own, then each domain's ``COMMANDS``."""
