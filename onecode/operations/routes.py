@@ -28,11 +28,14 @@ from onecode.operations.models import (
     AuditPage,
     GateInfo,
     GatePage,
+    GatePatch,
     IssuedToken,
     OperatorInfo,
     OperatorPage,
+    OperatorPatch,
     PlannerInfo,
     PlannerPage,
+    PlannerPatch,
     PrincipalKind,
     RecurringSlots,
     RecurringSlotsIn,
@@ -216,6 +219,51 @@ class AdminOperationsController(Controller):
     async def get_planner(self, conn: Conn, planner_id: FromPath[uuid.UUID]) -> PlannerInfo:
         """One planner."""
         return await service.get_planner(conn, planner_id)
+
+    @patch("/gates/{gate_id:uuid}")
+    async def patch_gate(
+        self,
+        conn: Conn,
+        principal: Caller,
+        gate_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[GatePatch],
+    ) -> GateInfo:
+        """Rename a gate."""
+        data = await strict_body(request, GatePatch)
+        return await service.patch_gate(conn, Actor.of(principal), gate_id, data)
+
+    @patch("/operators/{operator_id:uuid}")
+    async def patch_operator(
+        self,
+        conn: Conn,
+        principal: Caller,
+        state: State,
+        operator_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[OperatorPatch],
+    ) -> OperatorInfo:
+        """Rename an operator or replace its venues (its tokens follow at once)."""
+        data = await strict_body(request, OperatorPatch)
+        return await service.patch_operator(
+            conn, _cache(state), Actor.of(principal), operator_id, data
+        )
+
+    @patch("/planners/{planner_id:uuid}")
+    async def patch_planner(
+        self,
+        conn: Conn,
+        principal: Caller,
+        state: State,
+        planner_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[PlannerPatch],
+    ) -> PlannerInfo:
+        """Rename a planner or replace its regions (its tokens follow at once)."""
+        data = await strict_body(request, PlannerPatch)
+        return await service.patch_planner(
+            conn, _cache(state), Actor.of(principal), planner_id, data
+        )
 
     async def _revoke(
         self, conn: Any, principal: Any, state: State, kind: PrincipalKind, pid: uuid.UUID

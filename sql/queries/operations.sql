@@ -200,3 +200,34 @@ SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
 ON CONFLICT (venue_id, starts_at, ends_at) DO NOTHING
 RETURNING id, venue_id, starts_at, ends_at, capacity, booked, capacity - booked AS remaining,
           cancelled_at, cancel_reason;
+
+-- name: operations_lock_principal_gate
+SELECT g.id, g.name, g.venue_id, v.region_code
+  FROM gates g JOIN venues v ON v.id = g.venue_id WHERE g.id = $1 FOR UPDATE OF g;
+
+-- name: operations_lock_principal_operator
+SELECT o.id, o.name,
+       COALESCE((SELECT array_agg(ov.venue_id ORDER BY ov.venue_id) FROM operator_venues ov
+                  WHERE ov.operator_id = o.id), '{}') AS scope
+  FROM operators o WHERE o.id = $1 FOR UPDATE;
+
+-- name: operations_lock_principal_planner
+SELECT p.id, p.name,
+       COALESCE((SELECT array_agg(pr.region_code ORDER BY pr.region_code) FROM planner_regions pr
+                  WHERE pr.planner_id = p.id), '{}') AS scope
+  FROM planners p WHERE p.id = $1 FOR UPDATE;
+
+-- name: operations_rename_gate
+UPDATE gates SET name = $2 WHERE id = $1;
+
+-- name: operations_rename_operator
+UPDATE operators SET name = $2 WHERE id = $1;
+
+-- name: operations_rename_planner
+UPDATE planners SET name = $2 WHERE id = $1;
+
+-- name: operations_drop_operator_venues
+DELETE FROM operator_venues WHERE operator_id = $1 AND venue_id <> ALL($2::uuid[]);
+
+-- name: operations_drop_planner_regions
+DELETE FROM planner_regions WHERE planner_id = $1 AND region_code <> ALL($2::text[]);

@@ -205,6 +205,13 @@ TABLE: dict[str, Row] = {
         f"GET /v1/admin/{kind}s/{{{kind}_id:uuid}}": only("admin")
         for kind in ("gate", "operator", "planner")
     },
+    "PATCH /v1/admin/gates/{gate_id:uuid}": only("admin", body=lambda w, n: {"name": f"g{n}"}),
+    "PATCH /v1/admin/operators/{operator_id:uuid}": only(
+        "admin", body=lambda w, n: {"venue_ids": [w.ids["venue_a"], w.ids["venue_b"]]}
+    ),
+    "PATCH /v1/admin/planners/{planner_id:uuid}": only(
+        "admin", body=lambda w, n: {"region_codes": ["CN-GZ", "CN-YN"]}
+    ),
     **{
         f"POST /v1/admin/{kind}s/{{{kind}_id:uuid}}/revoke": only("admin", ok=204)
         for kind in ("gate", "operator", "planner")

@@ -370,3 +370,71 @@ async def test_openapi_documents_every_operations_route(client: Client) -> None:
     ):
         assert method in paths.get(path, {}), (path, method)
         assert paths[path][method].get("summary"), (path, method)
+
+
+async def test_a_narrowed_scope_reaches_cached_tokens_on_every_replica(
+    settings: Settings, world: World
+) -> None:
+    """An operator loses a venue, a planner a region: with five-minute token caches on two
+    replicas, both refuse the old scope at once."""
+    cached = msgspec.structs.replace(settings, token_cache_seconds=300.0)
+    first, second = create_app(cached), create_app(cached)
+    va, vb = world.ids["venue_a"], world.ids["venue_b"]
+    live_a = f"/v1/venues/{va}/live"
+    async with (
+        AsyncTestClient(app=first, raise_server_exceptions=False) as one,
+        AsyncTestClient(app=second, raise_server_exceptions=False) as two,
+    ):
+        await asyncio.wait_for(second.state.token_listener.ready.wait(), 5)
+        op = world.auth("operator_a")
+        assert (await two.get(live_a, headers=op)).status_code == 200  # cached there
+        r = await one.patch(
+            f"/v1/admin/operators/{world.ids['operator_a']}",
+            json={"venue_ids": [vb], "name": "Stone Forest office"},
+            headers=ADMIN,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["venue_ids"] == [vb]
+        assert (await one.get(live_a, headers=op)).status_code == 404
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3.0
+        while (await two.get(live_a, headers=op)).status_code != 404:
+            assert loop.time() < deadline, "the second replica still uses the old scope"
+            await asyncio.sleep(0.02)
+        assert (await two.get(f"/v1/venues/{vb}/live", headers=op)).status_code == 200
+
+        q = {"region": "CN-GZ", "from": "2030-01-01", "to": "2030-01-02"}
+        pl = world.auth("planner_x")
+        assert (await two.get("/v1/planner/arrivals", params=q, headers=pl)).status_code == 200
+        r = await one.patch(
+            f"/v1/admin/planners/{world.ids['planner_x']}",
+            json={"region_codes": ["CN-YN"]},
+            headers=ADMIN,
+        )
+        assert r.json()["region_codes"] == ["CN-YN"]
+        deadline = loop.time() + 3.0
+        while (await two.get("/v1/planner/arrivals", params=q, headers=pl)).status_code == 200:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+
+        for path, body, code in (
+            (f"/v1/admin/operators/{world.ids['operator_a']}", {"venue_ids": []}, 400),
+            (
+                f"/v1/admin/operators/{world.ids['operator_a']}",
+                {"venue_ids": [str(uuid.uuid4())]},
+                422,
+            ),
+            (f"/v1/admin/planners/{world.ids['planner_x']}", {"region_codes": ["XX"]}, 422),
+            (f"/v1/admin/gates/{world.ids['gate_a']}", {"name": ""}, 400),
+            (f"/v1/admin/gates/{uuid.uuid4()}", {"name": "x"}, 404),
+        ):
+            assert_problem(await one.patch(path, json=body, headers=ADMIN), code)
+        r = await one.patch(
+            f"/v1/admin/gates/{world.ids['gate_a']}", json={"name": "East 1"}, headers=ADMIN
+        )
+        assert r.json()["name"] == "East 1"
+        r = await one.get("/v1/admin/audit", params={"object_kind": "operator"}, headers=ADMIN)
+        (change,) = [e for e in r.json()["items"] if e["action"] == "operator.changed"]
+        assert change["before"] == {"venue_ids": [va]}
+        assert change["after"] == {"name_changed": True, "venue_ids": [vb]}
+        assert "Stone Forest office" not in json.dumps(r.json())
