@@ -111,6 +111,17 @@ def _venue(world: World, n: int) -> dict[str, Any]:
     }
 
 
+def _recurring(world: World, n: int) -> dict[str, Any]:
+    day = (datetime.now(UTC) + timedelta(days=3 + n)).date().isoformat()
+    return {
+        "from": day,
+        "to": day,
+        "weekdays": [1, 2, 3, 4, 5, 6, 7],
+        "times": [{"start": "10:00", "end": "11:00"}],
+        "capacity": 10,
+    }
+
+
 def _scan(world: World, n: int) -> dict[str, Any]:
     return {
         "code": world.ids["code_a"],
@@ -152,6 +163,7 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "gate_id": lambda w: str(w.ids["gate_a"]),
     "operator_id": lambda w: str(w.ids["operator_a"]),
     "planner_id": lambda w: str(w.ids["planner_x"]),
+    "slot_id": lambda w: str(w.ids["slot_a"]),
     "subscription_id": lambda w: str(w.ids["subscription_a"]),
     "delivery_id": lambda w: str(w.ids["delivery_a"]),
     "host": lambda w: "old.example.org",
@@ -210,6 +222,13 @@ TABLE: dict[str, Row] = {
         f"GET /v1/admin/{kind}s/{{{kind}_id:uuid}}": only("admin")
         for kind in ("gate", "operator", "planner")
     },
+    "PATCH /v1/admin/gates/{gate_id:uuid}": only("admin", body=lambda w, n: {"name": f"g{n}"}),
+    "PATCH /v1/admin/operators/{operator_id:uuid}": only(
+        "admin", body=lambda w, n: {"venue_ids": [w.ids["venue_a"], w.ids["venue_b"]]}
+    ),
+    "PATCH /v1/admin/planners/{planner_id:uuid}": only(
+        "admin", body=lambda w, n: {"region_codes": ["CN-GZ", "CN-YN"]}
+    ),
     **{
         f"POST /v1/admin/{kind}s/{{{kind}_id:uuid}}/revoke": only("admin", ok=204)
         for kind in ("gate", "operator", "planner")
@@ -220,6 +239,16 @@ TABLE: dict[str, Row] = {
     },
     "GET /v1/admin/audit": only("admin"),
     "GET /v1/venues/{venue_id:uuid}/audit": only("admin", "operator", scoped=True),
+    "GET /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": only("admin", "operator", scoped=True),
+    "PATCH /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"capacity": 20 + n}
+    ),
+    "POST /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}/cancel": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"reason": f"Closed ({n})."}
+    ),
+    "POST /v1/venues/{venue_id:uuid}/slots/recurring": only(
+        "admin", "operator", ok=201, scoped=True, body=_recurring
+    ),
     # the dashboard's static files: public, they hold no data
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),
