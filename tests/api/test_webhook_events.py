@@ -305,3 +305,23 @@ async def test_a_silent_gate_is_announced_once_until_heard_again(
     await flush_sightings(conn, {uuid.UUID(world.ids["gate_a"]): later.timestamp() + 60})
     await detect(conn, settings, later + timedelta(minutes=2 * settings.gate_offline_minutes + 5))
     assert len(await _events(conn, "gate.offline")) == 2
+
+
+async def test_a_revoked_operator_hears_nothing_more(
+    client: Client, world: World, receiver: Receiver, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    await allow_loopback(client)
+    url = receiver.url
+    await subscribe(
+        client, url, world.auth("operator_a"), events=["gate.offline"], description="op"
+    )
+    first = await emit(conn, "gate.offline", world.ids["venue_a"])
+    async with running_worker(settings) as worker:
+        await worker.fan_out()
+        r = await client.post(
+            f"/v1/admin/operators/{world.ids['operator_a']}/revoke", headers=ADMIN
+        )
+        assert r.status_code == 204, r.text
+        await emit(conn, "gate.offline", world.ids["venue_a"])
+        await worker.fan_out()
+    assert (await delivered_to(conn))["op"] == {first}
