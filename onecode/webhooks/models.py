@@ -155,3 +155,15 @@ class AllowedHost(msgspec.Struct, frozen=True, kw_only=True):
 
 class HostList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[AllowedHost]
+
+
+class WebhookKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A public key of the ``v1a`` signatures: Ed25519 over ``{id}.{timestamp}.{body}``."""
+
+    alg: Literal["Ed25519"]
+    signature_version: Literal["v1a"]
+    public_key: str  # whpk_ + base64 of the 32 raw bytes
+
+
+class WebhookKeys(msgspec.Struct, frozen=True, kw_only=True):
+    keys: list[WebhookKey]

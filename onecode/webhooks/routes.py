@@ -31,9 +31,11 @@ from onecode.webhooks.models import (
     SubscriptionIn,
     SubscriptionPage,
     SubscriptionPatch,
+    WebhookKey,
+    WebhookKeys,
 )
 from onecode.webhooks.runner import in_process_worker
-from onecode.webhooks.signing import SecretSealer
+from onecode.webhooks.signing import MessageSigner, SecretSealer
 from onecode.webhooks.worker import queue_gauges
 
 CursorQuery = Annotated[
@@ -57,6 +59,24 @@ def sealer_of(state: State) -> SecretSealer:
         state.webhook_sealer = sealer
     assert isinstance(sealer, SecretSealer)
     return sealer
+
+
+def signer_of(state: State) -> MessageSigner:
+    signer = state.get("webhook_signer")
+    if signer is None:
+        signer = MessageSigner(state.settings)
+        state.webhook_signer = signer
+    assert isinstance(signer, MessageSigner)
+    return signer
+
+
+@get("/v1/webhooks/keys", tags=["webhooks"])
+async def webhook_keys(state: State) -> WebhookKeys:
+    """The public key that verifies the ``v1a`` (Ed25519) webhook signatures."""
+    if not state.settings.webhooks_sign_ed25519:
+        return WebhookKeys(keys=[])
+    key = WebhookKey(alg="Ed25519", signature_version="v1a", public_key=signer_of(state).public_key)
+    return WebhookKeys(keys=[key])
 
 
 class WebhookController(Controller):
@@ -207,5 +227,5 @@ class WebhookHostController(Controller):
         await service.remove_host(conn, host)
 
 
-ROUTES = [WebhookController, WebhookHostController]
+ROUTES = [webhook_keys, WebhookController, WebhookHostController]
 LIFESPANS = [heartbeat_flusher, queue_gauges, in_process_worker]

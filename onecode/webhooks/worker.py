@@ -41,7 +41,13 @@ from onecode.observability import REGISTRY
 from onecode.settings import Settings
 from onecode.sql import Q
 from onecode.webhooks import policy
-from onecode.webhooks.signing import SecretError, SecretSealer, sign_headers, webhook_id
+from onecode.webhooks.signing import (
+    MessageSigner,
+    SecretError,
+    SecretSealer,
+    sign_headers,
+    webhook_id,
+)
 
 log = logging.getLogger("onecode.webhooks")
 
@@ -129,12 +135,14 @@ class DeliveryWorker:
         sealer: SecretSealer,
         *,
         client: httpx.AsyncClient | None = None,
+        signer: MessageSigner | None = None,
         rng: random.Random | None = None,
         ticks: list[Callable[[asyncpg.Pool], Awaitable[None]]] | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.sealer = sealer
+        self.signer = signer
         self.rng = rng or random.Random()
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(
@@ -244,7 +252,7 @@ class DeliveryWorker:
         except SecretError as exc:
             return result("refused", error=str(exc))
         body: str = job["body"]
-        headers = sign_headers(webhook_id(job["message_id"]), body, secrets_)
+        headers = sign_headers(webhook_id(job["message_id"]), body, secrets_, signer=self.signer)
         headers.update(
             {
                 "content-type": "application/json",

@@ -263,6 +263,7 @@ TABLE: dict[str, Row] = {
         body=lambda w, n: {"url": f"https://hooks.example.org/{n}", "events": ["gate.offline"]},
     ),
     "GET /v1/webhooks": only(*SUBSCRIBERS),
+    "GET /v1/webhooks/keys": public(),
     "GET /v1/webhooks/{subscription_id:uuid}": only(*SUBSCRIBERS, scoped=True, override=NOT_THEIRS),
     "PATCH /v1/webhooks/{subscription_id:uuid}": only(
         *SUBSCRIBERS, scoped=True, override=NOT_THEIRS, body=lambda w, n: {"description": f"{n}"}
