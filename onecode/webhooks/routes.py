@@ -18,6 +18,7 @@ from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.webhooks import service
 from onecode.webhooks.detectors import heartbeat_flusher
 from onecode.webhooks.models import (
+    Alerts,
     AllowedHost,
     Delivery,
     DeliveryDetail,
@@ -203,6 +204,18 @@ class WebhookController(Controller):
         return await service.replay(conn, principal, subscription_id, delivery_id, state.settings)
 
 
+RegionQuery = Annotated[str | None, QueryParameter(name="region", required=False, max_length=32)]
+AlertLimitQuery = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+
+
+@get("/v1/alerts", tags=["webhooks"], guards=[SUBSCRIBERS])
+async def region_alerts(
+    conn: Conn, principal: Caller, region: RegionQuery = None, limit: AlertLimitQuery = 20
+) -> Alerts:
+    """A region's current crowd levels per venue and its latest alerts (the dashboard)."""
+    return await service.region_alerts(conn, principal, region, limit)
+
+
 class WebhookHostController(Controller):
     path = "/v1/admin/webhook-hosts"
     tags = ["webhooks"]
@@ -227,5 +240,5 @@ class WebhookHostController(Controller):
         await service.remove_host(conn, host)
 
 
-ROUTES = [webhook_keys, WebhookController, WebhookHostController]
+ROUTES = [webhook_keys, region_alerts, WebhookController, WebhookHostController]
 LIFESPANS = [heartbeat_flusher, queue_gauges, in_process_worker]

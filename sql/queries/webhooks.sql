@@ -279,3 +279,29 @@ RETURNING h.gate_id, g.name, g.venue_id, v.region_code, h.last_seen_at;
 
 -- name: webhooks_try_detector_lock
 SELECT pg_try_advisory_xact_lock(7021);
+
+-- name: webhooks_select_levels_in_region
+-- the level last announced for each active venue of region $1 and the regions below it
+WITH RECURSIVE tree AS (
+    SELECT code FROM regions WHERE code = $1
+    UNION
+    SELECT r.code FROM regions r JOIN tree t ON r.parent_code = t.code
+)
+SELECT v.id AS venue_id, v.name AS venue_name, a.kind, a.level, a.changed_at
+  FROM venues v JOIN venue_alert_levels a ON a.venue_id = v.id
+ WHERE v.region_code IN (SELECT code FROM tree) AND v.active
+ ORDER BY v.name, v.id, a.kind;
+
+-- name: webhooks_select_recent_alerts
+-- the newest crowd and operations events of region $1 and the regions below it
+WITH RECURSIVE tree AS (
+    SELECT code FROM regions WHERE code = $1
+    UNION
+    SELECT r.code FROM regions r JOIN tree t ON r.parent_code = t.code
+)
+SELECT e.id, e.type, e.venue_id, v.name AS venue_name, e.payload, e.created_at
+  FROM events e LEFT JOIN venues v ON v.id = e.venue_id
+ WHERE e.type = ANY ($2::text[])
+   AND COALESCE(e.region_code, v.region_code) IN (SELECT code FROM tree)
+ ORDER BY e.created_at DESC, e.id DESC
+ LIMIT $3;
