@@ -199,6 +199,7 @@ def allow(*kinds: Kind) -> Any:
             )
 
     guard.__name__ = "allow_" + "_".join(sorted(k.value for k in allowed))
+    guard.kinds = sorted(k.value for k in allowed)  # type: ignore[attr-defined]  # OpenAPI
     return guard
 
 

@@ -130,7 +130,7 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "complaint_id": lambda w: str(w.ids["complaint_a"]),
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
-    "path": lambda w: "scalar",  # the docs catch-all of the render plugins
+    "path": lambda w: "swagger",  # the docs catch-all of the render plugins
     "code": lambda w: "CN-GZ-AS",
     "gate_id": lambda w: str(w.ids["gate_a"]),
     "operator_id": lambda w: str(w.ids["operator_a"]),
@@ -138,6 +138,11 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "subscription_id": lambda w: str(w.ids["subscription_a"]),
     "delivery_id": lambda w: str(w.ids["delivery_a"]),
     "host": lambda w: "old.example.org",
+}
+
+# Path parameters of one route that differ from PARAMS (same name, another meaning).
+ROUTE_PARAMS: dict[str, dict[str, Callable[[World], str]]] = {
+    "/schema/assets/{file_path:path}": {"file_path": lambda w: "swagger-ui.css"},
 }
 
 ADMIN_ONLY = only("admin", ok=201)
@@ -153,7 +158,8 @@ TABLE: dict[str, Row] = {
     "GET /schema": public(),
     "GET /schema/openapi.json": public(),
     "GET /schema/{path:str}": public(),
-    "GET /schema/scalar": public(),
+    # Swagger UI's files from the wheel (onecode/http/docs.py)
+    "GET /schema/assets/{file_path:path}": public(),
     "GET /schema/swagger": public(),
     "GET /schema/oauth2-redirect.html": public(),
     # admin and catalog
@@ -340,10 +346,12 @@ _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def fill(template: str, world: World) -> str:
+    params = {**PARAMS, **ROUTE_PARAMS.get(template, {})}
+
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
-        assert name in PARAMS, f"no PARAMS entry fills path parameter {name!r} of {template}"
-        return PARAMS[name](world)
+        assert name in params, f"no PARAMS entry fills path parameter {name!r} of {template}"
+        return params[name](world)
 
     return _PARAM.sub(one, template)
 
