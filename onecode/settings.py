@@ -79,6 +79,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhooks_concurrency: int = 16
     webhooks_poll_seconds: float = 1.0
     webhooks_in_process: bool = False  # run the delivery worker inside `onecode serve`
+    webhooks_log_days: int = 30  # delivered and dead messages are kept this long
     # alert detectors (run by the worker)
     alerts_interval_seconds: float = 15.0
     alerts_hysteresis_pct: int = 5

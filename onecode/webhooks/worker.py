@@ -157,6 +157,7 @@ class DeliveryWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stats_at = 0.0
+        self._pruned_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then wait briefly for messages in flight."""
@@ -168,6 +169,7 @@ class DeliveryWorker:
                         await tick(self.pool)
                     await self.fan_out()
                     claimed = await self.claim_and_send()
+                    await self.prune()
                     await self._stats()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("webhook worker: database trouble (%s), retrying", exc)
@@ -194,6 +196,18 @@ class DeliveryWorker:
         finally:
             for w in waiters:
                 w.cancel()
+
+    async def prune(self, every: float = 600.0, batch: int = 5000) -> None:
+        """Delete delivered and dead messages older than ``webhooks_log_days``."""
+        if time.monotonic() - self._pruned_at < every:
+            return
+        self._pruned_at = time.monotonic()
+        before = datetime.now(UTC) - timedelta(days=self.settings.webhooks_log_days)
+        async with self.pool.acquire() as conn:
+            while (await conn.execute(Q()["webhooks_prune_log"], before, batch)).endswith(
+                f" {batch}"
+            ):
+                pass
 
     async def fan_out(self, batch: int = 500) -> int:
         """Turn new events into messages for the subscriptions that match them."""

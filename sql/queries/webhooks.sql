@@ -305,3 +305,10 @@ SELECT e.id, e.type, e.venue_id, v.name AS venue_name, e.payload, e.created_at
    AND COALESCE(e.region_code, v.region_code) IN (SELECT code FROM tree)
  ORDER BY e.created_at DESC, e.id DESC
  LIMIT $3;
+
+-- name: webhooks_prune_log
+-- delivered and dead messages (with their attempts) older than $1 go, $2 at a time
+DELETE FROM webhook_deliveries
+ WHERE id IN (SELECT id FROM webhook_deliveries
+               WHERE state <> 'pending' AND created_at < $1
+               LIMIT $2);
