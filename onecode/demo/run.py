@@ -404,6 +404,22 @@ async def advance_rollups(dsn: str) -> str:
     return f"rollups advanced: {result}"
 
 
+async def announce_alerts(dsn: str, settings: Settings) -> str:
+    """Run the alert detectors once, so that the dashboard shows the crowd levels the
+    demo's visitors made (the webhook worker does this every alerts_interval_seconds)."""
+    import asyncpg
+
+    from onecode.webhooks.detectors import detect
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await detect(conn, settings)
+        n = await conn.fetchval("SELECT count(*) FROM venue_alert_levels WHERE level <> 'green'")
+    finally:
+        await conn.close()
+    return f"alerts: {n} venue level(s) above green announced"
+
+
 async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> Summary:
     """Serve the app over ASGI inside this process and play the plan against it."""
     import asyncpg
@@ -510,6 +526,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
                 settings = msgspec.structs.replace(settings, database_url=dsn)
                 summary = asyncio.run(run_in_process(settings, plan, progress))
                 rollups = asyncio.run(advance_rollups(dsn))
+                rollups += "; " + asyncio.run(announce_alerts(dsn, settings))
             dashboard = f"http://{settings.host}:{settings.port}/planner/"
     except (DemoError, httpx.HTTPError) as exc:
         print(f"\nonecode demo: {exc}", file=sys.stderr)

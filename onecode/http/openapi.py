@@ -83,6 +83,12 @@ _WINDOW = {
 }
 
 #: Each operation's own refusals, by status; the generic ones are added by ``_generic``.
+_SCOPE_404 = ["venues.not_found", "regions.not_found"]
+_URL_422 = ["webhooks.bad_url", "webhooks.host_not_allowed", "webhooks.address_not_allowed"]
+_EVENT_422 = "webhooks.event_not_allowed"
+_SUBSCRIPTION: Mapping[int, list[str]] = {404: ["webhooks.not_found"]}
+_DELIVERY: Mapping[int, list[str]] = {404: ["webhooks.not_found", "webhooks.delivery_not_found"]}
+
 ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /readyz": {503: ["service.not_ready"]},
     "POST /v1/admin/regions": {409: ["regions.exists"], 422: ["regions.unknown_parent"]},
@@ -218,6 +224,29 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         409: ["complaints.not_answered"],
     },
     "GET /v1/venues/{venue_id}/complaints": _VENUE,
+    **{
+        # webhooks (onecode/webhooks): subscriptions, their log, the host allow-list
+        "POST /v1/webhooks": {404: _SCOPE_404, 422: [*_URL_422, _EVENT_422, "webhooks.bad_secret"]},
+        "GET /v1/webhooks/{subscription_id}": _SUBSCRIPTION,
+        "PATCH /v1/webhooks/{subscription_id}": {
+            404: ["webhooks.not_found", *_SCOPE_404],
+            422: [*_URL_422, _EVENT_422],
+        },
+        "DELETE /v1/webhooks/{subscription_id}": _SUBSCRIPTION,
+        "POST /v1/webhooks/{subscription_id}/rotate": _SUBSCRIPTION,
+        "POST /v1/webhooks/{subscription_id}/ping": _SUBSCRIPTION,
+        "GET /v1/webhooks/{subscription_id}/deliveries": _SUBSCRIPTION,
+        "GET /v1/webhooks/{subscription_id}/deliveries/{delivery_id}": _DELIVERY,
+        "POST /v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay": {
+            **_DELIVERY,
+            409: ["webhooks.delivery_pending"],
+        },
+        "POST /v1/admin/webhook-hosts": {
+            422: ["webhooks.bad_host", "webhooks.address_not_allowed"]
+        },
+        "DELETE /v1/admin/webhook-hosts/{host}": {404: ["webhooks.host_not_found"]},
+        "GET /v1/alerts": {404: ["regions.not_found"], 422: ["alerts.bad_scope"]},
+    },
 }
 
 

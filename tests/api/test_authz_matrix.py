@@ -352,6 +352,11 @@ TABLE: dict[str, Row] = {
         body=lambda w, n: {"url": f"https://hooks.example.org/{n}", "events": ["gate.offline"]},
     ),
     "GET /v1/webhooks": only(*SUBSCRIBERS),
+    "GET /v1/webhooks/keys": public(),
+    # an operator elsewhere gets its own (empty) share of the region; a planner elsewhere 404
+    "GET /v1/alerts": only(
+        *SUBSCRIBERS, scoped=True, query={"region": "CN-GZ-AS"}, override={"operator_b": 200}
+    ),
     "GET /v1/webhooks/{subscription_id:uuid}": only(*SUBSCRIBERS, scoped=True, override=NOT_THEIRS),
     "PATCH /v1/webhooks/{subscription_id:uuid}": only(
         *SUBSCRIBERS, scoped=True, override=NOT_THEIRS, body=lambda w, n: {"description": f"{n}"}

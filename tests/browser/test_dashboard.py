@@ -242,6 +242,10 @@ async def test_dashboard_renders_every_chart_and_shows_suppression(
             assert all(c[0] > 0 for c in counts.values()), (counts, notes)
 
             assert sum(c[1] for c in counts.values()) > 0, counts
+            # the crowd levels and alerts card read GET /v1/alerts without an error
+            alerts_note = page.locator('[data-card="alerts"] .note')
+            assert "recent alert(s)" in await alerts_note.inner_text()
+            assert await alerts_note.get_attribute("class") == "note"
             # a suppressed cell is shown as suppressed, with its label visible
             badge = page.locator(".sup-count:visible").first
             assert await badge.is_visible()
