@@ -20,7 +20,7 @@ from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, prov
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
-from onecode.http.bodies import JsonRequest
+from onecode.http.bodies import JsonRequest, bound_query_dates
 from onecode.http.docs import OfflineSwagger, assets_router
 from onecode.http.openapi import document_api
 from onecode.observability import observability_middleware, security_headers
@@ -45,12 +45,13 @@ def _route_modules() -> list[Any]:
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
+    from onecode.operations import routes as operations
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, events, dashboard]
+    modules += [flows, reviews, places, complaints, events, dashboard, operations]
     return modules
 
 
@@ -137,6 +138,8 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         # every JSON body through onecode.http.bodies.decode_body: depth, strict types, text, dates
         request_class=JsonRequest,
+        # every day and instant in a query within the same bounds (no route calls it)
+        before_request=bound_query_dates,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="onecode",

@@ -78,6 +78,9 @@ class TokenCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._items: dict[bytes, tuple[Principal, float]] = {}
+        # bumped by every forget: a lookup that started before a revocation must not
+        # put back what the revocation just dropped (see ``put``)
+        self.generation = 0
 
     def get(self, key: bytes) -> Principal | None:
         hit = self._items.get(key)
@@ -88,18 +91,22 @@ class TokenCache:
             return None
         return hit[0]
 
-    def put(self, key: bytes, principal: Principal) -> None:
+    def put(self, key: bytes, principal: Principal, generation: int | None = None) -> None:
         if self.ttl <= 0:
             return
+        if generation is not None and generation != self.generation:
+            return  # tokens were revoked while this one was being looked up
         if len(self._items) >= self.max_entries:
             self._items.clear()
         self._items[key] = (principal, time.monotonic() + self.ttl)
 
     def clear(self) -> None:
+        self.generation += 1
         self._items.clear()
 
     def forget_principal(self, principal_id: uuid.UUID) -> None:
         """Drop every cached token of a principal whose tokens were just revoked."""
+        self.generation += 1
         for key in [k for k, (p, _) in self._items.items() if p.id == principal_id]:
             self._items.pop(key, None)
 
@@ -145,6 +152,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     if principal is None:
         from onecode.db import acquire
 
+        generation = cache.generation
         db = await acquire(app_state.pool, app_state.settings.db_acquire_timeout)
         try:
             principal = await load_principal(db, key)
@@ -152,7 +160,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
             await app_state.pool.release(db)
         if principal is None:
             raise Unauthorized("Unknown or revoked token.", "auth.invalid_token")
-        cache.put(key, principal)
+        cache.put(key, principal, generation)
     connection.scope.setdefault("state", {})["principal"] = principal
     return principal
 

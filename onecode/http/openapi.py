@@ -77,6 +77,13 @@ _TITLES = {
 }
 
 _VENUE = {404: ["venues.not_found"]}
+_REGION = {404: ["regions.not_found"]}
+_VENUE_RULES = [
+    "venues.bad_timezone",
+    "venues.bad_capacity",
+    "venues.contradiction",
+    "regions.not_found",
+]
 _WINDOW = {
     404: ["venues.not_found", "regions.not_found"],
     422: ["planner.bad_range", "planner.bad_scope"],
@@ -86,10 +93,8 @@ _WINDOW = {
 ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /readyz": {503: ["service.not_ready"]},
     "POST /v1/admin/regions": {409: ["regions.exists"], 422: ["regions.unknown_parent"]},
-    "POST /v1/admin/venues": {
-        422: ["venues.bad_timezone", "venues.bad_capacity", "regions.not_found"]
-    },
-    "POST /v1/admin/venues/{venue_id}/gates": _VENUE,
+    "POST /v1/admin/venues": {422: _VENUE_RULES},
+    "POST /v1/admin/venues/{venue_id}/gates": {**_VENUE, 422: ["gates.venue_ungated"]},
     "POST /v1/admin/operators": {422: ["venues.not_found"]},
     "POST /v1/admin/planners": {422: ["regions.not_found"]},
     "GET /v1/venues": {404: ["regions.not_found"]},
@@ -97,8 +102,13 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /v1/venues/{venue_id}/slots": _VENUE,
     "POST /v1/venues/{venue_id}/slots": {
         **_VENUE,
-        409: ["slots.duplicate"],
-        422: ["slots.naive_time", "slots.bad_window"],
+        409: ["slots.duplicate", "venues.inactive"],
+        422: [
+            "slots.naive_time",
+            "slots.bad_window",
+            "slots.out_of_range",
+            "slots.over_daily_capacity",
+        ],
     },
     "GET /v1/venues/{venue_id}/live": _VENUE,
     "GET /v1/me": {404: ["travellers.not_found"]},
@@ -156,6 +166,31 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         409: ["complaints.not_answered"],
     },
     "GET /v1/venues/{venue_id}/complaints": _VENUE,
+    # operations (admin lists, changes, tokens, audit)
+    **{
+        f"GET /v1/admin/{name}": _REGION
+        for name in ("regions", "venues", "operators", "planners", "gates")
+    },
+    "GET /v1/admin/regions/{code}": _REGION,
+    "PATCH /v1/admin/regions/{code}": {
+        **_REGION,
+        422: ["regions.unknown_parent", "regions.parent_loop"],
+    },
+    "GET /v1/admin/venues/{venue_id}": _VENUE,
+    "PATCH /v1/admin/venues/{venue_id}": {
+        **_VENUE,
+        409: ["venues.has_gates", "venues.timezone_in_use"],
+        422: _VENUE_RULES,
+    },
+    "POST /v1/admin/venues/{venue_id}/deactivate": _VENUE,
+    "POST /v1/admin/venues/{venue_id}/reactivate": _VENUE,
+    **{
+        f"{method} /v1/admin/{kind}s/{{{kind}_id}}{tail}": {404: [f"{kind}s.not_found"]}
+        for kind in ("gate", "operator", "planner")
+        for method, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
+    },
+    "GET /v1/admin/audit": {404: ["regions.not_found"]},
+    "GET /v1/venues/{venue_id}/audit": _VENUE,
 }
 
 
