@@ -318,6 +318,10 @@ def document_api(app: Litestar) -> None:
         openapi.components.schemas = {}
     openapi.components.schemas["Problem"] = PROBLEM_SCHEMA
     openapi.components.security_schemes = {"bearer": BEARER}
+    for schema in openapi.components.schemas.values():
+        for prop in (getattr(schema, "properties", None) or {}).values():
+            if str(getattr(prop, "description", "") or "").startswith("Deprecated:"):
+                prop.deprecated = True  # Litestar drops msgspec's extra_json_schema
     handlers = _handlers(app)
     for path, path_item in (openapi.paths or {}).items():
         for name in _OPERATIONS:
