@@ -16,7 +16,15 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from onecode import __version__
-from onecode.auth import ADMIN_ID, Kind, TokenCache, hash_token, new_token, provide_principal
+from onecode.auth import (
+    ADMIN_ID,
+    GateSightings,
+    Kind,
+    TokenCache,
+    hash_token,
+    new_token,
+    provide_principal,
+)
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
@@ -49,9 +57,10 @@ def _route_modules() -> list[Any]:
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
+    from onecode.webhooks import routes as webhooks
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, events, dashboard, operations]
+    modules += [flows, reviews, places, complaints, events, dashboard, operations, webhooks]
     return modules
 
 
@@ -132,6 +141,7 @@ def create_app(
             {
                 "settings": settings,
                 "token_cache": TokenCache(settings.token_cache_seconds),
+                "gate_sightings": GateSightings(),
                 "keystore": load_keystore(settings),
             }
         ),

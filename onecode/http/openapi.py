@@ -78,6 +78,14 @@ _TITLES = {
 
 _VENUE = {404: ["venues.not_found"]}
 _REGION = {404: ["regions.not_found"]}
+_HOOK = {404: ["webhooks.not_found"]}
+_HOOK_RULES = [
+    "webhooks.bad_host",
+    "webhooks.address_not_allowed",
+    "webhooks.host_not_found",
+    "webhooks.event_not_allowed",
+    "webhooks.bad_secret",
+]
 _VENUE_RULES = [
     "venues.bad_timezone",
     "venues.bad_capacity",
@@ -190,6 +198,26 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         for method, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
     },
     "GET /v1/admin/audit": {404: ["regions.not_found"]},
+    # webhook subscriptions and the admin's allow-list of hosts
+    "POST /v1/webhooks": {422: _HOOK_RULES},
+    "GET /v1/webhooks/{subscription_id}": _HOOK,
+    "PATCH /v1/webhooks/{subscription_id}": {**_HOOK, 422: _HOOK_RULES},
+    "DELETE /v1/webhooks/{subscription_id}": _HOOK,
+    "POST /v1/webhooks/{subscription_id}/rotate": {**_HOOK, 422: ["webhooks.bad_secret"]},
+    "POST /v1/webhooks/{subscription_id}/ping": _HOOK,
+    "GET /v1/webhooks/{subscription_id}/deliveries": _HOOK,
+    "GET /v1/webhooks/{subscription_id}/deliveries/{delivery_id}": {
+        404: ["webhooks.not_found", "webhooks.delivery_not_found"]
+    },
+    "POST /v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay": {
+        404: ["webhooks.not_found", "webhooks.delivery_not_found"],
+        409: ["webhooks.delivery_pending"],
+    },
+    "POST /v1/admin/webhook-hosts": {422: ["webhooks.bad_host", "webhooks.address_not_allowed"]},
+    "DELETE /v1/admin/webhook-hosts/{host}": {
+        404: ["webhooks.host_not_found"],
+        422: ["webhooks.bad_host", "webhooks.address_not_allowed"],
+    },
     "GET /v1/venues/{venue_id}/audit": _VENUE,
 }
 
