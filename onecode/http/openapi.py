@@ -7,11 +7,13 @@ After the app is built, :func:`document_api` rewrites Litestar's document:
 - **summary and description** from the handler's docstring (summary: its first clause;
   description: all of it, and who may call);
 - **errors** as they are: RFC 9457 ``application/problem+json`` (see onecode/errors.py),
-  one response per status the operation can give, each with the enum of its ``code``
-  values. The codes come from what the route is (a body, a guard, a cursor, a rate
-  limit, a date: :func:`_generic`) and, for its own refusals, from :data:`ROUTE_PROBLEMS`
-  (one row per operation; tests/api/test_openapi_spec.py checks every code in the source
-  is documented somewhere and that the fuzzer never meets an undocumented one).
+  one response per status the operation can give, each naming its ``code`` values in
+  its description and giving one example per code (Swagger UI lists them; a generated
+  client gets one ``Problem`` type). The codes come from what the route is (a body, a
+  guard, a cursor, a rate limit, a date: :func:`_generic`) and, for its own refusals,
+  from :data:`ROUTE_PROBLEMS` (one row per operation). tests/api/test_openapi_spec.py
+  checks that every code in the source is documented somewhere; the fuzzer checks that
+  every code it meets is documented for its operation and status.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    Example,
     OpenAPIMediaType,
     OpenAPIResponse,
     Reference,
@@ -312,22 +315,34 @@ def problems_of(key: str, handler: Any, operation: Any) -> dict[int, list[str]]:
     return dict(sorted(codes.items()))
 
 
-def _problem(description: str, codes: list[str] | None = None) -> OpenAPIResponse:
-    schema: Schema | Reference = Reference("#/components/schemas/Problem")
+def _problem(
+    description: str, codes: list[str] | None = None, status: int | None = None
+) -> OpenAPIResponse:
+    """A problem+json response; its codes are named in the description and given one
+    example each (Swagger UI lists them; a generated client gets one ``Problem`` type)."""
+    examples: dict[str, Example | Reference] | None = None
     if codes:
-        schema = Schema(
-            all_of=[
-                Reference("#/components/schemas/Problem"),
-                Schema(
-                    type=OpenAPIType.OBJECT,
-                    properties={"code": Schema(type=OpenAPIType.STRING, enum=list(codes))},
-                ),
-            ]
-        )
         description = f"{description}: " + ", ".join(f"`{c}`" for c in codes) + "."
+        examples = {
+            code: Example(
+                summary=code,
+                value={
+                    "type": f"https://onecode.dev/problems/{code}",
+                    "title": _TITLES.get(status or 0, "Refused"),
+                    "status": status,
+                    "detail": "A sentence saying what was refused and why.",
+                    "code": code,
+                },
+            )
+            for code in codes
+        }
     return OpenAPIResponse(
         description=description,
-        content={PROBLEM_JSON: OpenAPIMediaType(schema=schema)},
+        content={
+            PROBLEM_JSON: OpenAPIMediaType(
+                schema=Reference("#/components/schemas/Problem"), examples=examples
+            )
+        },
     )
 
 
@@ -371,7 +386,7 @@ def document_api(app: Litestar) -> None:
                 if status[:1] not in {"4", "5"}
             }
             for status, codes in problems_of(key, handler, operation).items():
-                responses[str(status)] = _problem(_TITLES.get(status, "Refused"), codes)
+                responses[str(status)] = _problem(_TITLES.get(status, "Refused"), codes, status)
             responses["default"] = _problem(
                 "Any other refusal, as problem+json with a stable `code`"
             )

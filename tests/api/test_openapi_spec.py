@@ -37,12 +37,13 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def codes_of(response: dict[str, Any]) -> list[str]:
-    schema = response["content"]["application/problem+json"]["schema"]
-    for part in schema.get("allOf", []):
-        enum = part.get("properties", {}).get("code", {}).get("enum")
-        if enum:
-            return list(enum)
-    return []
+    """The problem codes a response documents: one example each."""
+    media = response["content"]["application/problem+json"]
+    assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+    examples = media.get("examples") or {}
+    for code, example in examples.items():
+        assert example["value"]["code"] == code
+    return list(examples)
 
 
 def matrix_key(method: str, path: str) -> str | None:
