@@ -28,7 +28,7 @@ from onecode.auth import (
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
-from onecode.http.bodies import JsonRequest
+from onecode.http.bodies import JsonRequest, bound_query_dates
 from onecode.http.docs import OfflineSwagger, assets_router
 from onecode.http.openapi import document_api
 from onecode.observability import observability_middleware, security_headers
@@ -150,6 +150,8 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         # every JSON body through onecode.http.bodies.decode_body: depth, strict types, text, dates
         request_class=JsonRequest,
+        # every day and instant in a query within the same bounds (no route calls it)
+        before_request=bound_query_dates,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="onecode",

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.http.paging import ONE_PAGE
+
 RegionCode = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", max_length=32)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 EntryRule = Annotated[str, Meta(pattern=r"^(single|reentry|daily:[1-9][0-9]{0,2})$")]
@@ -89,6 +91,13 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     crowd_level: Level = "green"
 
 
+class VenueListing(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/venues``: every venue of the region (it was a bare array before 0.2)."""
+
+    items: list[Venue]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
+
+
 class VenueCreated(Venue, frozen=True, kw_only=True):
     """The admin's answer on creation: the venue and its place code for the poster.
 
@@ -139,6 +148,13 @@ class Slot(msgspec.Struct, frozen=True, kw_only=True):
     remaining: int
     # places the staffed window can take (the walk-in quota included); docs/allocation.md
     walkin_remaining: int | None = None
+
+
+class SlotListing(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/venues/{id}/slots``: the slots of a local day (a bare array before 0.2)."""
+
+    items: list[Slot]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
 
 
 class SlotList(msgspec.Struct, frozen=True):

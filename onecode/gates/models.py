@@ -55,4 +55,9 @@ class Visits(msgspec.Struct, frozen=True, kw_only=True):
     """A page of visits, newest first; pass ``next_before`` as ``before`` for the next."""
 
     items: list[Visit]
-    next_before: datetime | None = None
+    next_cursor: Annotated[
+        str | None, Meta(description="Pass back as `cursor` (or as `before`) for the next page.")
+    ] = None
+    next_before: Annotated[
+        datetime | None, Meta(description="Deprecated: the same instant as `next_cursor`.")
+    ] = None

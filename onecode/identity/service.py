@@ -55,7 +55,9 @@ async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: i
             Q()["identity_insert_credential"], new_cred_id(), traveller_id, secret, expires
         )
         token = await store_token(conn, Kind.TRAVELLER, traveller_id)
-    return Registered(traveller_id=traveller_id, access_token=token, code_secret=_b64url(secret))
+    return Registered(
+        traveller_id=traveller_id, token=token, access_token=token, code_secret=_b64url(secret)
+    )
 
 
 async def me(conn: asyncpg.Connection, traveller_id: uuid.UUID) -> Me:

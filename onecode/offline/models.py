@@ -11,6 +11,7 @@ from msgspec import Meta
 
 from onecode.gates.rules import ScanReason
 from onecode.http.bodies import DEVICE_CLOCK
+from onecode.http.paging import ONE_PAGE, SAME_AS_ITEMS
 from onecode.identity.models import KeyInfo
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]
@@ -101,5 +102,7 @@ class Conflict(msgspec.Struct, frozen=True, kw_only=True):
     reason: ScanReason
 
 
-class ConflictList(msgspec.Struct, frozen=True):
-    conflicts: list[Conflict]
+class ConflictList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Conflict]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
+    conflicts: Annotated[list[Conflict], SAME_AS_ITEMS]
