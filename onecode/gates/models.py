@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from onecode.gates.rules import CredentialKind, ScanReason
+from onecode.http.bodies import DEVICE_CLOCK
 
 Direction = Literal["in", "out"]
 Decision = Literal["accept", "reject"]
@@ -25,7 +26,7 @@ class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     code: Annotated[str, Meta(max_length=MAX_SCANNED_CHARS)]
     direction: Direction
     scan_id: uuid.UUID
-    scanned_at: Annotated[datetime, Meta(tz=True)]
+    scanned_at: Annotated[datetime, Meta(tz=True), DEVICE_CLOCK]  # bounded: scans.bad_time
 
 
 class ScanResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from onecode.gates.rules import ScanReason
+from onecode.http.bodies import DEVICE_CLOCK
 from onecode.identity.models import KeyInfo
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]
@@ -53,7 +54,7 @@ class UploadItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     scan_id: uuid.UUID
     code: Annotated[str, Meta(max_length=400)]
     direction: Literal["in", "out"]
-    scanned_at: Annotated[datetime, Meta(tz=True)]
+    scanned_at: Annotated[datetime, Meta(tz=True), DEVICE_CLOCK]  # a wrong clock: bad_time
     decision: Literal["accept", "reject"]
     reason: ScanReason  # one of the known codes: anything else is a 400
     party_size: Annotated[int, Meta(ge=0, le=100)] = 1

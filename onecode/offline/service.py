@@ -26,6 +26,7 @@ import msgspec
 from onecode.codes import KeyRing, Reason, Verified, verify
 from onecode.errors import BadRequest, PayloadTooLarge
 from onecode.gates.rules import ScanReason
+from onecode.http.bodies import clamp_instant
 from onecode.identity.models import KeyInfo
 from onecode.offline.models import (
     Conflict,
@@ -244,7 +245,8 @@ async def upload(
         decisions,
         reasons,
         parties,
-        [i.scanned_at for i in items],
+        # an absurd clock (year 9999) is refused as bad_time; its record keeps a storable time
+        [clamp_instant(i.scanned_at) for i in items],
         flags,
     )
     answers = {r["scan_id"]: r for r in rows}
