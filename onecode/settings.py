@@ -53,9 +53,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit: bool = True
     # "N/S": N requests per S seconds; per address for anonymous callers, per token
     # otherwise (see onecode/ratelimit.py). Other domains add ``rate_<bucket>`` fields.
-    rate_register: str = "10/60"
+    # registration is per address (no token yet): a burst of 50 lets a tour group behind
+    # one NAT register at once, then one every 6 s
+    rate_register: str = "50/300"
     rate_booking: str = "30/60"
     rate_code_rotate: str = "6/60"
+    rate_review: str = "10/600"
+    rate_complaint: str = "10/600"
+    rate_checkin: str = "20/600"
     # a client address shared by many token holders (carrier NAT) gets this many
     # times a token's budget before its tokens are throttled together
     rate_address_factor: int = 10
