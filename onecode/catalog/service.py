@@ -24,9 +24,9 @@ from onecode.catalog.models import (
     Venue,
     VenueCreated,
     VenueIn,
-    crowd_level,
 )
 from onecode.catalog.place_keys import initial_place_code
+from onecode.crowd import crowd_level
 from onecode.errors import Conflict, NotFound, Unprocessable
 from onecode.sql import Q
 

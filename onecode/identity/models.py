@@ -9,6 +9,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from onecode.codes.keys import PublicKeyInfo
+
 # ISO 3166-1 alpha-2 (GB) or ISO 3166-2 (CN-44, CN-GZ): checked by form only.
 HomeRegion = Annotated[str, Meta(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -49,13 +51,5 @@ class Rotated(msgspec.Struct, frozen=True, kw_only=True):
     code_secret: str  # base64url of the new 32-byte anti-screenshot secret
 
 
-class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
-    kid: int
-    alg: str
-    public_key: str
-    not_before: datetime
-    not_after: datetime | None = None
-
-
 class Keys(msgspec.Struct, frozen=True):
-    keys: list[KeyInfo]
+    keys: list[PublicKeyInfo]

@@ -13,7 +13,7 @@ from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
 from onecode.identity import service
 from onecode.identity.images import ImageCache, ImageFormat
-from onecode.identity.models import Code, KeyInfo, Keys, Me, Registered, Rotated, TravellerIn
+from onecode.identity.models import Code, Keys, Me, Registered, Rotated, TravellerIn
 
 # The image is a bearer credential: no shared cache may keep it, and rotation replaces it.
 _IMAGE_HEADERS = {"Cache-Control": "no-store"}
@@ -38,7 +38,7 @@ async def register(conn: Conn, state: State, data: JSONBody[TravellerIn]) -> Reg
 @get("/v1/keys", tags=["codes"])
 async def keys(state: State) -> Keys:
     """Public keys that verify TQ1 codes (the trust list a gate syncs)."""
-    return Keys([KeyInfo(**info) for info in state.keystore.ring().public_list()])
+    return Keys(state.keystore.ring().public_list())
 
 
 async def _image(

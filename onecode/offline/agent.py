@@ -15,7 +15,6 @@ already holds into ``duplicate``, so none is counted twice.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sqlite3
 import sys
@@ -31,6 +30,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
+from onecode.codes.b64url import b64url_encode
 from onecode.commands import Command
 from onecode.settings import Settings
 
@@ -120,7 +120,7 @@ class PackState:
         if not result.ok or result.credential is None:
             return Decision("reject", result.reason.value, 0)
         cred = result.credential
-        cred_b64 = base64.urlsafe_b64encode(cred.cred_id).rstrip(b"=").decode()
+        cred_b64 = b64url_encode(cred.cred_id)
         if cred.generation < self.data["revocations"].get(cred_b64, 0):
             return Decision("reject", "revoked_code", 0)
         day = datetime.fromtimestamp(now, ZoneInfo(venue["timezone"])).date().isoformat()
@@ -161,7 +161,7 @@ class PackState:
         result = verify(code, self.ring, now, 10**9)
         if result.credential is None:
             return
-        cred_b64 = base64.urlsafe_b64encode(result.credential.cred_id).rstrip(b"=").decode()
+        cred_b64 = b64url_encode(result.credential.cred_id)
         day = datetime.fromtimestamp(now, ZoneInfo(venue["timezone"])).date().isoformat()
         add, inside = (1, 1) if direction == "in" else (0, 0)
         self.db.execute(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from onecode.identity.models import KeyInfo
+from onecode.codes.keys import PublicKeyInfo
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]
 REVOCATION_FIELDS = ["cred_id", "min_generation"]
@@ -40,7 +40,7 @@ class Pack(msgspec.Struct, frozen=True, kw_only=True):
     server_time: datetime
     full: bool
     venue: PackVenue
-    keys: list[KeyInfo]
+    keys: list[PublicKeyInfo]
     revocations: list[tuple[str, int]]
     entitlements: list[tuple[str, str, int, int, int, str]]
     entitlement_fields: list[str] = msgspec.field(default_factory=lambda: list(ENTITLEMENT_FIELDS))
