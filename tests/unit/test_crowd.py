@@ -20,7 +20,8 @@ from onecode.crowd import THRESHOLDS, crowd_level, level_of
         (250, 100, "red"),
         (5, 0, "green"),  # no capacity configured: no level to raise
         (-3, 100, "green"),  # a counter below zero (exits before entries were synced)
-        (3, 4, "yellow"),
+        (3, 4, "green"),
+        (4, 5, "yellow"),
         (19, 20, "red"),
     ],
 )
