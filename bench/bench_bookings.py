@@ -12,6 +12,7 @@ Run from the repository root: ``python -m bench.bench_bookings [seconds]``. Not 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import random
@@ -30,6 +31,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from bench.common import Result, add_common_args, durability
 
 ADMIN_TOKEN = "oc_admin_bench-" + "0" * 40
 CONCURRENCY = 64
@@ -284,10 +287,22 @@ async def check_oversell(base: str, world: dict[str, Any]) -> tuple[int, int, in
     return sum(taken.values()), sum(counters.values()), oversold
 
 
-def main() -> None:
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("seconds", nargs="?", type=int, default=8, help="seconds per scenario")
+    add_common_args(p, "bookings")
+    args = p.parse_args()
+    if args.unsafe_fast:
+        raise SystemExit("bench_bookings measures durable commits only")
+    seconds = args.seconds
     tmp = Path(tempfile.mkdtemp(prefix="onecode-bench-"))
     proc, base = start_server(tmp)
+    result = Result(
+        "bookings",
+        f"POST /v1/bookings over HTTP at concurrency {CONCURRENCY}, party sizes 1-4; "
+        "zero oversell checked against every traveller's own bookings",
+        {"durability": durability(False), "seconds": seconds, "travellers": TRAVELLERS},
+    )
     try:
         world = asyncio.run(build(base))
         rng = random.Random(1)
@@ -302,9 +317,10 @@ def main() -> None:
         tool = "wrk" if shutil.which("wrk") else "httpx"
         print(
             f"load generator: {tool}, concurrency {CONCURRENCY}, {seconds} s per scenario, "
-            f"{len(tokens)} travellers (100 bookings per venue and day each)"
+            f"{len(tokens)} travellers (100 bookings per venue and day each); "
+            f"{durability(False)}"
         )
-        for name, plan in (("(a) one hot slot", hot), ("(b) 96 slots", many)):
+        for name, plan in (("one hot slot", hot), ("96 slots", many)):
             res = (
                 run_wrk(base, plan, seconds, tmp)
                 if tool == "wrk"
@@ -315,11 +331,33 @@ def main() -> None:
                 f"p50 {res['p50']:.1f} ms  p99 {res['p99']:.1f} ms  "
                 f"(201: {res['ok']:.0f}, 409: {res['conflict']:.0f}, other: {res['other']:.0f})"
             )
+            if res["other"]:
+                result.failed_check()
+            result.row(
+                scenario=name,
+                bookings_per_s=round(res["book_s"], 1),
+                requests_per_s=round(res["req_s"], 1),
+                p50_ms=round(res["p50"], 1),
+                p99_ms=round(res["p99"], 1),
+                statuses={
+                    "201": int(res["ok"]),
+                    "409": int(res["conflict"]),
+                    "other": int(res["other"]),
+                },
+            )
         places, counted, bad = asyncio.run(check_oversell(base, world))
         print(
             f"oversell check: places in bookings {places}, slot counters {counted}, "
             f"slots with a mismatch or oversold: {bad}"
         )
+        result.doc["oversell_check"] = {
+            "places_in_bookings": places,
+            "slot_counters": counted,
+            "slots_mismatched_or_oversold": bad,
+        }
+        if bad or places != counted:
+            result.failed_check()
+        result.write(args.out)
     finally:
         proc.terminate()
         try:
@@ -327,7 +365,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if result.ok else 3
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

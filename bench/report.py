@@ -57,6 +57,13 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("of bare stack", "ratio_to_baseline"),
         ("decisions recorded", "decisions"),
     ],
+    "bookings": [
+        ("scenario", "scenario"),
+        ("bookings/s", "bookings_per_s"),
+        ("p50 ms", "p50_ms"),
+        ("p99 ms", "p99_ms"),
+        ("answers", "statuses"),
+    ],
     "offline": [
         ("upload", "scenario"),
         ("scans/s", "scans_per_s"),
