@@ -71,6 +71,19 @@ async def store_token(conn: asyncpg.Connection, kind: Kind, principal_id: uuid.U
     return token
 
 
+async def ensure_admin_token(conn: asyncpg.Connection, configured: str | None) -> str | None:
+    """The one place an admin token is made: register the configured one (idempotent), or
+    mint the database's first on a fresh start and return it, to be shown once."""
+    if configured:
+        await conn.execute(
+            Q()["auth_register_token"], hash_token(configured), Kind.ADMIN.value, ADMIN_ID
+        )
+        return None
+    if await conn.fetchval(Q()["auth_count_admin_tokens"]):
+        return None
+    return await store_token(conn, Kind.ADMIN, ADMIN_ID)
+
+
 class TokenCache:
     """token hash -> (principal, expiry); bounded, short-lived."""
 

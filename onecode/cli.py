@@ -100,7 +100,7 @@ async def _prepare_database(settings: Settings) -> str | None:
     before any worker starts, so that workers never race to mint two."""
     import asyncpg
 
-    from onecode.app import ensure_admin_token
+    from onecode.auth import ensure_admin_token
     from onecode.migrate import migrate
 
     assert settings.database_url
@@ -109,7 +109,7 @@ async def _prepare_database(settings: Settings) -> str | None:
         log.info("migrations applied: %s", ", ".join(applied))
     conn = await asyncpg.connect(settings.database_url)
     try:
-        return await ensure_admin_token(conn, settings)
+        return await ensure_admin_token(conn, settings.admin_token)
     finally:
         await conn.close()
 

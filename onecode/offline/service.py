@@ -25,6 +25,7 @@ import msgspec
 from onecode.codes import KeyRing, Reason, Verified, verify
 from onecode.codes.b64url import b64url_encode
 from onecode.errors import BadRequest, PayloadTooLarge
+from onecode.gates.models import NO_TRAVELLER
 from onecode.offline.models import (
     Conflict,
     ConflictEntry,
@@ -36,7 +37,6 @@ from onecode.offline.models import (
 )
 from onecode.sql import Q
 
-ZERO = uuid.UUID(int=0)
 CURSOR_MARGIN = timedelta(seconds=30)
 CURSOR_MAX_AGE = timedelta(days=2)
 # uploads older than this, or from the future beyond the skew, are refused as bad_time
@@ -212,7 +212,7 @@ async def upload(
             refusals.append(None)
             continue
         cred = result.credential
-        traveller = creds.get(cred.cred_id, ZERO) if cred is not None else ZERO
+        traveller = creds.get(cred.cred_id, NO_TRAVELLER) if cred is not None else NO_TRAVELLER
         travellers.append(traveller)
         refusals.append(_refusal(item.scanned_at, now, skew, result, traveller))
 
@@ -251,7 +251,7 @@ def _refusal(
         return "bad_time"
     if result.credential is None:
         return str(result.reason.value)  # invalid_code, unknown_key
-    if traveller == ZERO:
+    if traveller == NO_TRAVELLER:
         return "invalid_code"  # well signed, but no credential of ours
     return None
 

@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from onecode.codes import Credential, SigningKey, issue, screenshot_suffix
+from onecode.gates.models import NO_TRAVELLER
 from tests.conftest import ADMIN, World, bearer
 
 Client = AsyncTestClient[Litestar]
@@ -310,13 +311,12 @@ async def test_code_verification_failures_are_recorded_rejections(
             assert answer["party_size"] == 0 and answer["booking_id"] is None
     stored = await scan_rows(conn)
     assert len(stored) == sum(len(t) for t in cases.values())
-    zero = uuid.UUID(int=0)
     traveller = uuid.UUID(world.ids["traveller_t"])
     for r in stored:
         # a code that names no traveller is stored under the zero uuid; an authentic one
         # (even out of date or revoked) under its traveller
         unnamed = r["reason"] in ("invalid_code", "unknown_key")
-        assert r["traveller_id"] == (zero if unnamed else traveller), r["reason"]
+        assert r["traveller_id"] == (NO_TRAVELLER if unnamed else traveller), r["reason"]
     # an exit of an authentic pass is never blocked, whatever the pass's state
     for text in (cases["expired_code"][0], cases["revoked_code"][0]):
         assert reason(await scan(client, gate, text, "out")) == ("accept", "not_inside")
