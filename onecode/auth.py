@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from cachetools import TTLCache
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
@@ -85,35 +86,29 @@ async def ensure_admin_token(conn: asyncpg.Connection, configured: str | None) -
 
 
 class TokenCache:
-    """token hash -> (principal, expiry); bounded, short-lived."""
+    """token hash -> principal for ``ttl`` seconds (0: no caching); bounded, the least
+    recently used out first (a ``cachetools.TTLCache``)."""
 
     def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: dict[bytes, tuple[Principal, float]] = {}
+        self._items: TTLCache[bytes, Principal] = TTLCache(
+            maxsize=max_entries, ttl=max(ttl, 0.0), timer=time.monotonic
+        )
 
     def get(self, key: bytes) -> Principal | None:
-        hit = self._items.get(key)
-        if hit is None:
-            return None
-        if hit[1] < time.monotonic():
-            self._items.pop(key, None)
-            return None
-        return hit[0]
+        return self._items.get(key)
 
     def put(self, key: bytes, principal: Principal) -> None:
-        if self.ttl <= 0:
-            return
-        if len(self._items) >= self.max_entries:
-            self._items.clear()
-        self._items[key] = (principal, time.monotonic() + self.ttl)
+        if self.ttl > 0:
+            self._items[key] = principal
 
     def clear(self) -> None:
         self._items.clear()
 
     def forget_principal(self, principal_id: uuid.UUID) -> None:
         """Drop every cached token of a principal whose tokens were just revoked."""
-        for key in [k for k, (p, _) in self._items.items() if p.id == principal_id]:
+        for key in [k for k, p in self._items.items() if p.id == principal_id]:
             self._items.pop(key, None)
 
 
