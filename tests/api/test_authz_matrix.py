@@ -24,7 +24,8 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from tests.conftest import World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 PRINCIPALS = (
     "none",

@@ -15,7 +15,6 @@ import asyncpg
 import msgspec
 import pytest
 import zxingcpp
-from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from PIL import Image
@@ -27,18 +26,9 @@ from onecode.identity import routes as identity_routes
 from onecode.identity.service import credential_status, generation_reason
 from onecode.settings import Settings
 from tests.conftest import World, bearer
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
-
-
-def _problem(r: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"status", "title", "detail", "code"} <= set(body)
-    if code is not None:
-        assert body["code"] == code, body
-    return dict(body)
 
 
 def _secret(text: str) -> bytes:
@@ -256,10 +246,10 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     )
 
     # the token is dead: every traveller route answers 401
-    _problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
-    _problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
-    _problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
-    _problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
     # the other traveller is untouched
     other = (await client.get("/v1/me", headers=world.auth("traveller_b"))).json()
     assert other["display_name"] == "Other" and other["home_region"] == "CN-GZ"
@@ -296,8 +286,8 @@ async def test_erasure_takes_effect_at_once_despite_the_token_cache(
     async with AsyncTestClient(app=create_app(cached), raise_server_exceptions=False) as c:
         assert (await c.get("/v1/me", headers=headers)).status_code == 200  # now cached
         assert (await c.delete("/v1/me", headers=headers)).status_code == 204
-        _problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
-        _problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
+        assert_problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
+        assert_problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
 
 
 # --- images --------------------------------------------------------------------------------
@@ -386,14 +376,16 @@ async def test_images_are_rendered_once_per_generation(
 
 
 async def test_register_refuses_unknown_fields_and_bad_values(client: Client) -> None:
-    _problem(await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid")
-    _problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
-    _problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
-    _problem(await client.post("/v1/travellers", json=[]), 400)
+    assert_problem(
+        await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid"
+    )
+    assert_problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
+    assert_problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
+    assert_problem(await client.post("/v1/travellers", json=[]), 400)
     r = await client.post(
         "/v1/travellers", content=b"{not json", headers={"content-type": "application/json"}
     )
-    _problem(r, 400)
+    assert_problem(r, 400)
     r = await client.post("/v1/travellers", json={})
     assert r.status_code == 201, r.text
 
@@ -414,12 +406,12 @@ async def test_traveller_routes_refuse_other_principals_and_no_token(
     for method, path in ME_ROUTES:
         for who in ("gate_a", "operator_a", "planner_x", "admin"):
             r = await client.request(method, path, headers=world.auth(who))
-            _problem(r, 403, "auth.wrong_principal")
-        _problem(await client.request(method, path), 401, "auth.missing_token")
+            assert_problem(r, 403, "auth.wrong_principal")
+        assert_problem(await client.request(method, path), 401, "auth.missing_token")
         r = await client.request(method, path, headers={"Authorization": "Basic eDp5"})
-        _problem(r, 401, "auth.malformed")
+        assert_problem(r, 401, "auth.malformed")
         r = await client.request(method, path, headers=bearer("oc_traveller_nope"))
-        _problem(r, 401, "auth.invalid_token")
+        assert_problem(r, 401, "auth.invalid_token")
 
 
 def test_rate_limit_tags_are_on_the_routes(app: Litestar) -> None:

@@ -10,9 +10,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.api.test_catalog import _problem
 from tests.conftest import World
-from tests.visits import insert_entry_scan
+from tests.support.problems import assert_problem
+from tests.support.visits import insert_entry_scan
 
 Client = AsyncTestClient[Litestar]
 
@@ -31,12 +31,12 @@ async def _review(
 
 async def test_review_needs_a_visit(client: Client, world: World, conn: asyncpg.Connection) -> None:
     await world.traveller("t", "Ming")
-    _problem(await _review(client, world, "t"), 403, "reviews.no_visit")
+    assert_problem(await _review(client, world, "t"), 403, "reviews.no_visit")
     # a rejected entry, an exit, or an entry elsewhere is not a visit here
     await insert_entry_scan(conn, world, "t", decision="reject")
     await insert_entry_scan(conn, world, "t", direction="out")
     await insert_entry_scan(conn, world, "t", venue="b")
-    _problem(await _review(client, world, "t"), 403, "reviews.no_visit")
+    assert_problem(await _review(client, world, "t"), 403, "reviews.no_visit")
     assert await conn.fetchval("SELECT count(*) FROM reviews") == 0
     # unknown venue
     r = await client.post(
@@ -44,13 +44,13 @@ async def test_review_needs_a_visit(client: Client, world: World, conn: asyncpg.
         json={"rating": 5, "text": "x"},
         headers=world.auth("traveller_t"),
     )
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
     # not a traveller
     r = await client.post(
         _path(world), json={"rating": 5, "text": "x"}, headers=world.auth("operator_a")
     )
-    _problem(r, 403)
-    _problem(await client.post(_path(world), json={"rating": 5, "text": "x"}), 401)
+    assert_problem(r, 403)
+    assert_problem(await client.post(_path(world), json={"rating": 5, "text": "x"}), 401)
 
 
 async def test_one_review_per_visit_day(
@@ -69,7 +69,7 @@ async def test_one_review_per_visit_day(
     assert body["rating"] == 4
     assert body["display_name"] == "Ming"
     assert world.ids["traveller_t"] not in r.text
-    _problem(await _review(client, world, "t"), 409, "reviews.duplicate")
+    assert_problem(await _review(client, world, "t"), 409, "reviews.duplicate")
 
     # two later visits: each gets one review, most recent first
     await insert_entry_scan(conn, world, "t", at=day1 + timedelta(days=3))
@@ -78,7 +78,7 @@ async def test_one_review_per_visit_day(
     assert r.status_code == 201 and r.json()["visit_day"] == "2026-03-09"
     r = await _review(client, world, "t", 3)
     assert r.status_code == 201 and r.json()["visit_day"] == "2026-03-05"
-    _problem(await _review(client, world, "t"), 409, "reviews.duplicate")
+    assert_problem(await _review(client, world, "t"), 409, "reviews.duplicate")
     assert await conn.fetchval("SELECT count(*) FROM reviews") == 3
 
 
@@ -91,7 +91,7 @@ async def test_place_code_checkin_counts_as_a_visit(
     r = await client.post(
         path, json={"rating": 5, "text": "Calm."}, headers=world.auth("traveller_t")
     )
-    _problem(r, 403, "reviews.no_visit")
+    assert_problem(r, 403, "reviews.no_visit")
     r = await client.post(
         f"/v1/places/{lake['place_code']}/checkin", headers=world.auth("traveller_t")
     )
@@ -105,7 +105,7 @@ async def test_place_code_checkin_counts_as_a_visit(
     r = await client.post(
         path, json={"rating": 1, "text": "Again"}, headers=world.auth("traveller_t")
     )
-    _problem(r, 409, "reviews.duplicate")
+    assert_problem(r, 409, "reviews.duplicate")
 
 
 async def test_ratings_are_exact_and_public(
@@ -227,7 +227,7 @@ async def test_bad_review_input_is_a_clean_4xx(
             rr.status_code,
         )
     for text in ("   ", "\n\t", "x" * 2001, "a\x00b"):
-        _problem(
+        assert_problem(
             await client.post(_path(world), json={"rating": 5, "text": text}, headers=auth),
             422,
             "reviews.bad_text",
@@ -241,18 +241,18 @@ async def test_bad_review_input_is_a_clean_4xx(
     r = await client.post(
         _path(world), content=b"{not json", headers={**auth, "content-type": "application/json"}
     )
-    _problem(r, 400)
+    assert_problem(r, 400)
     r = await client.post(
         _path(world), content=b"x" * 2_000_000, headers={**auth, "content-type": "application/json"}
     )
-    _problem(r, 413)
-    _problem(
+    assert_problem(r, 413)
+    assert_problem(
         await client.post(
             "/v1/venues/not-a-uuid/reviews", json={"rating": 5, "text": "x"}, headers=auth
         ),
         404,
     )
-    _problem(await client.get("/v1/venues/not-a-uuid/reviews"), 404)
+    assert_problem(await client.get("/v1/venues/not-a-uuid/reviews"), 404)
     # exactly 2000 characters once trimmed is fine, and nothing above was stored
     assert await conn.fetchval("SELECT count(*) FROM reviews") == 0
     r = await client.post(
@@ -269,5 +269,5 @@ async def test_bad_review_input_is_a_clean_4xx(
         {"cursor": "x" * 300},
         {"cursor": "kwHZJDEyMw"},
     ):
-        _problem(await client.get(_path(world), params=params), 400)
-    _problem(await client.get(f"/v1/venues/{uuid.uuid4()}/reviews"), 404, "venues.not_found")
+        assert_problem(await client.get(_path(world), params=params), 400)
+    assert_problem(await client.get(f"/v1/venues/{uuid.uuid4()}/reviews"), 404, "venues.not_found")

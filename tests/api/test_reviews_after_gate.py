@@ -9,8 +9,8 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.api.test_catalog import _problem
 from tests.conftest import World, bearer
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 
@@ -39,7 +39,7 @@ async def test_an_accepted_gate_entry_allows_one_review(
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    _problem(
+    assert_problem(
         await client.post(path, json=body, headers=world.auth("traveller_t")),
         403,
         "reviews.no_visit",
@@ -50,12 +50,12 @@ async def test_an_accepted_gate_entry_allows_one_review(
     r = await client.post(path, json=body, headers=world.auth("traveller_t"))
     assert r.status_code == 201, r.text
     assert r.json()["display_name"] == "Ming"
-    _problem(
+    assert_problem(
         await client.post(path, json=body, headers=world.auth("traveller_t")),
         409,
         "reviews.duplicate",
     )
-    _problem(
+    assert_problem(
         await client.post(path, json=body, headers=world.auth("traveller_u")),
         403,
         "reviews.no_visit",

@@ -17,7 +17,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import World
-from tests.visits import insert_entry_scan
+from tests.support.visits import insert_entry_scan
 
 Client = AsyncTestClient[Litestar]
 

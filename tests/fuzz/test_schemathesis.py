@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from onecode.app import create_app
 from onecode.settings import Settings
 from tests.conftest import ADMIN_TOKEN
-from tests.serverthread import serving
+from tests.support.servers import serving
 
 MAX_EXAMPLES = int(os.environ.get("ONECODE_FUZZ_EXAMPLES", "25"))
 SENT: Counter[str] = Counter()

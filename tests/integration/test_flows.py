@@ -13,7 +13,7 @@ from onecode.auth import ADMIN_ID, Kind, Principal
 from onecode.flows import service
 from onecode.flows.rollup import advance
 from tests.conftest import World
-from tests.flows_data import D, Dataset, at, build
+from tests.support.flows_data import D, Dataset, at, build
 
 ADMIN = Principal(kind=Kind.ADMIN, id=ADMIN_ID)
 TABLES = ("flow_visit_hours", "flow_occupancy_hours", "flow_dwell", "flow_trips")

@@ -19,8 +19,9 @@ from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
 from onecode.settings import Settings
 from tests.conftest import ADMIN, ADMIN_TOKEN, bearer
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
 from tests.support.postgres import pg_ctl
+from tests.support.problems import assert_problem
 
 
 @pytest.fixture
