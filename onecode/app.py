@@ -43,12 +43,13 @@ def _route_modules() -> list[Any]:
     from onecode.gates import routes as gates
     from onecode.identity import routes as identity
     from onecode.offline import routes as offline
+    from onecode.operations import routes as operations
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, events, dashboard]
+    modules += [flows, reviews, places, complaints, events, dashboard, operations]
     return modules
 
 

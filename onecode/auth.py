@@ -95,19 +95,27 @@ class TokenCache:
         self._items: TTLCache[bytes, Principal] = TTLCache(
             maxsize=max_entries, ttl=max(ttl, 0.0), timer=time.monotonic
         )
+        # bumped by every forget: a lookup that started before a revocation must not
+        # put back what the revocation just dropped (see ``put``)
+        self.generation = 0
 
     def get(self, key: bytes) -> Principal | None:
         return self._items.get(key)
 
-    def put(self, key: bytes, principal: Principal) -> None:
-        if self.ttl > 0:
-            self._items[key] = principal
+    def put(self, key: bytes, principal: Principal, generation: int | None = None) -> None:
+        if self.ttl <= 0:
+            return
+        if generation is not None and generation != self.generation:
+            return  # tokens were revoked while this one was being looked up
+        self._items[key] = principal
 
     def clear(self) -> None:
+        self.generation += 1
         self._items.clear()
 
     def forget_principal(self, principal_id: uuid.UUID) -> None:
         """Drop every cached token of a principal whose tokens were just revoked."""
+        self.generation += 1
         for key in [k for k, p in self._items.items() if p.id == principal_id]:
             self._items.pop(key, None)
 
@@ -153,6 +161,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
     if principal is None:
         from onecode.db import acquire
 
+        generation = cache.generation
         db = await acquire(app_state.pool, app_state.settings.db_acquire_timeout)
         try:
             principal = await load_principal(db, key)
@@ -160,7 +169,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
             await app_state.pool.release(db)
         if principal is None:
             raise Unauthorized("Unknown or revoked token.", "auth.invalid_token")
-        cache.put(key, principal)
+        cache.put(key, principal, generation)
     connection.scope.setdefault("state", {})["principal"] = principal
     return principal
 

@@ -40,6 +40,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_cache_seconds: float = 10.0
     idempotency_ttl_hours: int = 24
     k_anonymity: int = 10
+    # differential privacy of the planner indicators (onecode/flows/privacy.py): epsilon
+    # per traveller-day over all indicators, and how long after a local day has ended
+    # everywhere it is released (late offline uploads after that are not counted)
+    dp_epsilon: float = 4.0
+    dp_release_delay_hours: float = 3.0
     rate_limit: bool = True
     # "N/S": N requests per S seconds; per address for anonymous callers, per token
     # otherwise (see onecode/ratelimit.py). Other domains add ``rate_<bucket>`` fields.

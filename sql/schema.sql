@@ -196,7 +196,8 @@ BEGIN
     END IF;
 
     SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min
+           ve.timezone, ve.early_grace_min, ve.late_grace_min,
+           ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
 
@@ -234,6 +235,12 @@ BEGIN
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
             END IF;
+            EXIT decide;
+        END IF;
+
+        -- operations (issue 17): a deactivated venue admits nobody (exits still pass)
+        IF NOT v.active THEN
+            v_reason := 'venue_inactive';
             EXIT decide;
         END IF;
 
@@ -482,16 +489,91 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval) RETURNS TABLE(status_code integer, body jsonb, replayed boolean)
+CREATE FUNCTION public.onecode_accept_offer(p_traveller uuid, p_entry uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb, replayed boolean)
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_key    idempotency_keys%ROWTYPE;
-    v_slot   record;
-    v_day    date;
-    v_count  integer;
-    v_status integer;
-    v_body   jsonb;
+    v_slot_id uuid;
+    v_slot    record;
+    v_entry   waitlist_entries%ROWTYPE;
+    v_booking record;
+    v_count   integer;
+BEGIN
+    SELECT w.slot_id INTO v_slot_id FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb, false;
+        RETURN;
+    END IF;
+    -- the slot row first (the lock order of every allocation rule), then the entry
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.bookings_per_day
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = v_slot_id
+       FOR UPDATE OF s;
+    SELECT * INTO v_entry FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
+
+    IF v_entry.state = 'booked' THEN
+        RETURN QUERY SELECT 'booked'::text, onecode_booking_json(b), true
+          FROM bookings b WHERE b.traveller_id = p_traveller AND b.id = v_entry.booking_id;
+        RETURN;
+    END IF;
+    IF v_entry.state <> 'offer' THEN
+        RETURN QUERY SELECT 'no_offer'::text, jsonb_build_object('state', v_entry.state), false;
+        RETURN;
+    END IF;
+    IF v_entry.expires_at <= p_now THEN
+        RETURN QUERY SELECT 'offer_expired'::text, '{}'::jsonb, false;
+        RETURN;
+    END IF;
+
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+        'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/'
+        || v_entry.local_day::text, 0));
+    SELECT count(*) INTO v_count FROM bookings b
+     WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
+       AND b.local_day = v_entry.local_day AND b.status <> 'cancelled';
+    IF v_count >= v_slot.bookings_per_day THEN
+        RETURN QUERY SELECT 'daily_limit'::text,
+                            jsonb_build_object('bookings_per_day', v_slot.bookings_per_day), false;
+        RETURN;
+    END IF;
+
+    UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
+     WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
+       AND s.booked + v_entry.party_size <= s.capacity;
+    IF NOT FOUND THEN
+        UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
+         WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+        UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0) WHERE s.id = v_slot_id;
+        RETURN QUERY SELECT 'slot_full'::text, '{}'::jsonb, false;
+        RETURN;
+    END IF;
+    INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                               starts_at, ends_at, local_day, channel, created_at, changed_at)
+    VALUES (gen_random_uuid(), p_traveller, v_slot_id, v_slot.venue_id, v_entry.party_size,
+            v_slot.starts_at, v_slot.ends_at, v_entry.local_day, 'waitlist', p_now, p_now)
+    RETURNING b.* INTO v_booking;
+    UPDATE waitlist_entries w SET state = 'booked', booking_id = v_booking.id, changed_at = p_now
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+    RETURN QUERY SELECT 'booked'::text, onecode_booking_json(v_booking), false;
+END;
+$$;
+
+CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval, p_channel text DEFAULT 'app'::text) RETURNS TABLE(outcome text, body jsonb, replayed boolean)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_key     idempotency_keys%ROWTYPE;
+    v_slot    record;
+    v_booking record;
+    v_day     date;
+    v_count   integer;
+    v_outcome text;
+    v_body    jsonb := '{}'::jsonb;
+    v_now     timestamptz := now();
+    v_walkin  boolean := p_channel = 'walkin';
 BEGIN
     IF p_key IS NOT NULL THEN
         -- an expired key is forgotten: the request runs afresh
@@ -505,47 +587,57 @@ BEGIN
             -- someone holds this key (and has committed: the insert waited for it)
             SELECT * INTO v_key FROM idempotency_keys k
              WHERE k.traveller_id = p_traveller AND k.key = p_key;
-            IF NOT FOUND OR v_key.status_code IS NULL THEN
-                RETURN QUERY SELECT 409, jsonb_build_object(
-                    'code', 'idempotency.in_progress',
-                    'detail', 'A request with this Idempotency-Key is still being processed.'), false;
+            IF NOT FOUND OR (v_key.outcome IS NULL AND v_key.status_code IS NULL) THEN
+                RETURN QUERY SELECT 'key_in_progress'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
             IF v_key.request_hash <> p_request_hash THEN
-                RETURN QUERY SELECT 422, jsonb_build_object(
-                    'code', 'idempotency.key_reused',
-                    'detail', 'This Idempotency-Key was used with a different request body.'), false;
+                RETURN QUERY SELECT 'key_reused'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
-            RETURN QUERY SELECT v_key.status_code::integer,
-                                convert_from(v_key.response, 'UTF8')::jsonb, true;
-            RETURN;
+            IF v_key.outcome IS NOT NULL THEN
+                RETURN QUERY SELECT v_key.outcome, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
+            -- a key stored before outcomes (migration 0050): its booking replays; a
+            -- refusal is decided afresh below (no side effect either way)
+            IF v_key.status_code = 201 THEN
+                RETURN QUERY SELECT 'booked'::text, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
         END IF;
     END IF;
 
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
-           v.bookings_per_day, v.booking_window_days,
+           v.bookings_per_day, v.booking_window_days, v.late_grace_min,
+           v.walkin_quota_pct, v.walkin_release_min,
+           v.active, s.cancelled_at,  -- operations (issue 17)
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
-           (now() AT TIME ZONE v.timezone)::date AS today
+           (v_now AT TIME ZONE v.timezone)::date AS today,
+           EXISTS (SELECT 1 FROM lotteries l
+                    WHERE l.venue_id = s.venue_id AND l.state = 'open'
+                      AND l.local_day = (s.starts_at AT TIME ZONE v.timezone)::date) AS lottery
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot;
 
     IF NOT FOUND THEN
-        v_status := 404;
-        v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+        v_outcome := 'slot_not_found';
+    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
+    ELSIF NOT v_slot.active THEN
+        v_outcome := 'venue_inactive';
+    ELSIF v_slot.cancelled_at IS NOT NULL THEN
+        v_outcome := 'slot_cancelled';
     ELSIF p_party > v_slot.max_party_size THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
-            format('This venue takes parties of at most %s.', v_slot.max_party_size));
-    ELSIF v_slot.starts_at <= now() THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            'This slot has already started.');
+        v_outcome := 'party_too_large';
+        v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
+    ELSIF v_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
+        v_outcome := 'sale_closed';
     ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            format('This venue takes bookings at most %s days ahead.', v_slot.booking_window_days));
+        v_outcome := 'outside_window';
+        v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
+    ELSIF v_slot.lottery AND NOT v_walkin THEN
+        v_outcome := 'lottery_open';
     ELSE
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
@@ -554,38 +646,119 @@ BEGIN
          WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
            AND b.local_day = v_day AND b.status <> 'cancelled';
         IF v_count >= v_slot.bookings_per_day THEN
-            v_status := 409;
-            v_body := jsonb_build_object('code', 'bookings.daily_limit', 'detail',
-                format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
+            v_outcome := 'daily_limit';
+            v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
-            UPDATE slots s SET booked = s.booked + p_party
-             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
+            UPDATE slots s
+               SET booked = s.booked + p_party,
+                   walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
+             WHERE s.id = p_slot
+               AND s.cancelled_at IS NULL  -- a cancel racing this booking wins
+               AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
+                   onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
+                                       s.starts_at, v_slot.walkin_release_min, v_now) END;
             IF NOT FOUND THEN
-                v_status := 409;
-                v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',
-                    'Not enough places left in this slot.');
+                v_outcome := 'slot_full';
             ELSE
+                -- plain columns in RETURNING (Citus: no non-immutable function there)
                 INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
-                                           starts_at, ends_at, local_day)
+                                           starts_at, ends_at, local_day, channel)
                 VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, p_party,
-                        v_slot.starts_at, v_slot.ends_at, v_day)
-                RETURNING jsonb_build_object(
-                    'id', b.id, 'status', b.status, 'slot_id', b.slot_id,
-                    'venue_id', b.venue_id, 'party_size', b.party_size,
-                    'starts_at', b.starts_at, 'ends_at', b.ends_at,
-                    'local_day', b.local_day, 'created_at', b.created_at)
-                INTO v_body;
-                v_status := 201;
+                        v_slot.starts_at, v_slot.ends_at, v_day, p_channel)
+                RETURNING b.id, b.status, b.slot_id, b.venue_id, b.party_size, b.starts_at,
+                          b.ends_at, b.local_day, b.created_at, b.channel
+                INTO v_booking;
+                v_outcome := 'booked';
+                v_body := jsonb_build_object(
+                    'id', v_booking.id, 'status', v_booking.status, 'slot_id', v_booking.slot_id,
+                    'venue_id', v_booking.venue_id, 'party_size', v_booking.party_size,
+                    'starts_at', v_booking.starts_at, 'ends_at', v_booking.ends_at,
+                    'local_day', v_booking.local_day, 'created_at', v_booking.created_at,
+                    'channel', v_booking.channel);
             END IF;
         END IF;
     END IF;
 
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys k
-           SET status_code = v_status, response = convert_to(v_body::text, 'UTF8')
+           SET outcome = v_outcome, response = convert_to(v_body::text, 'UTF8')
          WHERE k.traveller_id = p_traveller AND k.key = p_key;
     END IF;
-    RETURN QUERY SELECT v_status, v_body, false;
+    RETURN QUERY SELECT v_outcome, v_body, false;
+END;
+$$;
+
+CREATE TABLE public.bookings (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    party_size smallint NOT NULL,
+    status text DEFAULT 'booked'::text NOT NULL,
+    starts_at timestamp with time zone NOT NULL,
+    ends_at timestamp with time zone NOT NULL,
+    local_day date NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    used_at timestamp with time zone,
+    cancelled_by text,
+    cancel_reason text,
+    channel text DEFAULT 'app'::text NOT NULL,
+    CONSTRAINT bookings_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
+    CONSTRAINT bookings_cancelled_by_ck CHECK (((cancelled_by IS NULL) OR (cancelled_by = ANY (ARRAY['traveller'::text, 'venue'::text])))),
+    CONSTRAINT bookings_channel_check CHECK ((channel = ANY (ARRAY['app'::text, 'walkin'::text, 'waitlist'::text, 'lottery'::text]))),
+    CONSTRAINT bookings_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['booked'::text, 'cancelled'::text, 'used'::text, 'no_show'::text])))
+);
+
+CREATE FUNCTION public.onecode_booking_json(p_booking public.bookings) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', p_booking.id, 'status', p_booking.status, 'slot_id', p_booking.slot_id,
+        'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
+        'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
+        'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
+        'channel', p_booking.channel);
+$$;
+
+CREATE FUNCTION public.onecode_cancel_booking(p_traveller uuid, p_booking uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_booking bookings%ROWTYPE;
+BEGIN
+    SELECT * INTO v_booking FROM bookings b
+     WHERE b.traveller_id = p_traveller AND b.id = p_booking;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'booking_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
+    UPDATE bookings b
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+     WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
+       AND b.starts_at > p_now
+    RETURNING b.* INTO v_booking;
+    IF NOT FOUND THEN
+        SELECT * INTO v_booking FROM bookings b
+         WHERE b.traveller_id = p_traveller AND b.id = p_booking;
+        RETURN QUERY SELECT CASE v_booking.status
+                                WHEN 'cancelled' THEN 'already_cancelled'
+                                WHEN 'used' THEN 'already_used'
+                                ELSE 'too_late' END,
+                            onecode_booking_json(v_booking);
+        RETURN;
+    END IF;
+    UPDATE slots s
+       SET booked = s.booked - v_booking.party_size,
+           walkin_booked = CASE WHEN v_booking.channel = 'walkin'
+                                THEN greatest(s.walkin_booked - v_booking.party_size, 0)
+                                ELSE s.walkin_booked END
+     WHERE s.id = v_booking.slot_id;
+    PERFORM onecode_places_freed(v_booking.slot_id);
+    RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
 END;
 $$;
 
@@ -605,6 +778,364 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.onecode_join_waitlist(p_traveller uuid, p_slot uuid, p_party integer, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_slot  record;
+    v_entry waitlist_entries%ROWTYPE;
+    v_count integer;
+BEGIN
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
+           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
+           (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
+           (p_now AT TIME ZONE v.timezone)::date AS today,
+           EXISTS (SELECT 1 FROM lotteries l
+                    WHERE l.venue_id = s.venue_id AND l.state = 'open'
+                      AND l.local_day = (s.starts_at AT TIME ZONE v.timezone)::date) AS lottery
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_slot;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF p_party > v_slot.max_party_size THEN
+        RETURN QUERY SELECT 'party_too_large'::text,
+                            jsonb_build_object('max_party_size', v_slot.max_party_size);
+        RETURN;
+    END IF;
+    IF p_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
+        RETURN QUERY SELECT 'sale_closed'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
+        RETURN QUERY SELECT 'outside_window'::text,
+                            jsonb_build_object('booking_window_days', v_slot.booking_window_days);
+        RETURN;
+    END IF;
+    IF v_slot.lottery THEN
+        RETURN QUERY SELECT 'lottery_open'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    SELECT * INTO v_entry FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.slot_id = p_slot
+       AND w.state IN ('waiting', 'offer');
+    IF FOUND THEN
+        RETURN QUERY SELECT 'already_waiting'::text, onecode_waitlist_json(v_entry, p_now);
+        RETURN;
+    END IF;
+    IF v_slot.capacity - v_slot.booked - v_slot.held
+       - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct, v_slot.walkin_booked,
+                             v_slot.starts_at, v_slot.walkin_release_min, p_now) >= p_party THEN
+        RETURN QUERY SELECT 'slot_not_full'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    -- the same lock as a booking of this traveller, venue and day
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+        'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/'
+        || v_slot.local_day::text, 0));
+    SELECT (SELECT count(*) FROM bookings b
+             WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
+               AND b.local_day = v_slot.local_day AND b.status <> 'cancelled')
+         + (SELECT count(*) FROM waitlist_entries w
+             WHERE w.traveller_id = p_traveller AND w.venue_id = v_slot.venue_id
+               AND w.local_day = v_slot.local_day AND w.state IN ('waiting', 'offer'))
+      INTO v_count;
+    IF v_count >= v_slot.bookings_per_day THEN
+        RETURN QUERY SELECT 'daily_limit'::text,
+                            jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
+        RETURN;
+    END IF;
+    INSERT INTO waitlist_entries AS w (id, traveller_id, slot_id, venue_id, local_day,
+                                       party_size, position, created_at, changed_at)
+    VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, v_slot.local_day,
+            p_party, nextval('waitlist_position_seq'), p_now, p_now)
+    RETURNING * INTO v_entry;
+    RETURN QUERY SELECT 'joined'::text, onecode_waitlist_json(v_entry, p_now);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_leave_waitlist(p_traveller uuid, p_entry uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_slot  uuid;
+    v_entry waitlist_entries%ROWTYPE;
+    v_was   text;
+BEGIN
+    SELECT w.slot_id INTO v_slot FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM slots s WHERE s.id = v_slot FOR UPDATE;
+    SELECT * INTO v_entry FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
+    v_was := v_entry.state;
+    IF v_was IN ('waiting', 'offer') THEN
+        UPDATE waitlist_entries w SET state = 'left', changed_at = p_now
+         WHERE w.traveller_id = p_traveller AND w.id = p_entry
+        RETURNING * INTO v_entry;
+        IF v_was = 'offer' THEN
+            UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0)
+             WHERE s.id = v_slot;
+            PERFORM onecode_places_freed(v_slot);
+        END IF;
+    END IF;
+    RETURN QUERY SELECT 'left'::text, onecode_waitlist_json(v_entry, p_now);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_offer_round(p_slot uuid, p_now timestamp with time zone) RETURNS TABLE(offers integer, expired integer, next_run timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_slot    record;
+    v_closes  timestamptz;
+    v_closed  boolean;
+    v_open    integer;
+    v_free    integer;
+    v_offers  integer := 0;
+    v_expired integer := 0;
+    v_count   integer;
+    v_next    timestamptz;
+    v_until   timestamptz;
+    r         record;
+BEGIN
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
+           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
+           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_slot
+       FOR UPDATE OF s;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 0, 0, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
+    v_closed := p_now >= v_closes;
+
+    FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
+                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+    LOOP
+        UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
+         WHERE w.traveller_id = r.traveller_id AND w.id = r.id
+           AND w.state IN ('waiting', 'offer');
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_expired := v_expired + v_count;
+    END LOOP;
+
+    SELECT coalesce(sum(w.party_size), 0) INTO v_open FROM waitlist_entries w
+     WHERE w.slot_id = p_slot AND w.state = 'offer';
+    v_free := v_slot.capacity - v_slot.booked - v_open
+              - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct,
+                                    v_slot.walkin_booked, v_slot.starts_at,
+                                    v_slot.walkin_release_min, p_now);
+    v_until := least(p_now + make_interval(mins => v_slot.offer_expiry_min), v_closes);
+
+    IF NOT v_closed AND v_free > 0 THEN
+        FOR r IN SELECT w.traveller_id, w.id, w.party_size, w.local_day, w.position
+                   FROM waitlist_entries w
+                  WHERE w.slot_id = p_slot AND w.state = 'waiting'
+                  ORDER BY w.position
+        LOOP
+            EXIT WHEN v_free <= 0;
+            CONTINUE WHEN r.party_size > v_free;
+            SELECT count(*) INTO v_count FROM bookings b
+             WHERE b.traveller_id = r.traveller_id AND b.venue_id = v_slot.venue_id
+               AND b.local_day = r.local_day AND b.status <> 'cancelled';
+            IF v_count >= v_slot.bookings_per_day THEN
+                UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
+                 WHERE w.traveller_id = r.traveller_id AND w.id = r.id AND w.state = 'waiting';
+                v_expired := v_expired + 1;
+                CONTINUE;
+            END IF;
+            UPDATE waitlist_entries w
+               SET state = 'offer', offered_at = p_now, expires_at = v_until, changed_at = p_now
+             WHERE w.traveller_id = r.traveller_id AND w.id = r.id AND w.state = 'waiting';
+            IF FOUND THEN
+                v_free := v_free - r.party_size;
+                v_open := v_open + r.party_size;
+                v_offers := v_offers + 1;
+                PERFORM onecode_emit_event(
+                    'waitlist.offer_made', v_slot.region_code, v_slot.venue_id,
+                    jsonb_build_object('entry_id', r.id, 'slot_id', p_slot,
+                                       'party_size', r.party_size, 'expires_at', v_until,
+                                       'position', r.position),
+                    r.traveller_id);
+            END IF;
+        END LOOP;
+    END IF;
+
+    UPDATE slots s SET held = v_open WHERE s.id = p_slot;
+
+    SELECT min(w.expires_at) INTO v_next FROM waitlist_entries w
+     WHERE w.slot_id = p_slot AND w.state = 'offer';
+    IF v_next IS NULL AND NOT v_closed AND EXISTS (
+        SELECT 1 FROM waitlist_entries w WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+        v_next := v_closes;  -- nobody holds an offer: the waiting entries end at the close
+    END IF;
+    IF v_next IS NOT NULL THEN
+        PERFORM onecode_queue_offer_round(p_slot, v_next);
+    END IF;
+    RETURN QUERY SELECT v_offers, v_expired, v_next;
+END;
+$$;
+
+CREATE FUNCTION public.onecode_places_freed(p_slot uuid) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_held integer := 0;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
+                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+        RETURN 0;
+    END IF;
+    UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
+     WHERE s.id = p_slot
+    RETURNING s.held INTO v_held;
+    PERFORM onecode_queue_offer_round(p_slot, now());
+    RETURN coalesce(v_held, 0);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_queue_offer_round(p_slot uuid, p_at timestamp with time zone) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO allocation_jobs (kind, slot_id, run_at)
+    SELECT 'offer', p_slot, p_at
+     WHERE NOT EXISTS (SELECT 1 FROM allocation_jobs j
+                        WHERE j.kind = 'offer' AND j.slot_id = p_slot AND j.run_at <= p_at);
+$$;
+
+CREATE FUNCTION public.onecode_release_no_shows(p_now timestamp with time zone, p_limit integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r       record;
+    v_done  integer := 0;
+    v_slots uuid[] := '{}';
+    v_slot  uuid;
+BEGIN
+    FOR r IN SELECT b.traveller_id, b.id, b.slot_id
+               FROM bookings b JOIN venues v ON v.id = b.venue_id
+              WHERE b.status = 'booked'
+                AND b.starts_at < p_now
+                AND greatest(b.starts_at, b.created_at)
+                    + make_interval(mins => v.late_grace_min::integer) <= p_now
+              ORDER BY b.starts_at
+              LIMIT p_limit
+    LOOP
+        -- the slot row first (lock order), then the booking; a gate marking it used
+        -- meanwhile wins (status is no longer 'booked')
+        PERFORM 1 FROM slots s WHERE s.id = r.slot_id FOR UPDATE;
+        WITH released AS (
+            UPDATE bookings b SET status = 'no_show', changed_at = p_now
+             WHERE b.traveller_id = r.traveller_id AND b.id = r.id AND b.status = 'booked'
+            RETURNING b.slot_id, b.party_size, b.channel
+        )
+        UPDATE slots s
+           SET booked = s.booked - x.party_size,
+               walkin_booked = CASE WHEN x.channel = 'walkin'
+                                    THEN greatest(s.walkin_booked - x.party_size, 0)
+                                    ELSE s.walkin_booked END
+          FROM released x
+         WHERE s.id = x.slot_id;
+        IF FOUND THEN
+            v_done := v_done + 1;
+            IF NOT r.slot_id = ANY (v_slots) THEN
+                v_slots := v_slots || r.slot_id;
+            END IF;
+        END IF;
+    END LOOP;
+    FOREACH v_slot IN ARRAY v_slots LOOP
+        PERFORM onecode_places_freed(v_slot);
+    END LOOP;
+    RETURN v_done;
+END;
+$$;
+
+CREATE TABLE public.waitlist_entries (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    party_size smallint NOT NULL,
+    "position" bigint NOT NULL,
+    state text DEFAULT 'waiting'::text NOT NULL,
+    source text DEFAULT 'traveller'::text NOT NULL,
+    offered_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    booking_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT waitlist_entries_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT waitlist_entries_source_check CHECK ((source = ANY (ARRAY['traveller'::text, 'lottery'::text]))),
+    CONSTRAINT waitlist_entries_state_check CHECK ((state = ANY (ARRAY['waiting'::text, 'offer'::text, 'booked'::text, 'expired'::text, 'left'::text]))),
+    CONSTRAINT waitlist_offer_expires_ck CHECK (((state <> 'offer'::text) OR (expires_at IS NOT NULL)))
+);
+
+CREATE FUNCTION public.onecode_waitlist_json(p_entry public.waitlist_entries, p_now timestamp with time zone) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', p_entry.id, 'slot_id', p_entry.slot_id, 'venue_id', p_entry.venue_id,
+        'local_day', p_entry.local_day, 'party_size', p_entry.party_size,
+        'state', CASE WHEN p_entry.state IN ('waiting', 'offer')
+                           AND (p_now >= s.ends_at - make_interval(mins => v.late_grace_min)
+                                OR (p_entry.state = 'offer' AND p_entry.expires_at <= p_now))
+                      THEN 'expired' ELSE p_entry.state END,
+        'position', p_entry.position, 'source', p_entry.source,
+        'ahead', CASE WHEN p_entry.state = 'waiting' THEN
+                     (SELECT count(*) FROM waitlist_entries o
+                       WHERE o.slot_id = p_entry.slot_id AND o.state IN ('waiting', 'offer')
+                         AND o.position < p_entry.position) END,
+        'offered_at', p_entry.offered_at,
+        'expires_at', CASE WHEN p_entry.state = 'offer' THEN p_entry.expires_at END,
+        'booking_id', p_entry.booking_id, 'created_at', p_entry.created_at,
+        'starts_at', s.starts_at, 'ends_at', s.ends_at)
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_entry.slot_id;
+$$;
+
+CREATE FUNCTION public.onecode_walkin_hold(p_capacity integer, p_quota_pct integer, p_walkin_booked integer, p_starts_at timestamp with time zone, p_release_min integer, p_now timestamp with time zone) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN p_starts_at - p_now <= make_interval(mins => p_release_min) THEN 0
+        ELSE greatest((p_capacity * p_quota_pct) / 100 - p_walkin_booked, 0)
+    END;
+$$;
+
+CREATE TABLE public.allocation_jobs (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    slot_id uuid,
+    lottery_id uuid,
+    run_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT allocation_jobs_kind_check CHECK ((kind = ANY (ARRAY['offer'::text, 'draw'::text]))),
+    CONSTRAINT allocation_jobs_target_ck CHECK ((((kind = 'offer'::text) AND (slot_id IS NOT NULL)) OR ((kind = 'draw'::text) AND (lottery_id IS NOT NULL))))
+);
+
+CREATE SEQUENCE public.allocation_jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.allocation_jobs_id_seq OWNED BY public.allocation_jobs.id;
+
 CREATE TABLE public.api_tokens (
     token_hash bytea NOT NULL,
     kind text NOT NULL,
@@ -615,22 +1146,22 @@ CREATE TABLE public.api_tokens (
     CONSTRAINT api_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
-CREATE TABLE public.bookings (
+CREATE TABLE public.audit_log (
     id uuid NOT NULL,
-    traveller_id uuid NOT NULL,
-    slot_id uuid NOT NULL,
-    venue_id uuid NOT NULL,
-    party_size smallint NOT NULL,
-    status text DEFAULT 'booked'::text NOT NULL,
-    starts_at timestamp with time zone NOT NULL,
-    ends_at timestamp with time zone NOT NULL,
-    local_day date NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    changed_at timestamp with time zone DEFAULT now() NOT NULL,
-    cancelled_at timestamp with time zone,
-    used_at timestamp with time zone,
-    CONSTRAINT bookings_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
-    CONSTRAINT bookings_status_check CHECK ((status = ANY (ARRAY['booked'::text, 'cancelled'::text, 'used'::text, 'no_show'::text])))
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor_kind text NOT NULL,
+    actor_id uuid NOT NULL,
+    action text NOT NULL,
+    object_kind text NOT NULL,
+    object_id text NOT NULL,
+    venue_id uuid,
+    region_code text,
+    before jsonb,
+    after jsonb,
+    request_id text,
+    CONSTRAINT audit_log_action_check CHECK ((action ~ '^[a-z_]+\.[a-z_]+$'::text)),
+    CONSTRAINT audit_log_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['admin'::text, 'operator'::text, 'cli'::text]))),
+    CONSTRAINT audit_log_request_id_check CHECK (((request_id IS NULL) OR (length(request_id) <= 200)))
 );
 
 CREATE TABLE public.checkins (
@@ -715,6 +1246,22 @@ CREATE TABLE public.flow_occupancy_hours (
     people_out bigint DEFAULT 0 NOT NULL
 );
 
+CREATE TABLE public.flow_release_days (
+    local_day date NOT NULL,
+    released_at timestamp with time zone DEFAULT now() NOT NULL,
+    epsilon double precision NOT NULL,
+    params jsonb NOT NULL,
+    CONSTRAINT flow_release_days_epsilon_check CHECK ((epsilon > (0)::double precision))
+);
+
+CREATE TABLE public.flow_releases (
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    indicator text NOT NULL,
+    bucket text NOT NULL,
+    value integer NOT NULL
+);
+
 CREATE TABLE public.flow_trips (
     traveller_id uuid NOT NULL,
     local_day date NOT NULL,
@@ -755,6 +1302,7 @@ CREATE TABLE public.gates (
     venue_id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT gates_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -765,7 +1313,41 @@ CREATE TABLE public.idempotency_keys (
     status_code smallint,
     response bytea,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 200)))
+    outcome text,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 200))),
+    CONSTRAINT idempotency_keys_outcome_check CHECK ((outcome ~ '^[a-z][a-z_]{0,39}$'::text))
+);
+
+CREATE TABLE public.lotteries (
+    id uuid NOT NULL,
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    closes_at timestamp with time zone NOT NULL,
+    state text DEFAULT 'open'::text NOT NULL,
+    seed bytea NOT NULL,
+    seed_sha256 bytea NOT NULL,
+    applications integer DEFAULT 0 NOT NULL,
+    winners integer DEFAULT 0 NOT NULL,
+    drawn_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT lotteries_seed_check CHECK ((length(seed) = 32)),
+    CONSTRAINT lotteries_seed_sha256_check CHECK ((length(seed_sha256) = 32)),
+    CONSTRAINT lotteries_state_check CHECK ((state = ANY (ARRAY['open'::text, 'drawn'::text])))
+);
+
+CREATE TABLE public.lottery_applications (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    lottery_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    party_size smallint NOT NULL,
+    ticket bytea,
+    rank integer,
+    result text DEFAULT 'pending'::text NOT NULL,
+    booking_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
 );
 
 CREATE TABLE public.operator_venues (
@@ -777,6 +1359,7 @@ CREATE TABLE public.operators (
     id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT operators_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -797,6 +1380,7 @@ CREATE TABLE public.planners (
     id uuid NOT NULL,
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone,
     CONSTRAINT planners_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
@@ -816,6 +1400,7 @@ CREATE TABLE public.regions (
     name text NOT NULL,
     parent_code text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT regions_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{0,31}$'::text)),
     CONSTRAINT regions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
@@ -882,9 +1467,18 @@ CREATE TABLE public.slots (
     capacity integer NOT NULL,
     booked integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancel_reason text,
+    walkin_booked integer DEFAULT 0 NOT NULL,
+    held integer DEFAULT 0 NOT NULL,
     CONSTRAINT slots_booked_check CHECK ((booked >= 0)),
+    CONSTRAINT slots_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
+    CONSTRAINT slots_cancelled_ck CHECK (((cancelled_at IS NULL) = (cancel_reason IS NULL))),
     CONSTRAINT slots_capacity_check CHECK ((capacity > 0)),
+    CONSTRAINT slots_held_check CHECK ((held >= 0)),
     CONSTRAINT slots_not_oversold_ck CHECK ((booked <= capacity)),
+    CONSTRAINT slots_walkin_booked_check CHECK ((walkin_booked >= 0)),
+    CONSTRAINT slots_walkin_within_booked_ck CHECK ((walkin_booked <= booked)),
     CONSTRAINT slots_window_ck CHECK ((ends_at > starts_at))
 );
 
@@ -932,6 +1526,13 @@ CREATE TABLE public.venues (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     place_code_version integer DEFAULT 0 NOT NULL,
     place_code_rotated_at timestamp with time zone,
+    active boolean DEFAULT true NOT NULL,
+    deactivated_at timestamp with time zone,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    walkin_quota_pct smallint DEFAULT 0 NOT NULL,
+    walkin_release_min smallint DEFAULT 60 NOT NULL,
+    offer_expiry_min smallint DEFAULT 15 NOT NULL,
+    CONSTRAINT venues_active_ck CHECK ((active = (deactivated_at IS NULL))),
     CONSTRAINT venues_booking_window_days_check CHECK (((booking_window_days >= 0) AND (booking_window_days <= 366))),
     CONSTRAINT venues_bookings_per_day_check CHECK (((bookings_per_day >= 1) AND (bookings_per_day <= 100))),
     CONSTRAINT venues_capacity_daily_check CHECK ((capacity_daily > 0)),
@@ -944,15 +1545,33 @@ CREATE TABLE public.venues (
     CONSTRAINT venues_max_party_size_check CHECK (((max_party_size >= 1) AND (max_party_size <= 100))),
     CONSTRAINT venues_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT venues_occupancy_cap_pct_check CHECK (((occupancy_cap_pct >= 1) AND (occupancy_cap_pct <= 100))),
-    CONSTRAINT venues_place_code_version_check CHECK ((place_code_version >= 0))
+    CONSTRAINT venues_offer_expiry_min_check CHECK (((offer_expiry_min >= 1) AND (offer_expiry_min <= 1440))),
+    CONSTRAINT venues_place_code_version_check CHECK ((place_code_version >= 0)),
+    CONSTRAINT venues_walkin_quota_pct_check CHECK (((walkin_quota_pct >= 0) AND (walkin_quota_pct <= 100))),
+    CONSTRAINT venues_walkin_release_min_check CHECK (((walkin_release_min >= 0) AND (walkin_release_min <= 1440)))
 );
+
+CREATE SEQUENCE public.waitlist_position_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE ONLY public.allocation_jobs ALTER COLUMN id SET DEFAULT nextval('public.allocation_jobs_id_seq'::regclass);
 
 ALTER TABLE ONLY public.checkins ALTER COLUMN seq SET DEFAULT nextval('public.checkins_seq_seq'::regclass);
 
 ALTER TABLE ONLY public.scans ALTER COLUMN seq SET DEFAULT nextval('public.scans_seq_seq'::regclass);
 
+ALTER TABLE ONLY public.allocation_jobs
+    ADD CONSTRAINT allocation_jobs_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (token_hash);
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_pkey PRIMARY KEY (traveller_id, id);
@@ -975,6 +1594,12 @@ ALTER TABLE ONLY public.flow_dwell
 ALTER TABLE ONLY public.flow_occupancy_hours
     ADD CONSTRAINT flow_occupancy_hours_pkey PRIMARY KEY (venue_id, local_hour);
 
+ALTER TABLE ONLY public.flow_release_days
+    ADD CONSTRAINT flow_release_days_pkey PRIMARY KEY (local_day);
+
+ALTER TABLE ONLY public.flow_releases
+    ADD CONSTRAINT flow_releases_pkey PRIMARY KEY (venue_id, local_day, indicator, bucket);
+
 ALTER TABLE ONLY public.flow_trips
     ADD CONSTRAINT flow_trips_pkey PRIMARY KEY (traveller_id, local_day, from_venue, to_venue);
 
@@ -992,6 +1617,18 @@ ALTER TABLE ONLY public.gates
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (traveller_id, key);
+
+ALTER TABLE ONLY public.lotteries
+    ADD CONSTRAINT lotteries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.lotteries
+    ADD CONSTRAINT lotteries_venue_day_uq UNIQUE (venue_id, local_day);
+
+ALTER TABLE ONLY public.lottery_applications
+    ADD CONSTRAINT lottery_applications_one_uq UNIQUE (traveller_id, lottery_id);
+
+ALTER TABLE ONLY public.lottery_applications
+    ADD CONSTRAINT lottery_applications_pkey PRIMARY KEY (traveller_id, id);
 
 ALTER TABLE ONLY public.operator_venues
     ADD CONSTRAINT operator_venues_pkey PRIMARY KEY (operator_id, venue_id);
@@ -1047,9 +1684,24 @@ ALTER TABLE ONLY public.venues
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_place_code_key UNIQUE (place_code);
 
+ALTER TABLE ONLY public.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_pkey PRIMARY KEY (traveller_id, id);
+
+CREATE INDEX allocation_jobs_run_idx ON public.allocation_jobs USING btree (run_at);
+
+CREATE INDEX allocation_jobs_slot_idx ON public.allocation_jobs USING btree (slot_id) WHERE (kind = 'offer'::text);
+
 CREATE INDEX api_tokens_principal_idx ON public.api_tokens USING btree (principal_id);
 
+CREATE INDEX audit_log_created_idx ON public.audit_log USING btree (created_at DESC, id DESC);
+
+CREATE INDEX audit_log_object_idx ON public.audit_log USING btree (object_kind, object_id);
+
+CREATE INDEX audit_log_venue_created_idx ON public.audit_log USING btree (venue_id, created_at DESC, id DESC) WHERE (venue_id IS NOT NULL);
+
 CREATE INDEX bookings_open_ends_idx ON public.bookings USING btree (ends_at) WHERE (status = 'booked'::text);
+
+CREATE INDEX bookings_open_starts_idx ON public.bookings USING btree (starts_at) WHERE (status = 'booked'::text);
 
 CREATE INDEX bookings_slot_idx ON public.bookings USING btree (slot_id);
 
@@ -1085,9 +1737,17 @@ CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, fro
 
 CREATE INDEX gate_counters_venue_day_idx ON public.gate_counters USING btree (venue_id, local_day);
 
+CREATE INDEX gates_created_idx ON public.gates USING btree (created_at DESC, id DESC);
+
 CREATE INDEX gates_venue_idx ON public.gates USING btree (venue_id);
 
 CREATE INDEX idempotency_keys_created_idx ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX lottery_applications_lottery_idx ON public.lottery_applications USING btree (lottery_id);
+
+CREATE INDEX operator_venues_venue_idx ON public.operator_venues USING btree (venue_id);
+
+CREATE INDEX planner_regions_region_idx ON public.planner_regions USING btree (region_code);
 
 CREATE INDEX regions_parent_idx ON public.regions USING btree (parent_code);
 
@@ -1103,7 +1763,15 @@ CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_
 
 CREATE INDEX traveller_notifications_page_idx ON public.traveller_notifications USING btree (traveller_id, created_at DESC, id DESC);
 
+CREATE INDEX venues_created_idx ON public.venues USING btree (created_at DESC, id DESC);
+
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
+
+CREATE UNIQUE INDEX waitlist_live_uq ON public.waitlist_entries USING btree (traveller_id, slot_id) WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
+
+CREATE INDEX waitlist_slot_queue_idx ON public.waitlist_entries USING btree (slot_id, "position") WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
+
+CREATE INDEX waitlist_traveller_created_idx ON public.waitlist_entries USING btree (traveller_id, created_at DESC);
 
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_slot_id_fkey FOREIGN KEY (slot_id) REFERENCES public.slots(id);
@@ -1131,6 +1799,18 @@ ALTER TABLE ONLY public.gate_counters
 
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.lotteries
+    ADD CONSTRAINT lotteries_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.lottery_applications
+    ADD CONSTRAINT lottery_applications_lottery_id_fkey FOREIGN KEY (lottery_id) REFERENCES public.lotteries(id);
+
+ALTER TABLE ONLY public.lottery_applications
+    ADD CONSTRAINT lottery_applications_slot_id_fkey FOREIGN KEY (slot_id) REFERENCES public.slots(id);
+
+ALTER TABLE ONLY public.lottery_applications
+    ADD CONSTRAINT lottery_applications_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
 
 ALTER TABLE ONLY public.operator_venues
     ADD CONSTRAINT operator_venues_operator_id_fkey FOREIGN KEY (operator_id) REFERENCES public.operators(id);
@@ -1167,3 +1847,12 @@ ALTER TABLE ONLY public.traveller_notifications
 
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);
+
+ALTER TABLE ONLY public.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_slot_id_fkey FOREIGN KEY (slot_id) REFERENCES public.slots(id);
+
+ALTER TABLE ONLY public.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
+
+ALTER TABLE ONLY public.waitlist_entries
+    ADD CONSTRAINT waitlist_entries_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);

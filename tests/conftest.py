@@ -271,11 +271,13 @@ class World:
                 "/v1/admin/operators", {"name": f"operator {tag}", "venue_ids": [venue["id"]]}
             )
             self.tokens[f"operator_{tag}"] = op["token"]
+            self.ids[f"operator_{tag}"] = op["id"]
         for tag, region in (("x", "CN-GZ"), ("y", "CN-YN")):
             pl = await self.post(
                 "/v1/admin/planners", {"name": f"planner {tag}", "region_codes": [region]}
             )
             self.tokens[f"planner_{tag}"] = pl["token"]
+            self.ids[f"planner_{tag}"] = pl["id"]
         self.tokens["admin"] = ADMIN_TOKEN
         return self
 

@@ -77,6 +77,7 @@ SELECT create_reference_table('planners') WHERE NOT pg_temp.onecode_citus_has('p
 SELECT create_reference_table('planner_regions') WHERE NOT pg_temp.onecode_citus_has('planner_regions');
 SELECT create_reference_table('slots') WHERE NOT pg_temp.onecode_citus_has('slots');
 SELECT create_reference_table('place_code_keys') WHERE NOT pg_temp.onecode_citus_has('place_code_keys');
+SELECT create_reference_table('lotteries') WHERE NOT pg_temp.onecode_citus_has('lotteries');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a
@@ -102,6 +103,11 @@ SELECT create_distributed_table('scans', 'traveller_id', colocate_with => 'trave
  WHERE NOT pg_temp.onecode_citus_has('scans');
 SELECT create_distributed_table('traveller_notifications', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('traveller_notifications');
+-- waiting-list entries and lottery applications (docs/allocation.md): the traveller's
+SELECT create_distributed_table('waitlist_entries', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('waitlist_entries');
+SELECT create_distributed_table('lottery_applications', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('lottery_applications');
 
 -- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
 -- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
@@ -156,9 +162,15 @@ END $$;
 --    the per-venue sum would fan out to every shard; distributed by venue_id it would
 --    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
 SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+--    The audit trail (migration 0020): appended by every admin and operator change in
+--    that change's transaction, read by admins; small, and never joined with shards.
+SELECT citus_add_local_table_to_metadata('audit_log') WHERE NOT pg_temp.onecode_citus_has('audit_log');
 --    The event outbox: appended in the transaction of the change, read in order by the
 --    webhook worker on the coordinator; no key to distribute by that a reader uses.
 SELECT citus_add_local_table_to_metadata('events') WHERE NOT pg_temp.onecode_citus_has('events');
+--    The allocation worker's job queue: written by the rules in the change's transaction,
+--    taken with SKIP LOCKED by the workers on the coordinator.
+SELECT citus_add_local_table_to_metadata('allocation_jobs') WHERE NOT pg_temp.onecode_citus_has('allocation_jobs');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

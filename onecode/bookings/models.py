@@ -10,6 +10,8 @@ import msgspec
 from msgspec import Meta
 
 Status = Literal["booked", "cancelled", "used", "no_show"]
+# how the booking was made: the app, the staffed window, an accepted offer, a lottery draw
+Channel = Literal["app", "walkin", "waitlist", "lottery"]
 # the structural bound; the venue's own max_party_size (at most 100) is a rule (422)
 PartySize = Annotated[int, Meta(ge=1, le=1000)]
 
@@ -33,3 +35,4 @@ class Booking(msgspec.Struct, frozen=True, kw_only=True):
     ends_at: datetime
     local_day: date | None = None
     created_at: datetime | None = None
+    channel: Channel = "app"

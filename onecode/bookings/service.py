@@ -1,8 +1,9 @@
 """Booking rules: take places, replay idempotent retries, cancel, sweep no-shows.
 
 The decisions that must hold under concurrency (capacity, per-day limit, key reuse)
-are made inside PostgreSQL by ``onecode_book_slot`` (migration 0003) in one round trip;
-this module turns its answer into a Booking or a domain error.
+are made inside PostgreSQL by ``onecode_book_slot`` (sql/functions/bookings.sql) in one
+round trip; it answers a domain outcome, which this module turns into a Booking or, through
+``outcomes.refusal``, a domain error.
 """
 
 from __future__ import annotations
@@ -18,19 +19,15 @@ import asyncpg
 import msgspec
 
 from onecode.bookings.models import Booking, BookingIn, Status
+from onecode.bookings.outcomes import Outcome, refusal
 from onecode.db import acquire
-from onecode.errors import AppError, BadRequest, Conflict, NotFound, Unprocessable
+from onecode.errors import BadRequest, NotFound
 from onecode.sql import Q
 
 log = logging.getLogger("onecode.bookings")
 
 NO_SHOW_INTERVAL_SECONDS = 60.0
-_ERRORS: dict[int, type[AppError]] = {
-    400: BadRequest,
-    404: NotFound,
-    409: Conflict,
-    422: Unprocessable,
-}
+NO_SHOW_BATCH = 500
 
 
 class Booked(msgspec.Struct, frozen=True):
@@ -73,12 +70,10 @@ async def book(
         key_ttl_hours,
     )
     assert row is not None
-    status: int = row["status_code"]
     body: dict[str, Any] = row["body"]
-    if status == 201:
+    if row["outcome"] == Outcome.BOOKED:
         return Booked(msgspec.convert(body, Booking), bool(row["replayed"]))
-    error = _ERRORS.get(status, Conflict)
-    raise error(str(body.get("detail", "")), str(body.get("code", "")) or None)
+    raise refusal(row["outcome"], body)
 
 
 async def get_booking(
@@ -102,26 +97,25 @@ async def list_bookings(
 async def cancel(
     conn: asyncpg.Connection, traveller_id: uuid.UUID, booking_id: uuid.UUID
 ) -> Booking:
-    """Cancel and free the places (one statement); cancelling twice answers the same."""
+    """Cancel and free the places, offered to the waiting list first (one statement);
+    cancelling twice answers the same."""
     row = await conn.fetchrow(Q()["bookings_cancel_booking"], traveller_id, booking_id)
-    if row is not None:
-        return msgspec.convert(dict(row), Booking)
-    # nothing changed: a fresh read (new snapshot) says why
-    current = await get_booking(conn, traveller_id, booking_id)
-    if current.status == "cancelled":
-        return current
-    if current.status == "used":
-        raise Conflict("This booking has been used already.", "bookings.already_used")
-    raise Conflict(
-        "The slot has started; the booking can no longer be cancelled.",
-        "bookings.too_late_to_cancel",
-    )
+    assert row is not None
+    if row["outcome"] in (Outcome.CANCELLED, Outcome.ALREADY_CANCELLED):
+        return msgspec.convert(row["body"], Booking)
+    raise refusal(row["outcome"], row["body"])
 
 
-async def mark_no_shows(conn: asyncpg.Connection) -> int:
-    """Write ``no_show`` on every booking still open after its slot (+ late grace)."""
-    result: str = await conn.execute(Q()["bookings_mark_no_shows"])
-    return int(result.rsplit(" ", 1)[-1])
+async def release_no_shows(conn: asyncpg.Connection, batch: int = NO_SHOW_BATCH) -> int:
+    """Release every booking unused by its start + late grace: ``no_show``, and its places
+    back to the slot (waiting list first, then walk-up sale). In batches of ``batch``,
+    each its own transaction."""
+    total = 0
+    while True:
+        done: int = await conn.fetchval(Q()["bookings_release_no_shows"], batch)
+        total += done
+        if done < batch:
+            return total
 
 
 async def purge_idempotency_keys(conn: asyncpg.Connection, ttl_hours: int) -> int:
@@ -134,12 +128,12 @@ async def sweep(pool: asyncpg.Pool, ttl_hours: int) -> tuple[int, int]:
     """One pass of the periodic housekeeping: no-shows, then expired keys."""
     conn = await acquire(pool, 5.0)
     try:
-        marked = await mark_no_shows(conn)
+        marked = await release_no_shows(conn)
         purged = await purge_idempotency_keys(conn, ttl_hours)
     finally:
         await pool.release(conn)
     if marked or purged:
-        log.info("bookings sweep: %d no-shows marked, %d idempotency keys purged", marked, purged)
+        log.info("bookings sweep: %d no-shows released, %d idempotency keys purged", marked, purged)
     return marked, purged
 
 

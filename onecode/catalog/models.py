@@ -74,7 +74,8 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     late_grace_min: int
     rating: float | None = None
     rating_count: int = 0
-    inside: int = 0
+    # the crowd level only: an exact live count would let anyone time one person's
+    # visit (0 -> 1 -> 0); operators, admins and gates read it from /live
     crowd_level: Level = "green"
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.catalog import service
 from onecode.catalog.models import (
@@ -40,31 +41,44 @@ class AdminCatalogController(Controller):
     guards = [allow(Kind.ADMIN)]
 
     @post("/regions")
-    async def create_region(self, conn: Conn, data: JSONBody[RegionIn]) -> Region:
+    async def create_region(
+        self, conn: Conn, principal: Caller, data: JSONBody[RegionIn]
+    ) -> Region:
         """Create a region (province, prefecture or county)."""
-        return await service.create_region(conn, data)
+        return await service.create_region(conn, data, Actor.of(principal))
 
     @post("/venues")
-    async def create_venue(self, conn: Conn, data: JSONBody[VenueIn]) -> VenueCreated:
-        """Create a venue with its entry rule, capacities and place code."""
-        return await service.create_venue(conn, data)
+    async def create_venue(
+        self, conn: Conn, principal: Caller, data: JSONBody[VenueIn]
+    ) -> VenueCreated:
+        """Create a venue with its entry rule, capacities and place code (contradictory
+        settings are 422 ``venues.contradiction``)."""
+        return await service.create_venue(conn, data, Actor.of(principal))
 
     @post("/venues/{venue_id:uuid}/gates")
     async def create_gate(
-        self, conn: Conn, venue_id: FromPath[uuid.UUID], data: JSONBody[GateIn]
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        data: JSONBody[GateIn],
     ) -> Created:
-        """Register a gate device at a venue; its token is shown once."""
-        return await service.create_gate(conn, venue_id, data)
+        """Register a gate device at a (gated) venue; its token is shown once."""
+        return await service.create_gate(conn, venue_id, data, Actor.of(principal))
 
     @post("/operators")
-    async def create_operator(self, conn: Conn, data: JSONBody[OperatorIn]) -> Created:
+    async def create_operator(
+        self, conn: Conn, principal: Caller, data: JSONBody[OperatorIn]
+    ) -> Created:
         """Create a venue operator; its token is shown once."""
-        return await service.create_operator(conn, data)
+        return await service.create_operator(conn, data, Actor.of(principal))
 
     @post("/planners")
-    async def create_planner(self, conn: Conn, data: JSONBody[PlannerIn]) -> Created:
+    async def create_planner(
+        self, conn: Conn, principal: Caller, data: JSONBody[PlannerIn]
+    ) -> Created:
         """Create a regional planner; its token is shown once."""
-        return await service.create_planner(conn, data)
+        return await service.create_planner(conn, data, Actor.of(principal))
 
 
 class VenueController(Controller):
@@ -101,7 +115,7 @@ class VenueController(Controller):
     ) -> SlotList:
         """Create timed-entry slots in bulk (operator of the venue, or admin)."""
         require_venue(principal, venue_id)
-        return SlotList(await service.create_slots(conn, venue_id, data))
+        return SlotList(await service.create_slots(conn, venue_id, data, Actor.of(principal)))
 
     @get("/{venue_id:uuid}/live", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])
     async def live(self, conn: Conn, principal: Caller, venue_id: FromPath[uuid.UUID]) -> Live:

@@ -34,6 +34,23 @@ class Scope(msgspec.Struct, frozen=True, kw_only=True):
     venues: int  # number of venues inside the scope
 
 
+class Noise(msgspec.Struct, frozen=True, kw_only=True):
+    """How the numbers of an answer were released (docs/flows.md, "Privacy").
+
+    Every count is a sum of cells released once per local day with discrete Laplace
+    noise (OpenDP), then rounded up to 0 and hidden below k. ``ci95`` gives, per field,
+    the half-width of the 95% interval of the noise on one value of that field (a row
+    of the answer, or its total): the true count is within ±N of the shown one 95% of
+    the time (before rounding up to 0 and leaving out the travellers past the bounds).
+    """
+
+    mechanism: str = "discrete_laplace"
+    epsilon: float | None  # per traveller-day, of the released days in the range
+    # the last released day of the range: later days are not released yet (null cells)
+    released_through: date | None
+    ci95: dict[str, int]
+
+
 class Window(msgspec.Struct, frozen=True, kw_only=True):
     """The common head of every indicator: scope, inclusive date range, k used."""
 
@@ -43,6 +60,7 @@ class Window(msgspec.Struct, frozen=True, kw_only=True):
     k: int
     # rows consumed up to: the rollup's freshness (UTC, RFC 3339), None before the first advance
     as_of: str | None = None
+    noise: Noise | None = None  # None for bookings and feedback (not noised: k only)
 
 
 # --- arrivals ------------------------------------------------------------------
@@ -93,6 +111,7 @@ class Occupancy(msgspec.Struct, frozen=True, kw_only=True):
     suppressed: bool = False  # the day's totals
     k: int = 10
     as_of: str | None = None
+    noise: Noise | None = None
 
 
 # --- origin-destination --------------------------------------------------------
@@ -143,7 +162,9 @@ class Dwell(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OriginRow(msgspec.Struct, frozen=True, kw_only=True):
-    home_region: str  # a region code as travellers gave it, or "unknown"
+    # a region code as travellers gave it, "unknown", or "other": every home region
+    # below k folded into one unnamed row (a rare origin is never named)
+    home_region: str
     visitors: int | None  # distinct travellers
     share: float | None  # visitors / total_visitors
     suppressed: bool = False

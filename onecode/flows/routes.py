@@ -16,7 +16,7 @@ from litestar.params import QueryParameter
 
 from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
-from onecode.flows import service
+from onecode.flows import privacy, service
 from onecode.flows.models import (
     Arrivals,
     ArrivalsRow,
@@ -78,6 +78,16 @@ def _k(state: State) -> int:
     return int(state.settings.k_anonymity)
 
 
+def _privacy(state: State) -> service.Privacy:
+    settings = state.settings
+    return service.Privacy(
+        int(settings.k_anonymity),
+        privacy.Params(
+            epsilon=float(settings.dp_epsilon), delay_hours=float(settings.dp_release_delay_hours)
+        ),
+    )
+
+
 class Window(msgspec.Struct, frozen=True):
     """What every indicator but occupancy is asked for: a scope, a date range and k."""
 
@@ -85,6 +95,7 @@ class Window(msgspec.Struct, frozen=True):
     first: date
     last: date
     k: int
+    privacy: service.Privacy
 
 
 async def provide_window(
@@ -99,7 +110,7 @@ async def provide_window(
     """Dependency: the checked ``from``/``to`` range and the caller's scope (404 outside)."""
     first, last = service.check_range(start, end)
     scope = await service.resolve_scope(conn, principal, region, venue)
-    return Window(scope, first, last, _k(state))
+    return Window(scope, first, last, _k(state), _privacy(state))
 
 
 Win = NamedDependency[Window]
@@ -122,7 +133,7 @@ class PlannerController(Controller):
     ) -> Response[Arrivals]:
         """Visits and unique visitors per hour or day."""
         body = await service.arrivals(
-            conn, window.scope, window.first, window.last, grain, window.k
+            conn, window.scope, window.first, window.last, grain, window.k, p=window.privacy
         )
         return _answer(request, fmt, body, ArrivalsRow, body.rows, "arrivals")
 
@@ -138,7 +149,7 @@ class PlannerController(Controller):
         fmt: FormatQ = None,
     ) -> Response[Occupancy]:
         """People inside per hour of a day against capacity, with 80/90/95% levels."""
-        body = await service.occupancy(conn, principal, venue, day, _k(state))
+        body = await service.occupancy(conn, principal, venue, day, _k(state), p=_privacy(state))
         return _answer(request, fmt, body, OccupancyHour, body.hours, "occupancy")
 
     @get("/od")
@@ -146,7 +157,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Od]:
         """Origin-destination trips between venues (consecutive entries in one day)."""
-        body = await service.od(conn, window.scope, window.first, window.last, window.k)
+        body = await service.od(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, OdLink, body.links, "od")
 
     @get("/dwell")
@@ -154,7 +167,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Dwell]:
         """Dwell-time histogram from entry/exit pairs."""
-        body = await service.dwell(conn, window.scope, window.first, window.last, window.k)
+        body = await service.dwell(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, DwellBin, body.bins, "dwell")
 
     @get("/origins")
@@ -162,7 +177,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Origins]:
         """Visitors by home region."""
-        body = await service.origins(conn, window.scope, window.first, window.last, window.k)
+        body = await service.origins(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, OriginRow, body.rows, "origins")
 
     @get("/heatmap")
@@ -170,7 +187,9 @@ class PlannerController(Controller):
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
     ) -> Response[Heatmap]:
         """Visits by hour of day and weekday."""
-        body = await service.heatmap(conn, window.scope, window.first, window.last, window.k)
+        body = await service.heatmap(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
         return _answer(request, fmt, body, HeatCell, body.cells, "heatmap")
 
     @get("/bookings")

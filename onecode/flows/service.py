@@ -15,7 +15,7 @@ import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,7 @@ import msgspec
 from onecode.auth import Kind, Principal
 from onecode.crowd import THRESHOLDS, level_of
 from onecode.errors import NotFound, Unprocessable
+from onecode.flows import privacy
 from onecode.flows.models import (
     Arrivals,
     ArrivalsRow,
@@ -37,6 +38,7 @@ from onecode.flows.models import (
     HeatCell,
     Heatmap,
     LeadTimeBin,
+    Noise,
     Occupancy,
     OccupancyHour,
     Od,
@@ -53,6 +55,8 @@ from onecode.sql import Q
 MAX_SPAN_DAYS = 366
 DWELL_EDGES = (0, 30, 60, 120, 240, 480)
 LEAD_EDGES = (0, 1, 2, 4, 8, 15)
+# the one row that stands for every home region below k: never named
+OTHER_ORIGIN = "other"
 
 
 # --- rules -----------------------------------------------------------------------
@@ -145,117 +149,200 @@ async def resolve_scope(
 
 
 async def _window(
-    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    k: int,
+    noise: Noise | None = None,
 ) -> Window:
     mark = await conn.fetchrow(Q()["flows_select_watermark"])
     as_of = mark["advanced_at"].isoformat() if mark and mark["advanced_at"] else None
-    return Window(scope=resolved.scope, from_=start, to=end, k=k, as_of=as_of)
+    return Window(scope=resolved.scope, from_=start, to=end, k=k, as_of=as_of, noise=noise)
+
+
+# --- released cells ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Privacy:
+    """What a planner answer is released under: k, the DP parameters, the mechanism."""
+
+    k: int
+    params: privacy.Params = privacy.DEFAULT
+    mechanism: privacy.Noise = privacy.opendp_noise
+
+
+Cells = dict[tuple[date, str], tuple[int, int]]  # (day, bucket) -> (noisy sum, cells summed)
+
+
+async def _released(
+    conn: asyncpg.Connection, start: date, end: date, p: Privacy
+) -> tuple[set[date], float | None]:
+    """Release what is due in the range; the released days and their epsilon."""
+    await privacy.ensure_released(conn, start, end, p.params, p.mechanism)
+    rows = await conn.fetch(Q()["flows_select_release_days"], start, end)
+    days = {r["local_day"] for r in rows}
+    return days, max((float(r["epsilon"]) for r in rows), default=None)
+
+
+async def _cells(
+    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, indicator: str
+) -> Cells:
+    rows = await conn.fetch(Q()["flows_select_released"], resolved.venue_ids, start, end, indicator)
+    return {(r["local_day"], r["bucket"]): (int(r["value"]), int(r["cells"])) for r in rows}
+
+
+def _publish(raw: int, k: int) -> int | None:
+    """A noisy sum as published: rounded up to 0, hidden below k (a second layer)."""
+    value = max(raw, 0)
+    return None if 0 < value < k else value
+
+
+def _noise(p: Privacy, epsilon: float | None, days: set[date], **fields: tuple[str, int]) -> Noise:
+    """The noise statement of an answer: per field, (indicator, cells summed) -> ±95%."""
+    return Noise(
+        epsilon=None if epsilon is None else round(epsilon, 4),
+        released_through=max(days) if days else None,
+        ci95={
+            name: privacy.ci95(p.params.scale(indicator), cells)
+            for name, (indicator, cells) in fields.items()
+        },
+    )
 
 
 # --- indicators --------------------------------------------------------------------
 
 
-def _buckets(start: date, end: date, grain: Grain) -> list[datetime]:
-    first = datetime(start.year, start.month, start.day)
-    last = datetime(end.year, end.month, end.day) + timedelta(days=1)
-    step = timedelta(hours=1) if grain == "hour" else timedelta(days=1)
-    out: list[datetime] = []
-    at = first
-    while at < last:
-        out.append(at)
-        at += step
-    return out
-
-
-def _bucket_label(at: datetime, grain: Grain) -> str:
-    return at.strftime("%Y-%m-%dT%H:00") if grain == "hour" else at.strftime("%Y-%m-%d")
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 async def arrivals(
-    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, grain: Grain, k: int
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    grain: Grain,
+    k: int,
+    *,
+    p: Privacy | None = None,
 ) -> Arrivals:
-    rows = await conn.fetch(Q()["flows_select_arrivals"], resolved.venue_ids, start, end, grain)
-    found = {r["bucket"]: r for r in rows if not r["is_total"]}
-    total = next((r for r in rows if r["is_total"]), None)
-    buckets = _buckets(start, end, grain)
-    visits = [int(found[b]["visits"]) if b in found else 0 for b in buckets]
-    people = [int(found[b]["visitors"]) if b in found else 0 for b in buckets]
-    hidden, total_hidden = hide_cells(people, visits, k, total=True)
-    total_people = int(total["visitors"]) if total else 0
-    total_hidden = total_hidden or 0 < total_people < k
-    out = [
-        ArrivalsRow(
-            bucket=_bucket_label(b, grain),
-            visits=None if h else v,
-            visitors=None if h else p,
-            suppressed=h,
+    p = p or Privacy(k)
+    days, epsilon = await _released(conn, start, end, p)
+    n = len(resolved.venue_ids)
+    rows: list[ArrivalsRow] = []
+    raw_visits = raw_visitors = 0
+    if grain == "day":
+        visits = await _cells(conn, resolved, start, end, "visits")
+        people = await _cells(conn, resolved, start, end, "visitors")
+        for day in _days(start, end):
+            v, pv = visits.get((day, ""), (0, 0))[0], people.get((day, ""), (0, 0))[0]
+            if day in days:
+                raw_visits, raw_visitors = raw_visits + v, raw_visitors + pv
+            rows.append(_arrivals_row(day.isoformat(), v, pv, day in days, k))
+        noise = _noise(
+            p,
+            epsilon,
+            days,
+            visits=("visits", n),
+            visitors=("visitors", n),
+            total_visits=("visits", n * len(days)),
+            total_visitors=("visitors", n * len(days)),
         )
-        for b, v, p, h in zip(buckets, visits, people, hidden, strict=True)
-    ]
+    else:
+        # hour grain: a traveller's arrival (first entry of the day) at each venue
+        hours = await _cells(conn, resolved, start, end, "arrivals")
+        for day in _days(start, end):
+            for hour in range(24):
+                v = hours.get((day, f"{hour:02d}"), (0, 0))[0]
+                if day in days:
+                    raw_visits, raw_visitors = raw_visits + v, raw_visitors + v
+                label = f"{day.isoformat()}T{hour:02d}:00"
+                rows.append(_arrivals_row(label, v, v, day in days, k))
+        cells = n * 24 * len(days)
+        noise = _noise(
+            p,
+            epsilon,
+            days,
+            visits=("arrivals", n),
+            visitors=("arrivals", n),
+            total_visits=("arrivals", cells),
+            total_visitors=("arrivals", cells),
+        )
+    total_visits, total_visitors = _publish(raw_visits, k), _publish(raw_visitors, k)
+    total_hidden = total_visits is None or total_visitors is None
     return Arrivals(
-        window=await _window(conn, resolved, start, end, k),
+        window=await _window(conn, resolved, start, end, k, noise),
         grain=grain,
-        rows=out,
-        total_visits=None if total_hidden else (int(total["visits"] or 0) if total else 0),
-        total_visitors=None if total_hidden else total_people,
+        rows=rows,
+        total_visits=None if total_hidden else total_visits,
+        total_visitors=None if total_hidden else total_visitors,
         total_suppressed=total_hidden,
     )
 
 
+def _arrivals_row(label: str, visits: int, visitors: int, released: bool, k: int) -> ArrivalsRow:
+    v = _publish(visits, k) if released else None
+    pv = _publish(visitors, k) if released else None
+    hidden = v is None or pv is None
+    return ArrivalsRow(
+        bucket=label,
+        visits=None if hidden else v,
+        visitors=None if hidden else pv,
+        suppressed=hidden,
+    )
+
+
 async def occupancy(
-    conn: asyncpg.Connection, principal: Principal, venue_id: uuid.UUID, day: date, k: int
+    conn: asyncpg.Connection,
+    principal: Principal,
+    venue_id: uuid.UUID,
+    day: date,
+    k: int,
+    *,
+    p: Privacy | None = None,
 ) -> Occupancy:
+    """A venue's day for planners: the crowd level at the end of each hour (what anyone
+    saw live: not a count), and arrivals per hour and the day's visitors from the
+    differentially private release (``None`` until the day is released)."""
+    p = p or Privacy(k)
     venue = await conn.fetchrow(Q()["flows_select_venue_path"], venue_id)
     if venue is None or not _visible(principal, venue["path"]):
         raise NotFound("No such venue.", "venues.not_found")
     rows = await conn.fetch(Q()["flows_select_occupancy"], venue_id, day)
     cap = int(venue["capacity_instant"])
-    day_travellers = int(rows[-1]["travellers"]) if rows else 0
-    day_hidden = 0 < day_travellers < k
-    # an hour's entries and exits follow the hour's own entrants (with complementary
-    # suppression against the published daily total), as arrivals does for visits
-    flows_hidden, _ = hide_cells(
-        [int(r["hour_travellers"]) for r in rows],
-        [int(r["people_in"]) for r in rows],
-        k,
-        total=True,
-    )
+    days, epsilon = await _released(conn, day, day, p)
+    released = day in days
+    one = Resolved(Scope(kind="venue", venue_id=venue_id, name=venue["name"], venues=1), [venue])
+    arrivals_cells = await _cells(conn, one, day, day, "arrivals") if released else {}
+    visitors_cells = await _cells(conn, one, day, day, "visitors") if released else {}
     hours: list[OccupancyHour] = []
     inside = 0
     peak: tuple[int, int] | None = None
-    for r, flow_hidden in zip(rows, flows_hidden, strict=True):
+    order = {"green": 0, "yellow": 1, "orange": 2, "red": 3}
+    for r in rows:
         inside = max(inside + int(r["people_in"]) - int(r["people_out"]), 0)
-        if day_hidden or 0 < int(r["travellers"]) < k:
-            hours.append(
-                OccupancyHour(
-                    hour=r["hour"],
-                    entries=None,
-                    exits=None,
-                    inside=None,
-                    load=None,
-                    level=None,
-                    suppressed=True,
-                )
-            )
-            continue
-        # the first hour after a hidden prefix hides its own flows too: otherwise
-        # inside - entries + exits would give the hidden prefix away
-        hide_flows = flow_hidden or (bool(hours) and hours[-1].inside is None)
-        load = round(inside / cap, 4)
-        if peak is None or inside > peak[1]:
-            peak = (r["hour"], inside)
+        level = level_of(inside / cap)
+        if peak is None or order[level] > peak[1]:
+            peak = (int(r["hour"]), order[level])
+        entries = (
+            _publish(arrivals_cells.get((day, f"{int(r['hour']):02d}"), (0, 0))[0], k)
+            if released
+            else None
+        )
         hours.append(
             OccupancyHour(
                 hour=r["hour"],
-                entries=None if hide_flows else int(r["people_in"]),
-                exits=None if hide_flows else int(r["people_out"]),
-                inside=inside,
-                load=load,
-                level=level_of(load),
-                suppressed=hide_flows,
+                entries=entries,
+                exits=None,
+                inside=None,
+                load=None,
+                level=level,
+                suppressed=entries is None,
             )
         )
-    daily = sum(int(r["people_in"]) for r in rows)
+    daily = _publish(visitors_cells.get((day, ""), (0, 0))[0], k) if released else None
     mark = await conn.fetchrow(Q()["flows_select_watermark"])
     return Occupancy(
         venue_id=venue_id,
@@ -266,43 +353,56 @@ async def occupancy(
         capacity_daily=int(venue["capacity_daily"]),
         thresholds=dict(THRESHOLDS),
         hours=hours,
-        peak_inside=None if day_hidden or peak is None else peak[1],
-        peak_hour=None if day_hidden or peak is None else peak[0],
-        daily_entries=None if day_hidden else daily,
-        daily_load=None if day_hidden else _ratio(daily, int(venue["capacity_daily"])),
-        suppressed=day_hidden,
+        peak_inside=None,
+        peak_hour=None if peak is None or peak[1] == 0 else peak[0],
+        daily_entries=daily,
+        daily_load=None if daily is None else _ratio(daily, int(venue["capacity_daily"])),
+        suppressed=daily is None,
         k=k,
         as_of=mark["advanced_at"].isoformat() if mark and mark["advanced_at"] else None,
+        noise=_noise(p, epsilon, days, entries=("arrivals", 1), daily_entries=("visitors", 1)),
     )
 
 
-async def od(conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int) -> Od:
-    rows = await conn.fetch(Q()["flows_select_od_links"], resolved.venue_ids, start, end)
-    links = [r for r in rows if not r["is_total"]]
-    total = next((r for r in rows if r["is_total"]), None)
-    hidden, total_hidden = hide_cells(
-        [int(r["travellers"]) for r in links], [int(r["trips"]) for r in links], k, total=True
+async def od(
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    k: int,
+    *,
+    p: Privacy | None = None,
+) -> Od:
+    """Trips between the scope's venues. A link is shown only when its noisy count is at
+    least k and above the noise a link without any trip could reach (``threshold``:
+    else many links would be noise); hidden links are left out, never listed by name,
+    and the total is the sum of the links shown."""
+    p = p or Privacy(k)
+    days, epsilon = await _released(conn, start, end, p)
+    ids = resolved.venue_ids
+    rows = await conn.fetch(
+        Q()["flows_select_released_links"], ids, start, end, [str(i) for i in ids]
     )
-    total_people = int(total["travellers"]) if total else 0
-    total_hidden = total_hidden or 0 < total_people < k
+    scale = p.params.scale("od")
+    pairs = max(len(ids) * (len(ids) - 1), 1)
+    links = []
+    for r in rows:
+        value = int(r["value"])
+        if value >= max(k, privacy.threshold(scale, int(r["cells"]), pairs), 1):
+            links.append(OdLink(from_=r["from_venue"], to=r["to_venue"], trips=value))
+    links.sort(key=lambda link: (-(link.trips or 0), str(link.from_), str(link.to)))
     nodes = [
         OdNode(id=v["id"], name=v["name"], region_code=v["region_code"], lat=v["lat"], lon=v["lon"])
         for v in resolved.venues
     ]
     return Od(
-        window=await _window(conn, resolved, start, end, k),
+        window=await _window(
+            conn, resolved, start, end, k, _noise(p, epsilon, days, trips=("od", len(days)))
+        ),
         nodes=nodes,
-        links=[
-            OdLink(
-                from_=r["from_venue"],
-                to=r["to_venue"],
-                trips=None if h else int(r["trips"]),
-                suppressed=h,
-            )
-            for r, h in zip(links, hidden, strict=True)
-        ],
-        total_trips=None if total_hidden else (int(total["trips"] or 0) if total else 0),
-        total_suppressed=total_hidden,
+        links=links,
+        total_trips=sum(link.trips or 0 for link in links),
+        total_suppressed=False,
     )
 
 
@@ -312,78 +412,156 @@ def _edge_label(edges: Sequence[int], i: int) -> tuple[int, int | None, str]:
     return low, high, (f"{low}-{high}" if high is not None else f"{low}+")
 
 
+def _by_bucket(cells: Cells, days: set[date]) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for (day, bucket), (value, n) in cells.items():
+        if day in days:
+            v, c = out.get(bucket, (0, 0))
+            out[bucket] = (v + value, c + n)
+    return out
+
+
 async def dwell(
-    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    k: int,
+    *,
+    p: Privacy | None = None,
 ) -> Dwell:
-    rows = await conn.fetch(Q()["flows_select_dwell"], resolved.venue_ids, start, end)
-    by_bin = {int(r["bin"]): r for r in rows if not r["is_total"]}
-    total = next((r for r in rows if r["is_total"]), None)
-    visits = [int(by_bin[i]["visits"]) if i in by_bin else 0 for i in range(len(DWELL_EDGES))]
-    people = [int(by_bin[i]["travellers"]) if i in by_bin else 0 for i in range(len(DWELL_EDGES))]
-    hidden, total_hidden = hide_cells(people, visits, k, total=True)
-    total_people = int(total["travellers"]) if total else 0
-    total_hidden = total_hidden or 0 < total_people < k
+    """Dwell of each counted visit's first entry/exit pair (see privacy.py)."""
+    p = p or Privacy(k)
+    days, epsilon = await _released(conn, start, end, p)
+    cells = _by_bucket(await _cells(conn, resolved, start, end, "dwell"), days)
     bins = []
-    for i, (v, h) in enumerate(zip(visits, hidden, strict=True)):
+    raw_total = 0
+    for i in range(len(DWELL_EDGES)):
+        raw = cells.get(str(i), (0, 0))[0]
+        raw_total += raw
+        value = _publish(raw, k) if days else None
         low, high, label = _edge_label(DWELL_EDGES, i)
         bins.append(
             DwellBin(
                 min_minutes=low,
                 max_minutes=high,
                 label=label,
-                visits=None if h else v,
-                suppressed=h,
+                visits=value,
+                suppressed=value is None,
             )
         )
+    total = _publish(raw_total, k) if days else None
+    n = len(resolved.venue_ids) * len(days)
     return Dwell(
-        window=await _window(conn, resolved, start, end, k),
+        window=await _window(
+            conn,
+            resolved,
+            start,
+            end,
+            k,
+            _noise(p, epsilon, days, visits=("dwell", n), total_visits=("dwell", n * 6)),
+        ),
         bins=bins,
-        total_visits=None if total_hidden else (int(total["visits"] or 0) if total else 0),
-        total_suppressed=total_hidden,
+        total_visits=total,
+        total_suppressed=total is None,
     )
 
 
 async def origins(
-    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    k: int,
+    *,
+    p: Privacy | None = None,
 ) -> Origins:
-    rows = await conn.fetch(Q()["flows_select_origins"], resolved.venue_ids, start, end)
-    cells = [r for r in rows if not r["is_total"]]
-    total = next((r for r in rows if r["is_total"]), None)
-    people = [int(r["visitors"]) for r in cells]
-    hidden, total_hidden = hide_cells(people, people, k, total=True)
-    total_people = int(total["visitors"]) if total else 0
-    total_hidden = total_hidden or 0 < total_people < k
-    return Origins(
-        window=await _window(conn, resolved, start, end, k),
-        rows=[
+    """Visitors by home region. A region is named only when its noisy count is at least
+    k and above the noise a region without visitors could reach (``threshold``); every
+    other region is in the one unnamed "other" row,
+    which is the total (the visitors release) less the named rows: it is always there,
+    so its presence tells nothing."""
+    p = p or Privacy(k)
+    days, epsilon = await _released(conn, start, end, p)
+    cells = _by_bucket(await _cells(conn, resolved, start, end, "origins"), days)
+    people = await _cells(conn, resolved, start, end, "visitors")
+    raw_total = sum(v for (day, _), (v, _) in people.items() if day in days)
+    total = _publish(raw_total, k) if days else None
+    scale = p.params.scale("origins")
+    named = sorted(
+        (
+            (label, value)
+            for label, (value, n) in cells.items()
+            if value >= max(k, privacy.threshold(scale, n, len(privacy.ORIGINS)), 1)
+        ),
+        key=lambda cell: (-cell[1], cell[0]),
+    )
+    rows: list[OriginRow] = []
+    if total is not None:
+        while named and sum(v for _, v in named) > total:
+            named.pop()  # noise can make the named rows outgrow the total: drop the smallest
+        for label, value in named:
+            rows.append(OriginRow(home_region=label, visitors=value, share=_ratio(value, total)))
+        other = _publish(total - sum(v for _, v in named), k)
+        rows.append(
             OriginRow(
-                home_region=r["home_region"],
-                visitors=None if h else p,
-                share=None if h or total_hidden else _ratio(p, total_people),
-                suppressed=h,
+                home_region=OTHER_ORIGIN,
+                visitors=other,
+                share=None if other is None else _ratio(other, total),
+                suppressed=other is None,
             )
-            for r, p, h in zip(cells, people, hidden, strict=True)
-        ],
-        total_visitors=None if total_hidden else total_people,
-        total_suppressed=total_hidden,
+        )
+    else:
+        rows.append(OriginRow(home_region=OTHER_ORIGIN, visitors=None, share=None, suppressed=True))
+    n = len(resolved.venue_ids) * len(days)
+    return Origins(
+        window=await _window(
+            conn,
+            resolved,
+            start,
+            end,
+            k,
+            _noise(p, epsilon, days, visitors=("origins", n), total_visitors=("visitors", n)),
+        ),
+        rows=rows,
+        total_visitors=total,
+        total_suppressed=total is None,
     )
 
 
 async def heatmap(
-    conn: asyncpg.Connection, resolved: Resolved, start: date, end: date, k: int
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    k: int,
+    *,
+    p: Privacy | None = None,
 ) -> Heatmap:
-    rows = await conn.fetch(Q()["flows_select_heatmap"], resolved.venue_ids, start, end)
-    found = {(int(r["weekday"]), int(r["hour"])): r for r in rows}
-    keys = [(weekday, hour) for weekday in range(1, 8) for hour in range(24)]
-    visits = [int(found[key]["visits"]) if key in found else 0 for key in keys]
-    people = [int(found[key]["travellers"]) if key in found else 0 for key in keys]
-    # arrivals publishes the total of these same visits: suppress complementarily
-    hidden, _ = hide_cells(people, visits, k, total=True)
-    cells = [
-        HeatCell(weekday=w, hour=h, visits=None if hide else v, suppressed=hide)
-        for (w, h), v, hide in zip(keys, visits, hidden, strict=True)
-    ]
-    return Heatmap(window=await _window(conn, resolved, start, end, k), cells=cells)
+    """Arrivals by weekday and hour: the released arrivals cells of the days summed."""
+    p = p or Privacy(k)
+    days, epsilon = await _released(conn, start, end, p)
+    cells = await _cells(conn, resolved, start, end, "arrivals")
+    sums: dict[tuple[int, int], int] = {}
+    weeks: dict[int, int] = {}
+    for day in days:
+        weeks[day.isoweekday()] = weeks.get(day.isoweekday(), 0) + 1
+    for (day, bucket), (value, _) in cells.items():
+        if day in days:
+            key = (day.isoweekday(), int(bucket))
+            sums[key] = sums.get(key, 0) + value
+    out = []
+    for weekday in range(1, 8):
+        for hour in range(24):
+            cell = _publish(sums.get((weekday, hour), 0), k) if weekday in weeks else None
+            out.append(HeatCell(weekday=weekday, hour=hour, visits=cell, suppressed=cell is None))
+    n = len(resolved.venue_ids) * max(weeks.values(), default=0)
+    return Heatmap(
+        window=await _window(
+            conn, resolved, start, end, k, _noise(p, epsilon, days, visits=("arrivals", n))
+        ),
+        cells=out,
+    )
 
 
 async def bookings(

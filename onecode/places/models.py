@@ -15,8 +15,7 @@ class Place(msgspec.Struct, frozen=True, kw_only=True):
     """What a scanned poster code resolves to."""
 
     venue: Venue
-    crowd_level: Level
-    inside: int
+    crowd_level: Level  # a level, never the exact live count
     self_checkin: bool
 
 

@@ -58,7 +58,6 @@ async def resolve(conn: asyncpg.Connection, keys: PlaceKeys, code: str) -> Place
     return Place(
         venue=venue,
         crowd_level=venue.crowd_level,
-        inside=venue.inside,
         self_checkin=not venue.gated,
     )
 
@@ -76,6 +75,8 @@ async def check_in(
             "This venue has gates: the code shown at the gate records the visit.",
             "places.gated_venue",
         )
+    if not row["active"]:
+        raise Conflict("This venue is closed: it takes no check-ins.", "venues.inactive")
     if row["id"] is not None:
         return Checkin(
             id=row["id"],

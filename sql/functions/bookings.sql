@@ -2,11 +2,22 @@
 
 -- Take party places on a slot, atomically, in one statement from the client.
 --
--- Returns one row (status_code, body, replayed): 201 with the booking as body, or a
--- 4xx with {code, detail}. With an idempotency key the key row is inserted first
--- (ON CONFLICT DO NOTHING waits for a concurrent holder of the same key to commit),
--- so that concurrent duplicates make exactly one booking and the losers read the
--- winner's stored answer; a 4xx answer is stored too.
+-- Returns one row (outcome, body, replayed). outcome is a domain code, never an HTTP
+-- status or a sentence (the service maps it to the error tree, onecode/bookings/outcomes.py):
+--   booked           body is the booking
+--   slot_not_found   no such slot
+--   party_too_large  body {max_party_size}
+--   sale_closed      walk-up sale has closed: the slot ends within the venue's late grace
+--   outside_window   body {booking_window_days}: too far ahead
+--   lottery_open     the day's places are being given by lottery (docs/allocation.md)
+--   daily_limit      body {bookings_per_day}: the real-name limit per venue and day
+--   slot_full        not enough places left
+--   key_in_progress  another request with this Idempotency-Key has not finished
+--   key_reused       this Idempotency-Key came with another request body
+-- With an idempotency key the key row is inserted first (ON CONFLICT DO NOTHING waits
+-- for a concurrent holder of the same key to commit), so that concurrent duplicates make
+-- exactly one booking and the losers read the winner's stored answer; a refusal is
+-- stored too.
 --
 -- The per-traveller, per-venue, per-day limit holds under concurrency through a
 -- transaction-scoped advisory lock on a hash of (traveller, venue, local day): the
@@ -14,23 +25,31 @@
 -- so it sees every booking committed by whoever held the lock before.
 --
 -- No slot is oversold: the place counter moves only through the conditional UPDATE
--- (booked + n <= capacity), and slots_not_oversold_ck backs it.
+-- (booked + held + n <= capacity - walk-in hold), and slots_not_oversold_ck backs it.
+-- A slot under way stays on sale (walk-up) until its end minus the late grace. General
+-- sale leaves the walk-in quota alone until it frees (onecode_walkin_hold) and the
+-- places held for the waiting list (slots.held); p_channel 'walkin' (the staffed
+-- window, an operator's booking) may use the quota and counts in slots.walkin_booked.
 CREATE OR REPLACE FUNCTION onecode_book_slot(
     p_traveller    uuid,
     p_slot         uuid,
     p_party        integer,
     p_key          text,
     p_request_hash bytea,
-    p_key_ttl      interval
-) RETURNS TABLE (status_code integer, body jsonb, replayed boolean)
+    p_key_ttl      interval,
+    p_channel      text DEFAULT 'app'
+) RETURNS TABLE (outcome text, body jsonb, replayed boolean)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    v_key    idempotency_keys%ROWTYPE;
-    v_slot   record;
-    v_day    date;
-    v_count  integer;
-    v_status integer;
-    v_body   jsonb;
+    v_key     idempotency_keys%ROWTYPE;
+    v_slot    record;
+    v_booking record;
+    v_day     date;
+    v_count   integer;
+    v_outcome text;
+    v_body    jsonb := '{}'::jsonb;
+    v_now     timestamptz := now();
+    v_walkin  boolean := p_channel = 'walkin';
 BEGIN
     IF p_key IS NOT NULL THEN
         -- an expired key is forgotten: the request runs afresh
@@ -44,47 +63,57 @@ BEGIN
             -- someone holds this key (and has committed: the insert waited for it)
             SELECT * INTO v_key FROM idempotency_keys k
              WHERE k.traveller_id = p_traveller AND k.key = p_key;
-            IF NOT FOUND OR v_key.status_code IS NULL THEN
-                RETURN QUERY SELECT 409, jsonb_build_object(
-                    'code', 'idempotency.in_progress',
-                    'detail', 'A request with this Idempotency-Key is still being processed.'), false;
+            IF NOT FOUND OR (v_key.outcome IS NULL AND v_key.status_code IS NULL) THEN
+                RETURN QUERY SELECT 'key_in_progress'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
             IF v_key.request_hash <> p_request_hash THEN
-                RETURN QUERY SELECT 422, jsonb_build_object(
-                    'code', 'idempotency.key_reused',
-                    'detail', 'This Idempotency-Key was used with a different request body.'), false;
+                RETURN QUERY SELECT 'key_reused'::text, '{}'::jsonb, false;
                 RETURN;
             END IF;
-            RETURN QUERY SELECT v_key.status_code::integer,
-                                convert_from(v_key.response, 'UTF8')::jsonb, true;
-            RETURN;
+            IF v_key.outcome IS NOT NULL THEN
+                RETURN QUERY SELECT v_key.outcome, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
+            -- a key stored before outcomes (migration 0050): its booking replays; a
+            -- refusal is decided afresh below (no side effect either way)
+            IF v_key.status_code = 201 THEN
+                RETURN QUERY SELECT 'booked'::text, convert_from(v_key.response, 'UTF8')::jsonb, true;
+                RETURN;
+            END IF;
         END IF;
     END IF;
 
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.timezone, v.max_party_size,
-           v.bookings_per_day, v.booking_window_days,
+           v.bookings_per_day, v.booking_window_days, v.late_grace_min,
+           v.walkin_quota_pct, v.walkin_release_min,
+           v.active, s.cancelled_at,  -- operations (issue 17)
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
-           (now() AT TIME ZONE v.timezone)::date AS today
+           (v_now AT TIME ZONE v.timezone)::date AS today,
+           EXISTS (SELECT 1 FROM lotteries l
+                    WHERE l.venue_id = s.venue_id AND l.state = 'open'
+                      AND l.local_day = (s.starts_at AT TIME ZONE v.timezone)::date) AS lottery
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot;
 
     IF NOT FOUND THEN
-        v_status := 404;
-        v_body := jsonb_build_object('code', 'slots.not_found', 'detail', 'No such slot.');
+        v_outcome := 'slot_not_found';
+    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
+    ELSIF NOT v_slot.active THEN
+        v_outcome := 'venue_inactive';
+    ELSIF v_slot.cancelled_at IS NOT NULL THEN
+        v_outcome := 'slot_cancelled';
     ELSIF p_party > v_slot.max_party_size THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.party_too_large', 'detail',
-            format('This venue takes parties of at most %s.', v_slot.max_party_size));
-    ELSIF v_slot.starts_at <= now() THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            'This slot has already started.');
+        v_outcome := 'party_too_large';
+        v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
+    ELSIF v_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
+        v_outcome := 'sale_closed';
     ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        v_status := 422;
-        v_body := jsonb_build_object('code', 'bookings.outside_window', 'detail',
-            format('This venue takes bookings at most %s days ahead.', v_slot.booking_window_days));
+        v_outcome := 'outside_window';
+        v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
+    ELSIF v_slot.lottery AND NOT v_walkin THEN
+        v_outcome := 'lottery_open';
     ELSE
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
@@ -93,37 +122,44 @@ BEGIN
          WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
            AND b.local_day = v_day AND b.status <> 'cancelled';
         IF v_count >= v_slot.bookings_per_day THEN
-            v_status := 409;
-            v_body := jsonb_build_object('code', 'bookings.daily_limit', 'detail',
-                format('At most %s booking(s) per traveller, venue and day.', v_slot.bookings_per_day));
+            v_outcome := 'daily_limit';
+            v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
-            UPDATE slots s SET booked = s.booked + p_party
-             WHERE s.id = p_slot AND s.booked + p_party <= s.capacity;
+            UPDATE slots s
+               SET booked = s.booked + p_party,
+                   walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
+             WHERE s.id = p_slot
+               AND s.cancelled_at IS NULL  -- a cancel racing this booking wins
+               AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
+                   onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
+                                       s.starts_at, v_slot.walkin_release_min, v_now) END;
             IF NOT FOUND THEN
-                v_status := 409;
-                v_body := jsonb_build_object('code', 'bookings.slot_full', 'detail',
-                    'Not enough places left in this slot.');
+                v_outcome := 'slot_full';
             ELSE
+                -- plain columns in RETURNING (Citus: no non-immutable function there)
                 INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
-                                           starts_at, ends_at, local_day)
+                                           starts_at, ends_at, local_day, channel)
                 VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, p_party,
-                        v_slot.starts_at, v_slot.ends_at, v_day)
-                RETURNING jsonb_build_object(
-                    'id', b.id, 'status', b.status, 'slot_id', b.slot_id,
-                    'venue_id', b.venue_id, 'party_size', b.party_size,
-                    'starts_at', b.starts_at, 'ends_at', b.ends_at,
-                    'local_day', b.local_day, 'created_at', b.created_at)
-                INTO v_body;
-                v_status := 201;
+                        v_slot.starts_at, v_slot.ends_at, v_day, p_channel)
+                RETURNING b.id, b.status, b.slot_id, b.venue_id, b.party_size, b.starts_at,
+                          b.ends_at, b.local_day, b.created_at, b.channel
+                INTO v_booking;
+                v_outcome := 'booked';
+                v_body := jsonb_build_object(
+                    'id', v_booking.id, 'status', v_booking.status, 'slot_id', v_booking.slot_id,
+                    'venue_id', v_booking.venue_id, 'party_size', v_booking.party_size,
+                    'starts_at', v_booking.starts_at, 'ends_at', v_booking.ends_at,
+                    'local_day', v_booking.local_day, 'created_at', v_booking.created_at,
+                    'channel', v_booking.channel);
             END IF;
         END IF;
     END IF;
 
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys k
-           SET status_code = v_status, response = convert_to(v_body::text, 'UTF8')
+           SET outcome = v_outcome, response = convert_to(v_body::text, 'UTF8')
          WHERE k.traveller_id = p_traveller AND k.key = p_key;
     END IF;
-    RETURN QUERY SELECT v_status, v_body, false;
+    RETURN QUERY SELECT v_outcome, v_body, false;
 END;
 $$;

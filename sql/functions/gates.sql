@@ -114,7 +114,8 @@ BEGIN
     END IF;
 
     SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min
+           ve.timezone, ve.early_grace_min, ve.late_grace_min,
+           ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
 
@@ -152,6 +153,12 @@ BEGIN
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
             END IF;
+            EXIT decide;
+        END IF;
+
+        -- operations (issue 17): a deactivated venue admits nobody (exits still pass)
+        IF NOT v.active THEN
+            v_reason := 'venue_inactive';
             EXIT decide;
         END IF;
 

@@ -89,5 +89,10 @@ SELECT v.id AS venue_id, v.capacity_instant, v.occupancy_cap_pct,
  WHERE v.id = $1
  GROUP BY v.id;
 
+-- name: catalog_select_venue_state
+-- What slot creation must respect; FOR SHARE: a concurrent deactivation or change of
+-- the venue (which locks it FOR UPDATE) waits for these slots, or they for it.
+SELECT v.active, v.gated, v.capacity_daily, v.region_code FROM venues v WHERE v.id = $1 FOR SHARE;
+
 -- name: catalog_select_place_keys
 SELECT kid, secret FROM place_code_keys ORDER BY kid;

@@ -46,18 +46,6 @@ SELECT v.id, v.name, v.region_code, v.lat, v.lon
  WHERE v.id = $2::uuid OR v.region_code IN (SELECT code FROM tree)
  ORDER BY v.name, v.id;
 
--- name: flows_select_arrivals
--- $4: 'hour' or 'day'; the row with is_total = true is the whole range
-SELECT date_trunc($4, f.local_hour) AS bucket,
-       GROUPING(date_trunc($4, f.local_hour)) = 1 AS is_total,
-       sum(f.entries)::bigint AS visits,
-       count(DISTINCT f.traveller_id) AS visitors
-  FROM flow_visit_hours f
- WHERE f.venue_id = ANY($1::uuid[])
-   AND f.local_hour >= $2::date AND f.local_hour < $3::date + 1
- GROUP BY GROUPING SETS ((date_trunc($4, f.local_hour)), ())
- ORDER BY is_total, bucket;
-
 -- name: flows_select_occupancy
 -- per local hour of the day: people in and out, distinct travellers who entered in
 -- the hour, and distinct travellers entered so far that day
@@ -76,51 +64,6 @@ SELECT h.hour,
   LEFT JOIN flow_occupancy_hours o
          ON o.venue_id = $1 AND o.local_hour = $2::date + make_interval(hours => h.hour)
  ORDER BY h.hour;
-
--- name: flows_select_od_links
-SELECT t.from_venue, t.to_venue,
-       GROUPING(t.from_venue) = 1 AS is_total,
-       sum(t.trips)::bigint AS trips,
-       count(DISTINCT t.traveller_id) AS travellers
-  FROM flow_trips t
- WHERE t.local_day BETWEEN $2 AND $3
-   AND t.from_venue = ANY($1::uuid[]) AND t.to_venue = ANY($1::uuid[])
- GROUP BY GROUPING SETS ((t.from_venue, t.to_venue), ())
- ORDER BY is_total, trips DESC, t.from_venue, t.to_venue;
-
--- name: flows_select_dwell
--- bins: [0,30) [30,60) [60,120) [120,240) [240,480) [480,) minutes -> 0..5
-SELECT width_bucket(d.minutes, ARRAY[30, 60, 120, 240, 480]) AS bin,
-       GROUPING(width_bucket(d.minutes, ARRAY[30, 60, 120, 240, 480])) = 1 AS is_total,
-       count(*)::bigint AS visits,
-       count(DISTINCT d.traveller_id) AS travellers
-  FROM flow_dwell d
- WHERE d.venue_id = ANY($1::uuid[]) AND d.local_day BETWEEN $2 AND $3
- GROUP BY GROUPING SETS ((width_bucket(d.minutes, ARRAY[30, 60, 120, 240, 480])), ())
- ORDER BY is_total, bin;
-
--- name: flows_select_origins
-SELECT COALESCE(x.origin, 'unknown') AS home_region,
-       GROUPING(COALESCE(x.origin, 'unknown')) = 1 AS is_total,
-       count(*)::bigint AS visitors
-  FROM (SELECT f.traveller_id, max(f.origin) AS origin
-          FROM flow_visit_hours f
-         WHERE f.venue_id = ANY($1::uuid[])
-           AND f.local_hour >= $2::date AND f.local_hour < $3::date + 1
-         GROUP BY f.traveller_id) x
- GROUP BY GROUPING SETS ((COALESCE(x.origin, 'unknown')), ())
- ORDER BY is_total, visitors DESC, home_region;
-
--- name: flows_select_heatmap
-SELECT extract(isodow FROM f.local_hour)::integer AS weekday,
-       extract(hour FROM f.local_hour)::integer AS hour,
-       sum(f.entries)::bigint AS visits,
-       count(DISTINCT f.traveller_id) AS travellers
-  FROM flow_visit_hours f
- WHERE f.venue_id = ANY($1::uuid[])
-   AND f.local_hour >= $2::date AND f.local_hour < $3::date + 1
- GROUP BY 1, 2
- ORDER BY 1, 2;
 
 -- name: flows_select_booking_venues
 WITH sl AS (
@@ -219,3 +162,113 @@ SELECT k.venue_id, k.name,
   LEFT JOIN rv ON rv.venue_id IS NOT DISTINCT FROM k.venue_id
   LEFT JOIN cp ON cp.venue_id IS NOT DISTINCT FROM k.venue_id
  ORDER BY k.venue_id IS NULL, k.name, k.venue_id;
+
+-- --- differentially private releases (onecode/flows/privacy.py, migration 0030) ---------
+
+-- name: flows_select_release_day
+SELECT EXISTS (SELECT 1 FROM flow_release_days WHERE local_day = $1);
+
+-- name: flows_insert_release_day
+INSERT INTO flow_release_days (local_day, epsilon, params) VALUES ($1, $2, $3::jsonb);
+
+-- name: flows_select_closed_days
+-- $1, $2: the range; $3: seconds after a day has ended in every venue's time zone.
+-- A day is closed once that moment has passed and a rollup advance has run after it.
+SELECT g.d::date AS local_day,
+       EXISTS (SELECT 1 FROM flow_release_days r WHERE r.local_day = g.d::date) AS released
+  FROM generate_series($1::date, $2::date, interval '1 day') AS g(d)
+ WHERE (SELECT max((g.d::date + 1)::timestamp AT TIME ZONE v.timezone) FROM venues v)
+       + make_interval(secs => $3) <= least(now(), (SELECT advanced_at FROM flow_watermark))
+ ORDER BY 1;
+
+-- name: flows_select_release_venues
+-- the venues a day's release covers: open by then (created, or with data, on or before
+-- that local day), each with its top region (trips are released within one top region)
+WITH RECURSIVE up AS (
+    SELECT r.code, r.code AS top, r.parent_code, 0 AS depth FROM regions r
+    UNION ALL
+    SELECT u.code, p.code, p.parent_code, u.depth + 1
+      FROM up u JOIN regions p ON p.code = u.parent_code
+     WHERE u.depth < 32
+)
+SELECT v.id, (SELECT u.top FROM up u WHERE u.code = v.region_code AND u.parent_code IS NULL) AS root
+  FROM venues v
+ WHERE (v.created_at AT TIME ZONE v.timezone)::date <= $1
+    OR EXISTS (SELECT 1 FROM flow_visit_hours f
+                WHERE f.venue_id = v.id AND f.local_hour < $1::date + 1)
+ ORDER BY v.id;
+
+-- name: flows_select_release_truth
+-- The true, contribution-bounded cells of one local day ($1) for the venues $2: each
+-- traveller's first $3 venues of the day count, once each (visits: at most $4 entries),
+-- with the first dwell pair there and at most $5 trips between those venues.
+WITH seen AS (
+    SELECT f.traveller_id, f.venue_id, min(f.local_hour) AS first_hour,
+           sum(f.entries) AS entries, max(f.origin) AS origin
+      FROM flow_visit_hours f
+     WHERE f.venue_id = ANY($2::uuid[])
+       AND f.local_hour >= $1::date AND f.local_hour < $1::date + 1
+     GROUP BY f.traveller_id, f.venue_id
+), kept AS (
+    SELECT s.traveller_id, s.venue_id, s.first_hour, s.entries, s.origin
+      FROM (SELECT s.*, row_number() OVER (PARTITION BY s.traveller_id
+                                           ORDER BY s.first_hour, s.venue_id) AS n
+              FROM seen s) s
+     WHERE s.n <= $3
+), dw AS (
+    SELECT k.venue_id, width_bucket(d.minutes, ARRAY[30, 60, 120, 240, 480]) AS bin
+      FROM kept k
+      CROSS JOIN LATERAL (
+            SELECT d.minutes FROM flow_dwell d
+             WHERE d.traveller_id = k.traveller_id AND d.venue_id = k.venue_id
+               AND d.local_day = $1
+             ORDER BY d.entry_at
+             LIMIT 1) d
+), od AS (
+    SELECT t.from_venue, t.to_venue
+      FROM (SELECT t.from_venue, t.to_venue,
+                   row_number() OVER (PARTITION BY t.traveller_id
+                                      ORDER BY kf.first_hour, t.from_venue, t.to_venue) AS n
+              FROM flow_trips t
+              JOIN kept kf ON kf.traveller_id = t.traveller_id AND kf.venue_id = t.from_venue
+              JOIN kept kt ON kt.traveller_id = t.traveller_id AND kt.venue_id = t.to_venue
+             WHERE t.local_day = $1) t
+     WHERE t.n <= $5
+)
+SELECT venue_id, 'visitors' AS indicator, '' AS bucket, count(*)::bigint AS value
+  FROM kept GROUP BY venue_id
+UNION ALL
+SELECT venue_id, 'visits', '', sum(least(entries, $4))::bigint FROM kept GROUP BY venue_id
+UNION ALL
+SELECT venue_id, 'arrivals', to_char(first_hour, 'HH24'), count(*)::bigint
+  FROM kept GROUP BY venue_id, to_char(first_hour, 'HH24')
+UNION ALL
+SELECT venue_id, 'origins', COALESCE(origin, ''), count(*)::bigint
+  FROM kept GROUP BY venue_id, COALESCE(origin, '')
+UNION ALL
+SELECT venue_id, 'dwell', bin::text, count(*)::bigint FROM dw GROUP BY venue_id, bin
+UNION ALL
+SELECT from_venue, 'od', to_venue::text, count(*)::bigint FROM od GROUP BY from_venue, to_venue;
+
+-- name: flows_select_released
+-- one indicator's released cells over a scope ($1) and range ($2, $3), summed over the
+-- scope's venues per day and bucket, with the number of cells summed
+SELECT r.local_day, r.bucket, sum(r.value)::bigint AS value, count(*)::bigint AS cells
+  FROM flow_releases r
+ WHERE r.venue_id = ANY($1::uuid[]) AND r.local_day BETWEEN $2 AND $3 AND r.indicator = $4
+ GROUP BY r.local_day, r.bucket
+ ORDER BY r.local_day, r.bucket;
+
+-- name: flows_select_released_links
+-- trips between the scope's venues ($1, and as text $4), summed over the range, per (from, to)
+SELECT r.venue_id AS from_venue, r.bucket::uuid AS to_venue, sum(r.value)::bigint AS value,
+       count(*)::bigint AS cells
+  FROM flow_releases r
+ WHERE r.venue_id = ANY($1::uuid[]) AND r.local_day BETWEEN $2 AND $3 AND r.indicator = 'od'
+   AND r.bucket = ANY($4::text[])
+ GROUP BY r.venue_id, r.bucket
+ ORDER BY r.venue_id, r.bucket;
+
+-- name: flows_select_release_days
+SELECT local_day, epsilon FROM flow_release_days WHERE local_day BETWEEN $1 AND $2
+ ORDER BY local_day;

@@ -5,14 +5,15 @@ SELECT id FROM venues WHERE place_code = $1;
 -- One statement: resolve the code, refuse gated venues, insert today's check-in (local
 -- day in the venue's time zone) unless there is one already.
 WITH v AS (
-    SELECT id, gated, timezone FROM venues WHERE place_code = $1
+    SELECT id, gated, timezone, active FROM venues WHERE place_code = $1
 ), ins AS (
     INSERT INTO checkins (traveller_id, venue_id, local_day, id)
-    SELECT $2, v.id, (now() AT TIME ZONE v.timezone)::date, $3 FROM v WHERE NOT v.gated
+    SELECT $2, v.id, (now() AT TIME ZONE v.timezone)::date, $3 FROM v
+     WHERE NOT v.gated AND v.active
     ON CONFLICT (traveller_id, venue_id, local_day) DO NOTHING
     RETURNING id, venue_id, local_day, checked_in_at
 )
-SELECT v.id AS venue_id, v.gated, (now() AT TIME ZONE v.timezone)::date AS today,
+SELECT v.id AS venue_id, v.gated, v.active, (now() AT TIME ZONE v.timezone)::date AS today,
        ins.id, ins.local_day, ins.checked_in_at
   FROM v LEFT JOIN ins ON true;
 

@@ -132,6 +132,10 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
     "path": lambda w: "scalar",  # the docs catch-all of the render plugins
+    "code": lambda w: "CN-GZ-AS",
+    "gate_id": lambda w: str(w.ids["gate_a"]),
+    "operator_id": lambda w: str(w.ids["operator_a"]),
+    "planner_id": lambda w: str(w.ids["planner_x"]),
 }
 
 ADMIN_ONLY = only("admin", ok=201)
@@ -162,6 +166,32 @@ TABLE: dict[str, Row] = {
         "admin", ok=201, body=lambda w, n: {"name": f"pl {n}", "region_codes": ["CN-GZ"]}
     ),
     "GET /v1/venues": public(),
+    # operations (issue 17): listings, changes, revocation, audit
+    "GET /v1/admin/regions": only("admin"),
+    "GET /v1/admin/regions/{code:str}": only("admin"),
+    "PATCH /v1/admin/regions/{code:str}": only("admin", body=lambda w, n: {"name": f"r{n}"}),
+    "GET /v1/admin/venues": only("admin"),
+    "GET /v1/admin/venues/{venue_id:uuid}": only("admin"),
+    "PATCH /v1/admin/venues/{venue_id:uuid}": only(
+        "admin", body=lambda w, n: {"name": f"venue {n}", "capacity_instant": 90}
+    ),
+    "POST /v1/admin/venues/{venue_id:uuid}/deactivate": only("admin"),
+    "POST /v1/admin/venues/{venue_id:uuid}/reactivate": only("admin"),
+    **{f"GET /v1/admin/{kind}s": only("admin") for kind in ("gate", "operator", "planner")},
+    **{
+        f"GET /v1/admin/{kind}s/{{{kind}_id:uuid}}": only("admin")
+        for kind in ("gate", "operator", "planner")
+    },
+    **{
+        f"POST /v1/admin/{kind}s/{{{kind}_id:uuid}}/revoke": only("admin", ok=204)
+        for kind in ("gate", "operator", "planner")
+    },
+    **{
+        f"POST /v1/admin/{kind}s/{{{kind}_id:uuid}}/token": only("admin", ok=201)
+        for kind in ("gate", "operator", "planner")
+    },
+    "GET /v1/admin/audit": only("admin"),
+    "GET /v1/venues/{venue_id:uuid}/audit": only("admin", "operator", scoped=True),
     # the dashboard's static files: public, they hold no data
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),

@@ -265,19 +265,21 @@ async def test_no_cancel_after_use_or_start(client: Client, world: World, conn: 
     assert await conn.fetchval("SELECT sum(booked) FROM slots") == 2
 
 
-async def test_no_shows_read_lazily_and_are_marked(
+async def test_no_shows_read_lazily_and_are_released(
     client: Client, world: World, conn: asyncpg.Connection
 ) -> None:
+    """Unused at its start + the late grace, a booking is a no-show and its places go
+    back to the slot (issue #18: walk-up sale of the slot under way)."""
     slots = await make_slots(client, world, capacity=10)
     (fresh,) = await make_slots(client, world, "b")
     await world.traveller("t")
-    gone = (await book(client, world, "t", slots[0]["id"])).json()
+    gone = (await book(client, world, "t", slots[0]["id"], 3)).json()
     kept = (await book(client, world, "t", fresh["id"])).json()
-    # the slot ended 31 minutes ago: past venue a's 30 minutes of late grace
+    # the slot started 31 minutes ago: past venue a's 30 minutes of late grace
     await conn.execute(
-        "UPDATE bookings SET starts_at = now() - interval '91 minutes',"
-        " ends_at = now() - interval '31 minutes', changed_at = now() - interval '2 hours'"
-        " WHERE id = $1",
+        "UPDATE bookings SET starts_at = now() - interval '31 minutes',"
+        " ends_at = now() + interval '29 minutes', created_at = now() - interval '1 day',"
+        " changed_at = now() - interval '2 hours' WHERE id = $1",
         uuid.UUID(gone["id"]),
     )
     auth = world.auth("traveller_t")
@@ -290,23 +292,36 @@ async def test_no_shows_read_lazily_and_are_marked(
         == "booked"
     )
 
-    assert await service.mark_no_shows(conn) == 1
+    assert await service.release_no_shows(conn) == 1
     row = await conn.fetchrow(
         "SELECT status, changed_at FROM bookings WHERE id = $1", uuid.UUID(gone["id"])
     )
     assert row["status"] == "no_show"
     assert row["changed_at"] > datetime.now(UTC) - timedelta(minutes=1)
+    # the three places are back on sale
+    assert (
+        await conn.fetchval("SELECT booked FROM slots WHERE id = $1", uuid.UUID(slots[0]["id"]))
+        == 0
+    )
     assert (
         await conn.fetchval("SELECT status FROM bookings WHERE id = $1", uuid.UUID(kept["id"]))
         == "booked"
     )
-    assert await service.mark_no_shows(conn) == 0
+    assert await service.release_no_shows(conn) == 0
     # within the grace it is not yet a no-show
     await conn.execute(
-        "UPDATE bookings SET ends_at = now() - interval '29 minutes' WHERE id = $1",
+        "UPDATE bookings SET starts_at = now() - interval '29 minutes',"
+        " created_at = now() - interval '1 day' WHERE id = $1",
         uuid.UUID(kept["id"]),
     )
-    assert await service.mark_no_shows(conn) == 0
+    assert await service.release_no_shows(conn) == 0
+    # a walk-up booking made after the start has its grace from when it was made
+    await conn.execute(
+        "UPDATE bookings SET starts_at = now() - interval '50 minutes',"
+        " created_at = now() - interval '10 minutes' WHERE id = $1",
+        uuid.UUID(kept["id"]),
+    )
+    assert await service.release_no_shows(conn) == 0
 
 
 async def test_periodic_loop_survives_errors() -> None:
@@ -432,3 +447,21 @@ async def test_openapi_lists_booking_routes(client: Client) -> None:
     assert "/v1/bookings" in paths
     assert "/v1/me/bookings" in paths
     assert "/v1/bookings/{booking_id}/cancel" in paths
+
+
+async def test_walk_up_until_end_minus_late_grace(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    """A slot under way stays on sale until its end less the venue's late grace (30 min)."""
+    await world.traveller("t")
+    await world.traveller("u")
+    now = datetime.now(UTC).replace(microsecond=0)
+    (under_way,) = await make_slots(client, world, start=now - timedelta(minutes=20))
+    r = await book(client, world, "t", under_way["id"])
+    assert r.status_code == 201, r.text
+    # the same slot 11 minutes later: its end (in 40 - 11 = 29 minutes) is within the grace
+    await conn.execute(
+        "UPDATE slots SET starts_at = starts_at - interval '11 minutes',"
+        " ends_at = ends_at - interval '11 minutes'"
+    )
+    assert_problem(await book(client, world, "u", under_way["id"]), 422, "bookings.outside_window")

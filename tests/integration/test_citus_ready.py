@@ -45,6 +45,7 @@ REFERENCE: frozenset[str] = frozenset(
         "planner_regions",
         "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
         "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
+        "lotteries",  # a few per venue and release day, read by every booking of that day
     }
 )
 
@@ -67,16 +68,27 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     # scans, so it lives on the traveller's shard; planner reads fan out (analytics)
     "flow_trips": ("traveller_id", "traveller"),
     "traveller_notifications": ("traveller_id", "traveller"),
+    # a traveller's waiting-list entries and lottery applications: their own reads and
+    # an accept (entry + booking) stay on their shard; an offer round reads a slot's
+    # queue across shards (the worker's, not the hot path)
+    "waitlist_entries": ("traveller_id", "traveller"),
+    "lottery_applications": ("traveller_id", "traveller"),
 }
 
 # Not distributed: table -> why.
 LOCAL: dict[str, str] = {
     "events": "the outbox: appended in the transaction of the change and read in order by "
     "the coordinator's webhook worker; no key a reader looks up by",
+    "allocation_jobs": "the allocation worker's queue (offer rounds, draws): inserted by "
+    "the rules in the transaction of the change, taken with SKIP LOCKED by the workers on "
+    "the coordinator; no key a reader looks up by",
     "flow_watermark": "the rollup advance's one-row horizon, read and written by the "
     "coordinator's advance only",
     "schema_migrations": "the migration runner's bookkeeping, on the coordinator only",
     "schema_functions": "the rule-file runner's bookkeeping, on the coordinator only",
+    "audit_log": "every admin and operator change, appended in the change's transaction "
+    "and read by admins: small, written and read on the coordinator only (a Citus local "
+    "table, like gate_counters)",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
     "reference table would need, no fan-out as a gate_id distribution would need)",
@@ -445,10 +457,11 @@ async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.C
     reference = {r["rel"] for r in calls if r["fn"] == "reference"}
     distributed = {r["rel"]: (r["col"], r["colocate"]) for r in calls if r["fn"] == "distributed"}
     local = {r["rel"] for r in calls if r["fn"] == "local"}
-    assert reference == REFERENCE | {"rollup_watermark"}
+    # rollup-named tables without a venue_id: the DP release days (0030) and a test stub
+    assert reference == REFERENCE | {"rollup_watermark", "flow_release_days"}
     assert local == set(LOCAL) - {"schema_migrations", "schema_functions"}
     rollups = sorted(t for t in distributed if t not in DISTRIBUTED and ROLLUP_NAME.search(t))
-    assert {"venue_rollup_daily", "venue_rollup_hourly"} <= set(rollups)
+    assert {"venue_rollup_daily", "venue_rollup_hourly", "flow_releases"} <= set(rollups)
     assert distributed[rollups[0]] == ("venue_id", "none")
     assert all(distributed[t] == ("venue_id", rollups[0]) for t in rollups[1:])
     assert {

@@ -12,10 +12,6 @@ from tests.integration.test_citus_ready import classify, read_schema
 from tests.support.citus_rules import RULES, Finding, Layout, Statement, check, statements
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("functions/bookings.sql:onecode_book_slot#33", "returning-mutable"): (
-        "the booking INSERT builds its JSON in RETURNING: being rewritten with the booking "
-        "outcome codes"
-    ),
     ("functions/flows.sql:flows_advance#18", "lateral-function-join"): (
         "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
         "split into co-located statements per traveller"
@@ -24,20 +20,15 @@ KNOWN: dict[tuple[str, str], str] = {
         "the retry lookup by (gate, scan_id) on scans fans out: to be answered from a "
         "ledger keyed by gate"
     ),
-    ("queries/bookings.sql:bookings_mark_no_shows", "update-stable-column"): (
-        "ends_at + make_interval(...) < now() in the sweep's UPDATE: being rewritten with "
-        "the time passed in"
-    ),
-    ("queries/flows.sql:flows_select_arrivals", "grouping-sets"): "planner rollups: region "
-    "totals by GROUPING SETS; being rewritten for differential privacy",
     ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
         "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
         "layout change that co-locates credentials with their traveller"
     ),
-    ("queries/flows.sql:flows_select_dwell", "grouping-sets"): "as arrivals",
-    ("queries/flows.sql:flows_select_feedback_venues", "grouping-sets"): "as arrivals",
-    ("queries/flows.sql:flows_select_od_links", "grouping-sets"): "as arrivals",
-    ("queries/flows.sql:flows_select_ratings", "grouping-sets"): "as arrivals",
+    ("queries/flows.sql:flows_select_feedback_venues", "grouping-sets"): (
+        "planner feedback: scope totals by GROUPING SETS (the flow indicators now read "
+        "the released cells, issue #16)"
+    ),
+    ("queries/flows.sql:flows_select_ratings", "grouping-sets"): "as feedback_venues",
 }
 
 

@@ -10,12 +10,15 @@ from datetime import timedelta
 import asyncpg
 
 from onecode.auth import ADMIN_ID, Kind, Principal
-from onecode.flows import service
+from onecode.flows import privacy, service
 from onecode.flows.rollup import advance
 from tests.conftest import World
 from tests.support.flows_data import D, Dataset, at, build
 
 ADMIN = Principal(kind=Kind.ADMIN, id=ADMIN_ID)
+# the release pipeline with an epsilon so large that OpenDP's noise is 0: the arithmetic
+EXACT = service.Privacy(1, privacy.Params(epsilon=1e9))
+EXACT_K10 = service.Privacy(10, privacy.Params(epsilon=1e9))
 TABLES = ("flow_visit_hours", "flow_occupancy_hours", "flow_dwell", "flow_trips")
 
 
@@ -39,42 +42,94 @@ async def _scope(
     return await service.resolve_scope(conn, ADMIN, region, venue)
 
 
+async def _hour_entries(conn: asyncpg.Connection, venue: uuid.UUID) -> dict[str, int]:
+    """The visit-set rollup of one venue: entries per local hour (the rollup itself)."""
+    rows = await conn.fetch(
+        "SELECT to_char(local_hour, 'YYYY-MM-DD\"T\"HH24:00') AS h, sum(entries) AS n"
+        " FROM flow_visit_hours WHERE venue_id = $1 GROUP BY 1",
+        venue,
+    )
+    return {r["h"]: int(r["n"]) for r in rows}
+
+
 async def test_arrivals_and_unique_visitors(conn: asyncpg.Connection, world: World) -> None:
     data = await _setup(conn, world)
     a = await _scope(conn, venue=data.venue_a)
-    hourly = await service.arrivals(conn, a, D, D, "hour", 1)
+    # the rollup: every accepted entry in its hour
+    assert await _hour_entries(conn, data.venue_a) == {
+        "2026-05-04T09:00": 12,
+        "2026-05-04T10:00": 9,
+        "2026-05-04T14:00": 15,
+        "2026-05-04T19:00": 15,
+    }
+    # released (noise-free here): hour grain counts each traveller once, in the hour of
+    # their first entry of the day at the venue (G3's 19:00 re-entry is not an arrival)
+    hourly = await service.arrivals(conn, a, D, D, "hour", 1, p=EXACT)
     got = {r.bucket: (r.visits, r.visitors) for r in hourly.rows if r.visits}
     assert got == {
         "2026-05-04T09:00": (12, 12),
         "2026-05-04T10:00": (9, 9),
         "2026-05-04T14:00": (15, 15),
-        "2026-05-04T19:00": (15, 15),
     }
     assert len(hourly.rows) == 24
-    assert (hourly.total_visits, hourly.total_visitors) == (51, 36)
+    assert (hourly.total_visits, hourly.total_visitors) == (36, 36)
+    assert hourly.window.noise is not None and hourly.window.noise.released_through == D
     region = await _scope(conn, region="CN-GZ")
-    daily = await service.arrivals(conn, region, D, D + timedelta(days=1), "day", 1)
+    daily = await service.arrivals(conn, region, D, D + timedelta(days=1), "day", 1, p=EXACT)
     assert [(r.bucket, r.visits, r.visitors) for r in daily.rows] == [
-        ("2026-05-04", 72, 36),  # A 51 + C: 12 entries and 9 check-ins
+        # visits: A 12 + 9 + 2 x 15, C 12 entries and 9 check-ins; visitors are
+        # traveller-venue-days (A 36, C 21), the unit of the release
+        ("2026-05-04", 72, 57),
         ("2026-05-05", 0, 0),  # B is in Yunnan
     ]
 
 
-async def test_small_cell_is_suppressed_and_not_recoverable(
+async def test_contributions_are_bounded_per_traveller_day(
+    conn: asyncpg.Connection, world: World
+) -> None:
+    """One traveller-day counts at most VENUES_PER_DAY venues and ENTRIES_PER_VISIT
+    entries at each: what bounds the sensitivity the noise is scaled to."""
+    data = await _setup(conn, world)
+    x = await world.venue("CN-GZ", "Fourth venue", requires_booking=False)
+    gate_x = await world.post(f"/v1/admin/venues/{x['id']}/gates", {"name": "gate x"})
+    t = data.g3[0]
+    for i in range(5):  # five more entries at A on D: still 2 count
+        await data.scan(conn, t, "a", "in", at(D, 20, i))
+    for venue in ("c", "b", "a"):  # G1[0] again at C and A (+1 entry each), then B
+        await data.scan(conn, data.g1[0], venue, "in", at(D, 21, 0))
+    await conn.execute(  # and a fourth venue of the day: not counted at all
+        "INSERT INTO scans (gate_id, scan_id, venue_id, traveller_id, direction, decision,"
+        " reason, party_size, device_time) VALUES ($1, gen_random_uuid(), $2, $3, 'in',"
+        " 'accept', 'ok', 1, $4)",
+        uuid.UUID(gate_x["id"]),
+        uuid.UUID(x["id"]),
+        data.g1[0],
+        at(D, 22, 0),
+    )
+    await advance(conn)
+    region = await _scope(conn, region="CN-GZ")
+    daily = await service.arrivals(conn, region, D, D, "day", 1, p=EXACT)
+    assert [(r.visits, r.visitors) for r in daily.rows] == [(74, 57)]
+    yunnan = await _scope(conn, region="CN-YN")
+    rows = (await service.arrivals(conn, yunnan, D, D, "day", 1, p=EXACT)).rows
+    assert [(r.visits, r.visitors) for r in rows] == [(1, 1)]
+    fourth = await _scope(conn, venue=uuid.UUID(x["id"]))
+    rows = (await service.arrivals(conn, fourth, D, D, "day", 1, p=EXACT)).rows
+    assert [(r.visits, r.visitors) for r in rows] == [(0, 0)]
+
+
+async def test_small_cell_is_suppressed_as_a_second_layer(
     conn: asyncpg.Connection, world: World
 ) -> None:
     data = await _setup(conn, world)
     a = await _scope(conn, venue=data.venue_a)
-    hourly = await service.arrivals(conn, a, D, D, "hour", 10)
+    hourly = await service.arrivals(conn, a, D, D, "hour", 10, p=EXACT_K10)
     cells = {r.bucket[11:13]: r for r in hourly.rows}
     assert cells["10"].suppressed and cells["10"].visits is None and cells["10"].visitors is None
-    # complementary: the smallest remaining non-empty hour (09h, 12 visits) goes too
-    assert cells["09"].suppressed and cells["09"].visits is None
-    assert (cells["14"].visits, cells["19"].visits) == (15, 15)
-    assert hourly.total_visits == 51
-    visible = sum(r.visits or 0 for r in hourly.rows)
-    hidden = [r for r in hourly.rows if r.suppressed]
-    assert len(hidden) == 2 and hourly.total_visits - visible == 21  # only the sum of two
+    assert (cells["09"].visits, cells["14"].visits, cells["11"].visits) == (12, 15, 0)
+    # what protects the 9 is the noise (tests/privacy), not this layer: without noise
+    # total - visible gives it back, which is why the release is never noise-free
+    assert hourly.total_visits == 36
 
 
 def test_hide_cells_rule() -> None:
@@ -97,78 +152,76 @@ def test_hide_cells_rule() -> None:
 async def test_od_dwell_origins_heatmap(conn: asyncpg.Connection, world: World) -> None:
     data = await _setup(conn, world)
     region = await _scope(conn, region="CN-GZ")
-    od = await service.od(conn, region, D, D, 1)
+    od = await service.od(conn, region, D, D, 1, p=EXACT)
     links = {(link.from_, link.to): link.trips for link in od.links}
     assert links == {(data.venue_a, data.venue_c): 12, (data.venue_c, data.venue_a): 9}
     assert od.total_trips == 21
     assert {n.id for n in od.nodes} == {data.venue_a, data.venue_c}
-    od10 = await service.od(conn, region, D, D, 10)
-    assert all(link.suppressed and link.trips is None for link in od10.links)
-    assert od10.total_trips == 21
+    od10 = await service.od(conn, region, D, D, 10, p=EXACT_K10)
+    # a link below k is left out, not named
+    assert [(link.from_, link.to, link.trips) for link in od10.links] == [
+        (data.venue_a, data.venue_c, 12)
+    ]
+    assert od10.total_trips == 12
 
     a = await _scope(conn, venue=data.venue_a)
-    dwell = await service.dwell(conn, a, D, D, 1)
+    dwell = await service.dwell(conn, a, D, D, 1, p=EXACT)
+    # each traveller's first in/out pair of the day at the venue
     assert [(b.label, b.visits) for b in dwell.bins] == [
         ("0-30", 9),
-        ("30-60", 15),
+        ("30-60", 0),
         ("60-120", 12),
         ("120-240", 0),
         ("240-480", 15),
         ("480+", 0),
     ]
-    assert dwell.total_visits == 51
+    assert dwell.total_visits == 36
     # C has entries without exits: no dwell is invented
     c = await _scope(conn, venue=data.venue_c)
-    assert (await service.dwell(conn, c, D, D, 1)).total_visits == 0
+    assert (await service.dwell(conn, c, D, D, 1, p=EXACT)).total_visits == 0
 
-    origins = await service.origins(conn, region, D, D, 1)
-    assert {(o.home_region, o.visitors) for o in origins.rows} == {
+    origins = await service.origins(conn, region, D, D, 1, p=EXACT)
+    assert [(o.home_region, o.visitors) for o in origins.rows] == [
+        ("CN-BJ", 24),
+        ("CN-SH", 18),
         ("unknown", 15),
-        ("CN-BJ", 12),
-        ("CN-SH", 9),
-    }
-    assert origins.total_visitors == 36
-    o10 = await service.origins(conn, region, D, D, 10)
-    assert {(o.home_region, o.visitors, o.suppressed) for o in o10.rows} == {
+        ("other", 0),
+    ]
+    assert origins.total_visitors == 57
+    o10 = await service.origins(conn, a, D, D, 10, p=EXACT_K10)
+    # CN-SH (9 at A) is below k: not named, inside "other"
+    assert [(o.home_region, o.visitors, o.suppressed) for o in o10.rows] == [
         ("unknown", 15, False),
-        ("CN-BJ", None, True),
-        ("CN-SH", None, True),
-    }
+        ("CN-BJ", 12, False),
+        ("other", None, True),
+    ]
 
-    heat = await service.heatmap(conn, a, D, D, 1)
+    heat = await service.heatmap(conn, a, D, D, 1, p=EXACT)
     assert len(heat.cells) == 168
     nonzero = {(h.weekday, h.hour): h.visits for h in heat.cells if h.visits}
-    assert nonzero == {(1, 9): 12, (1, 10): 9, (1, 14): 15, (1, 19): 15}
-    heat10 = await service.heatmap(conn, a, D, D, 10)
-    shown = {(h.weekday, h.hour): (h.visits, h.suppressed) for h in heat10.cells}
-    # 10h hidden; 09h too, or 51 - 15 - 15 - 12 would give it back against arrivals
-    assert shown[(1, 10)] == (None, True) and shown[(1, 9)] == (None, True)
-    assert shown[(1, 14)] == (15, False) and shown[(2, 9)] == (0, False)
+    assert nonzero == {(1, 9): 12, (1, 10): 9, (1, 14): 15}
+    # weekdays the range does not cover have no number at all
+    assert all(h.visits is None for h in heat.cells if h.weekday != 1)
 
 
 async def test_occupancy_levels(conn: asyncpg.Connection, world: World) -> None:
     data = await _setup(conn, world)
-    occ = await service.occupancy(conn, ADMIN, data.venue_a, D, 10)
+    occ = await service.occupancy(conn, ADMIN, data.venue_a, D, 10, p=EXACT_K10)
     by_hour = {h.hour: h for h in occ.hours}
-    assert (by_hour[9].inside, by_hour[9].level) == (24, "green")
-    # 10h: nine travellers came in, so its flows are hidden, and 09h complementarily
-    assert (by_hour[10].entries, by_hour[10].exits, by_hour[10].inside) == (None, None, 0)
-    assert by_hour[10].suppressed and by_hour[9].suppressed and by_hour[9].entries is None
-    occ1 = await service.occupancy(conn, ADMIN, data.venue_a, D, 1)
-    by_hour1 = {h.hour: h for h in occ1.hours}
-    assert (by_hour1[9].entries, by_hour1[9].inside, by_hour1[9].level) == (24, 24, "green")
-    assert (by_hour1[10].entries, by_hour1[10].exits, by_hour1[10].inside) == (9, 33, 0)
-    assert (by_hour[14].inside, by_hour[14].load, by_hour[14].level) == (90, 0.9, "orange")
-    assert by_hour[18].inside == 0 and by_hour[19].inside == 0
-    assert (occ.peak_inside, occ.peak_hour, occ.daily_entries) == (90, 14, 213)
+    # levels from the people inside (what anyone saw live), never the count itself
+    assert [(h.hour, h.level) for h in occ.hours if h.level != "green"] == [
+        (14, "orange"),
+        (15, "orange"),
+        (16, "orange"),
+        (17, "orange"),
+    ]
+    assert all(h.inside is None and h.load is None and h.exits is None for h in occ.hours)
+    # entries: the released arrivals (travellers), 9 at 10h is below k
+    assert (by_hour[9].entries, by_hour[14].entries, by_hour[19].entries) == (12, 15, 0)
+    assert by_hour[10].entries is None and by_hour[10].suppressed
+    assert (occ.peak_inside, occ.peak_hour, occ.daily_entries) == (None, 14, 36)
     assert occ.thresholds == {"yellow": 80, "orange": 90, "red": 95}
-    assert [h.hour for h in occ.hours if h.suppressed] == [9, 10]
-    # C on D: 21 travellers but the 08h hour has 9 (check-ins): that prefix is hidden,
-    # and 11h (the hour after it) hides its flows so inside - in + out cannot undo it
-    occ_c = await service.occupancy(conn, ADMIN, data.venue_c, D, 10)
-    c_hours = {h.hour: h for h in occ_c.hours}
-    assert c_hours[8].suppressed and c_hours[8].inside is None
-    assert c_hours[11].suppressed and c_hours[11].entries is None and c_hours[11].inside == 24
+    assert occ.noise is not None and occ.noise.released_through == D
 
 
 async def test_bookings_and_feedback(conn: asyncpg.Connection, world: World) -> None:
@@ -218,25 +271,34 @@ async def test_late_offline_upload_lands_in_its_hour(
     conn: asyncpg.Connection, world: World
 ) -> None:
     data = await _setup(conn, world)
-    a = await _scope(conn, venue=data.venue_a)
     t = data.g2[0]
     # uploaded after the advance, scanned at 16:30 on D and 17:10 out
     await data.scan(conn, t, "a", "in", at(D, 16, 30), offline=True)
     await data.scan(conn, t, "a", "out", at(D, 17, 10), offline=True)
-    before = await service.arrivals(conn, a, D, D, "hour", 1)
-    assert {r.bucket: r.visits for r in before.rows}["2026-05-04T16:00"] == 0
+    assert "2026-05-04T16:00" not in await _hour_entries(conn, data.venue_a)
     assert await advance(conn) == 2
-    after = await service.arrivals(conn, a, D, D, "hour", 1)
-    assert {r.bucket: r.visits for r in after.rows}["2026-05-04T16:00"] == 1
-    assert after.total_visits == 52 and after.total_visitors == 36
-    dwell = await service.dwell(conn, a, D, D, 1)
-    assert {x.label: x.visits for x in dwell.bins}["30-60"] == 16
+    assert (await _hour_entries(conn, data.venue_a))["2026-05-04T16:00"] == 1
+    dwell_sql = (
+        "SELECT minutes FROM flow_dwell WHERE traveller_id = $1 AND venue_id = $2 ORDER BY entry_at"
+    )
+    assert [r[0] for r in await conn.fetch(dwell_sql, t, data.venue_a)] == [20, 40]
     # a late in before an earlier-recorded out re-pairs: G1[0] gets an in at 09:50
     await data.scan(conn, data.g1[0], "a", "in", at(D, 9, 50), offline=True)
     await advance(conn)
-    dwell = await service.dwell(conn, a, D, D, 1)
-    bins = {x.label: x.visits for x in dwell.bins}
-    assert bins["60-120"] == 11 and bins["0-30"] == 10  # 09:50 -> 10:15 is 25 minutes
+    assert [r[0] for r in await conn.fetch(dwell_sql, data.g1[0], data.venue_a)] == [25]
+
+
+async def test_a_released_day_is_final(conn: asyncpg.Connection, world: World) -> None:
+    """Once released, a day's numbers never change: a later upload cannot be told apart
+    by asking again (the noise would otherwise be the same and the difference exact)."""
+    data = await _setup(conn, world)
+    a = await _scope(conn, venue=data.venue_a)
+    before = await service.arrivals(conn, a, D, D, "day", 1, p=EXACT)
+    for t in data.g3[:3]:
+        await data.scan(conn, t, "a", "in", at(D, 21, 0), offline=True)
+    await advance(conn)
+    after = await service.arrivals(conn, a, D, D, "day", 1, p=EXACT)
+    assert after.rows == before.rows and after.total_visits == before.total_visits
 
 
 async def test_erasure_keeps_origin_history(conn: asyncpg.Connection, world: World) -> None:
@@ -250,11 +312,12 @@ async def test_erasure_keeps_origin_history(conn: asyncpg.Connection, world: Wor
         await data.scan(conn, t, "a", "in", at(D, 21, 0))
     await advance(conn)
     region = await _scope(conn, region="CN-GZ")
-    origins = await service.origins(conn, region, D, D, 1)
+    origins = await service.origins(conn, region, D, D, 1, p=EXACT)
     assert {(o.home_region, o.visitors) for o in origins.rows} == {
+        ("CN-BJ", 24),
+        ("CN-SH", 18),
         ("unknown", 15),
-        ("CN-BJ", 12),
-        ("CN-SH", 9),
+        ("other", 0),
     }
 
 
@@ -281,9 +344,7 @@ async def test_in_flight_transaction_is_not_skipped(
         assert await advance(conn) == 0
     finally:
         await slow.close()
-    a = await _scope(conn, venue=data.venue_a)
-    hourly = await service.arrivals(conn, a, D, D, "hour", 1)
-    assert {r.bucket: r.visits for r in hourly.rows}["2026-05-04T22:00"] == 2
+    assert (await _hour_entries(conn, data.venue_a))["2026-05-04T22:00"] == 2
 
 
 async def test_concurrent_advances_do_not_double_count(
@@ -307,11 +368,9 @@ async def test_concurrent_advances_do_not_double_count(
     finally:
         for c in conns:
             await c.close()
-    a = await _scope(conn, venue=data.venue_a)
-    hourly = await service.arrivals(conn, a, D, D, "hour", 1)
-    cells = {r.bucket: r.visits for r in hourly.rows}
+    cells = await _hour_entries(conn, data.venue_a)
     assert cells["2026-05-04T09:00"] == 12 and cells["2026-05-04T23:00"] == 4
-    assert hourly.total_visits == 51 + 4
+    assert sum(cells.values()) == 51 + 4
     assert await conn.fetchval("SELECT rows_consumed FROM flow_watermark") == expected_rows + 4
 
 
@@ -323,8 +382,13 @@ async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, wo
     data = await _setup(conn, world)
     ids = [data.venue_a, data.venue_c]
     calls: dict[str, tuple[object, ...]] = {
-        "flows_select_arrivals": (ids, D, D, "hour"),
         "flows_select_occupancy": (data.venue_a, D),
+        "flows_select_release_truth": (D, ids, 3, 2, 3),
+        "flows_select_release_venues": (D,),
+        "flows_select_closed_days": (D, D, 0.0),
+        "flows_select_released": (ids, D, D, "visits"),
+        "flows_select_released_links": (ids, D, D, [str(i) for i in ids]),
+        "flows_select_release_days": (D, D),
     }
     for name in Q().names():
         if name.startswith("flows_select_") and name not in calls:
@@ -333,10 +397,11 @@ async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, wo
                 "flows_select_region_path",
                 "flows_select_venue_path",
                 "flows_select_scope_venues",
+                "flows_select_release_day",
             }:
                 continue
             calls[name] = (ids, D, D)
-    assert len(calls) == 10
+    assert len(calls) == 11
     raw = re.compile(r"\bon (scans|checkins)\b")
     for name, args in calls.items():
         plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q()[name], *args))

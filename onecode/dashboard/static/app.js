@@ -367,15 +367,18 @@
     noteK(d);
     var cap = d.capacity_instant;
     var th = d.thresholds || {};
-    var cats = [], inside = [], supCats = [], points = 0, max = 0;
+    var cats = [], inside = [], supCats = [], points = 0, max = 0, byLevel = false, lv = [];
+    var y80 = (th.yellow || 80) / 100, y90 = (th.orange || 90) / 100, y95 = (th.red || 95) / 100;
+    // planners get the crowd level of each hour, not a count (issue #16): drawn inside its band
+    var LEVEL_AT = { green: y80 / 2, yellow: (y80 + y90) / 2, orange: (y90 + y95) / 2, red: (y95 + 1) / 2 };
     rowsOf(d).forEach(function (r) {
       var c = fmtHour(r.hour), v = r.inside;
-      cats.push(c);
-      if (isSuppressed(r, v)) { inside.push(null); supCats.push(c); return; }
+      cats.push(c); lv.push(r.level);
+      if ((v === null || v === undefined) && r.level && cap) { v = Math.round(LEVEL_AT[r.level] * cap); byLevel = true; }
+      else if (isSuppressed(r, v)) { inside.push(null); supCats.push(c); return; }
       inside.push(v); points++;
       if (v > max) max = v;
     });
-    var y80 = (th.yellow || 80) / 100, y90 = (th.orange || 90) / 100, y95 = (th.red || 95) / 100;
     var top = Math.max(cap || 0, max) * 1.05 || 10;
     var series = [{
       name: "inside", type: "line", data: inside, step: false, symbolSize: 3, connectNulls: false,
@@ -409,8 +412,8 @@
       visualMap: levels,
       tooltip: { trigger: "axis", renderMode: "richText", confine: true, formatter: function (ps) {
         var i = ps[0].dataIndex;
-        var v = supCats.indexOf(cats[i]) >= 0 ? supLabel() : inside[i] + " inside" +
-          (cap ? " (" + Math.round(100 * inside[i] / cap) + "% of " + cap + ")" : "");
+        var v = supCats.indexOf(cats[i]) >= 0 ? supLabel() : byLevel ? "crowd level " + lv[i] :
+          inside[i] + " inside" + (cap ? " (" + Math.round(100 * inside[i] / cap) + "% of " + cap + ")" : "");
         return cats[i] + "  " + v;
       } },
       grid: { left: 48, right: 16, top: 16, bottom: 40 },
@@ -418,7 +421,8 @@
       yAxis: { type: "value", max: Math.ceil(top), minInterval: 1 },
       series: series
     }, true);
-    finish("occupancy", points, supCats.length, d.name + ", " + d.date + " (" + d.timezone + "): people inside at the end of each hour" +
+    finish("occupancy", points, supCats.length, d.name + ", " + d.date + " (" + d.timezone + "): " +
+      (byLevel ? "crowd level at the end of each hour (levels, not counts)" : "people inside at the end of each hour") +
       (d.peak_inside !== null && d.peak_inside !== undefined ? "; peak " + d.peak_inside + " at " + fmtHour(d.peak_hour) : "") + ".");
   }
 

@@ -1,0 +1,1 @@
+"""The audit trail: every admin and operator change, who, what, before -> after, when."""

@@ -1,0 +1,1 @@
+"""Operations: list, change, deactivate, revoke and audit what an operator runs (issue 17)."""

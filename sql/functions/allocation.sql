@@ -1,0 +1,489 @@
+-- Fair allocation rules (issue #18; docs/allocation.md): the walk-in hold, the waiting
+-- list (join, leave, offer rounds, accept), the no-show release and lotteries.
+-- Applied by `onecode migrate` (CREATE OR REPLACE). Every function takes the time as
+-- p_now (tests move it; Citus wants no now() beside column references in an UPDATE) and
+-- answers a domain outcome code; onecode/allocation/outcomes.py maps it to HTTP.
+--
+-- Lock order, everywhere: a job row, then the slot row, then waiting-list entries, then
+-- bookings. An offer round and an accept both take the slot row first, so they never
+-- deadlock, and everything that moves a slot's counters is serialized on that row.
+
+-- Places of a slot still kept for walk-ins at p_now: the venue's share of the capacity
+-- less what walk-in bookings already use, until walkin_release_min before the start,
+-- when the rest frees into general sale.
+CREATE OR REPLACE FUNCTION onecode_walkin_hold(
+    p_capacity integer, p_quota_pct integer, p_walkin_booked integer,
+    p_starts_at timestamptz, p_release_min integer, p_now timestamptz
+) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN p_starts_at - p_now <= make_interval(mins => p_release_min) THEN 0
+        ELSE greatest((p_capacity * p_quota_pct) / 100 - p_walkin_booked, 0)
+    END;
+$$;
+
+-- Places freed on a slot (a cancellation, a capacity raised, a no-show released, an
+-- offer left or declined): when someone waits, every free place is held from general
+-- sale at once (in the caller's transaction) and an offer round is queued; the round
+-- offers them in order and gives back what nobody waiting can take. Returns the places
+-- held for the waiting list. Called by the bookings and slots rules (helper `ops` too).
+CREATE OR REPLACE FUNCTION onecode_places_freed(p_slot uuid) RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_held integer := 0;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
+                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+        RETURN 0;
+    END IF;
+    UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
+     WHERE s.id = p_slot
+    RETURNING s.held INTO v_held;
+    PERFORM onecode_queue_offer_round(p_slot, now());
+    RETURN coalesce(v_held, 0);
+END;
+$$;
+
+-- Queue an offer round for the slot at p_at, unless one is queued already by then
+-- (a duplicate that slips through is harmless: a round is idempotent).
+CREATE OR REPLACE FUNCTION onecode_queue_offer_round(p_slot uuid, p_at timestamptz)
+RETURNS void
+LANGUAGE sql VOLATILE AS $$
+    INSERT INTO allocation_jobs (kind, slot_id, run_at)
+    SELECT 'offer', p_slot, p_at
+     WHERE NOT EXISTS (SELECT 1 FROM allocation_jobs j
+                        WHERE j.kind = 'offer' AND j.slot_id = p_slot AND j.run_at <= p_at);
+$$;
+
+-- One offer round for a slot: expire offers past their time (and every live entry once
+-- the slot's sale has closed), then offer the free places to the first waiting entries
+-- that fit, in order, each until p_now + the venue's offer_expiry_min (at most until the
+-- sale closes). A waiting traveller who meanwhile reached the real-name limit is passed
+-- over (their entry expires). slots.held becomes the places under open offers; the rest
+-- goes back to general sale. Queues the next round for the first expiry.
+CREATE OR REPLACE FUNCTION onecode_offer_round(p_slot uuid, p_now timestamptz)
+RETURNS TABLE (offers integer, expired integer, next_run timestamptz)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_slot    record;
+    v_closes  timestamptz;
+    v_closed  boolean;
+    v_open    integer;
+    v_free    integer;
+    v_offers  integer := 0;
+    v_expired integer := 0;
+    v_count   integer;
+    v_next    timestamptz;
+    v_until   timestamptz;
+    r         record;
+BEGIN
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
+           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
+           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_slot
+       FOR UPDATE OF s;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 0, 0, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
+    v_closed := p_now >= v_closes;
+
+    FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
+                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+    LOOP
+        UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
+         WHERE w.traveller_id = r.traveller_id AND w.id = r.id
+           AND w.state IN ('waiting', 'offer');
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_expired := v_expired + v_count;
+    END LOOP;
+
+    SELECT coalesce(sum(w.party_size), 0) INTO v_open FROM waitlist_entries w
+     WHERE w.slot_id = p_slot AND w.state = 'offer';
+    v_free := v_slot.capacity - v_slot.booked - v_open
+              - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct,
+                                    v_slot.walkin_booked, v_slot.starts_at,
+                                    v_slot.walkin_release_min, p_now);
+    v_until := least(p_now + make_interval(mins => v_slot.offer_expiry_min), v_closes);
+
+    IF NOT v_closed AND v_free > 0 THEN
+        FOR r IN SELECT w.traveller_id, w.id, w.party_size, w.local_day, w.position
+                   FROM waitlist_entries w
+                  WHERE w.slot_id = p_slot AND w.state = 'waiting'
+                  ORDER BY w.position
+        LOOP
+            EXIT WHEN v_free <= 0;
+            CONTINUE WHEN r.party_size > v_free;
+            SELECT count(*) INTO v_count FROM bookings b
+             WHERE b.traveller_id = r.traveller_id AND b.venue_id = v_slot.venue_id
+               AND b.local_day = r.local_day AND b.status <> 'cancelled';
+            IF v_count >= v_slot.bookings_per_day THEN
+                UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
+                 WHERE w.traveller_id = r.traveller_id AND w.id = r.id AND w.state = 'waiting';
+                v_expired := v_expired + 1;
+                CONTINUE;
+            END IF;
+            UPDATE waitlist_entries w
+               SET state = 'offer', offered_at = p_now, expires_at = v_until, changed_at = p_now
+             WHERE w.traveller_id = r.traveller_id AND w.id = r.id AND w.state = 'waiting';
+            IF FOUND THEN
+                v_free := v_free - r.party_size;
+                v_open := v_open + r.party_size;
+                v_offers := v_offers + 1;
+                PERFORM onecode_emit_event(
+                    'waitlist.offer_made', v_slot.region_code, v_slot.venue_id,
+                    jsonb_build_object('entry_id', r.id, 'slot_id', p_slot,
+                                       'party_size', r.party_size, 'expires_at', v_until,
+                                       'position', r.position),
+                    r.traveller_id);
+            END IF;
+        END LOOP;
+    END IF;
+
+    UPDATE slots s SET held = v_open WHERE s.id = p_slot;
+
+    SELECT min(w.expires_at) INTO v_next FROM waitlist_entries w
+     WHERE w.slot_id = p_slot AND w.state = 'offer';
+    IF v_next IS NULL AND NOT v_closed AND EXISTS (
+        SELECT 1 FROM waitlist_entries w WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+        v_next := v_closes;  -- nobody holds an offer: the waiting entries end at the close
+    END IF;
+    IF v_next IS NOT NULL THEN
+        PERFORM onecode_queue_offer_round(p_slot, v_next);
+    END IF;
+    RETURN QUERY SELECT v_offers, v_expired, v_next;
+END;
+$$;
+
+-- A waiting-list entry as its traveller sees it (a live entry past the sale's close
+-- reads as expired before the round has written it).
+CREATE OR REPLACE FUNCTION onecode_waitlist_json(p_entry waitlist_entries, p_now timestamptz)
+RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', p_entry.id, 'slot_id', p_entry.slot_id, 'venue_id', p_entry.venue_id,
+        'local_day', p_entry.local_day, 'party_size', p_entry.party_size,
+        'state', CASE WHEN p_entry.state IN ('waiting', 'offer')
+                           AND (p_now >= s.ends_at - make_interval(mins => v.late_grace_min)
+                                OR (p_entry.state = 'offer' AND p_entry.expires_at <= p_now))
+                      THEN 'expired' ELSE p_entry.state END,
+        'position', p_entry.position, 'source', p_entry.source,
+        'ahead', CASE WHEN p_entry.state = 'waiting' THEN
+                     (SELECT count(*) FROM waitlist_entries o
+                       WHERE o.slot_id = p_entry.slot_id AND o.state IN ('waiting', 'offer')
+                         AND o.position < p_entry.position) END,
+        'offered_at', p_entry.offered_at,
+        'expires_at', CASE WHEN p_entry.state = 'offer' THEN p_entry.expires_at END,
+        'booking_id', p_entry.booking_id, 'created_at', p_entry.created_at,
+        'starts_at', s.starts_at, 'ends_at', s.ends_at)
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_entry.slot_id;
+$$;
+
+-- Join the waiting list of a full slot. Outcomes: joined (body the entry),
+-- slot_not_found, party_too_large {max_party_size}, sale_closed, outside_window
+-- {booking_window_days}, lottery_open, slot_not_full (book instead), already_waiting
+-- (body the live entry), daily_limit {bookings_per_day}: live bookings plus live
+-- entries of the traveller at the venue that day are held to the real-name limit.
+CREATE OR REPLACE FUNCTION onecode_join_waitlist(
+    p_traveller uuid, p_slot uuid, p_party integer, p_now timestamptz
+) RETURNS TABLE (outcome text, body jsonb)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_slot  record;
+    v_entry waitlist_entries%ROWTYPE;
+    v_count integer;
+BEGIN
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
+           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
+           (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
+           (p_now AT TIME ZONE v.timezone)::date AS today,
+           EXISTS (SELECT 1 FROM lotteries l
+                    WHERE l.venue_id = s.venue_id AND l.state = 'open'
+                      AND l.local_day = (s.starts_at AT TIME ZONE v.timezone)::date) AS lottery
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = p_slot;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF p_party > v_slot.max_party_size THEN
+        RETURN QUERY SELECT 'party_too_large'::text,
+                            jsonb_build_object('max_party_size', v_slot.max_party_size);
+        RETURN;
+    END IF;
+    IF p_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
+        RETURN QUERY SELECT 'sale_closed'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
+        RETURN QUERY SELECT 'outside_window'::text,
+                            jsonb_build_object('booking_window_days', v_slot.booking_window_days);
+        RETURN;
+    END IF;
+    IF v_slot.lottery THEN
+        RETURN QUERY SELECT 'lottery_open'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    SELECT * INTO v_entry FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.slot_id = p_slot
+       AND w.state IN ('waiting', 'offer');
+    IF FOUND THEN
+        RETURN QUERY SELECT 'already_waiting'::text, onecode_waitlist_json(v_entry, p_now);
+        RETURN;
+    END IF;
+    IF v_slot.capacity - v_slot.booked - v_slot.held
+       - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct, v_slot.walkin_booked,
+                             v_slot.starts_at, v_slot.walkin_release_min, p_now) >= p_party THEN
+        RETURN QUERY SELECT 'slot_not_full'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    -- the same lock as a booking of this traveller, venue and day
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+        'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/'
+        || v_slot.local_day::text, 0));
+    SELECT (SELECT count(*) FROM bookings b
+             WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
+               AND b.local_day = v_slot.local_day AND b.status <> 'cancelled')
+         + (SELECT count(*) FROM waitlist_entries w
+             WHERE w.traveller_id = p_traveller AND w.venue_id = v_slot.venue_id
+               AND w.local_day = v_slot.local_day AND w.state IN ('waiting', 'offer'))
+      INTO v_count;
+    IF v_count >= v_slot.bookings_per_day THEN
+        RETURN QUERY SELECT 'daily_limit'::text,
+                            jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
+        RETURN;
+    END IF;
+    INSERT INTO waitlist_entries AS w (id, traveller_id, slot_id, venue_id, local_day,
+                                       party_size, position, created_at, changed_at)
+    VALUES (gen_random_uuid(), p_traveller, p_slot, v_slot.venue_id, v_slot.local_day,
+            p_party, nextval('waitlist_position_seq'), p_now, p_now)
+    RETURNING * INTO v_entry;
+    RETURN QUERY SELECT 'joined'::text, onecode_waitlist_json(v_entry, p_now);
+END;
+$$;
+
+-- Leave the waiting list (an open offer is declined: its places go to the next in
+-- line). Outcomes: left (body the entry); entry_not_found; an entry already booked,
+-- expired or left answers left with the entry as it is (leaving twice changes nothing).
+CREATE OR REPLACE FUNCTION onecode_leave_waitlist(
+    p_traveller uuid, p_entry uuid, p_now timestamptz
+) RETURNS TABLE (outcome text, body jsonb)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_slot  uuid;
+    v_entry waitlist_entries%ROWTYPE;
+    v_was   text;
+BEGIN
+    SELECT w.slot_id INTO v_slot FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM slots s WHERE s.id = v_slot FOR UPDATE;
+    SELECT * INTO v_entry FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
+    v_was := v_entry.state;
+    IF v_was IN ('waiting', 'offer') THEN
+        UPDATE waitlist_entries w SET state = 'left', changed_at = p_now
+         WHERE w.traveller_id = p_traveller AND w.id = p_entry
+        RETURNING * INTO v_entry;
+        IF v_was = 'offer' THEN
+            UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0)
+             WHERE s.id = v_slot;
+            PERFORM onecode_places_freed(v_slot);
+        END IF;
+    END IF;
+    RETURN QUERY SELECT 'left'::text, onecode_waitlist_json(v_entry, p_now);
+END;
+$$;
+
+-- Accept an offer: the held places become a booking (channel 'waitlist'), atomically.
+-- Idempotent: accepting again answers the same booking (replayed). Outcomes: booked
+-- (body the booking), entry_not_found, no_offer {state}, offer_expired, daily_limit
+-- {bookings_per_day}, slot_full (capacity was lowered under the offer: the offer is void).
+CREATE OR REPLACE FUNCTION onecode_accept_offer(
+    p_traveller uuid, p_entry uuid, p_now timestamptz
+) RETURNS TABLE (outcome text, body jsonb, replayed boolean)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_slot_id uuid;
+    v_slot    record;
+    v_entry   waitlist_entries%ROWTYPE;
+    v_booking record;
+    v_count   integer;
+BEGIN
+    SELECT w.slot_id INTO v_slot_id FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb, false;
+        RETURN;
+    END IF;
+    -- the slot row first (the lock order of every allocation rule), then the entry
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.bookings_per_day
+      INTO v_slot
+      FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.id = v_slot_id
+       FOR UPDATE OF s;
+    SELECT * INTO v_entry FROM waitlist_entries w
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
+
+    IF v_entry.state = 'booked' THEN
+        RETURN QUERY SELECT 'booked'::text, onecode_booking_json(b), true
+          FROM bookings b WHERE b.traveller_id = p_traveller AND b.id = v_entry.booking_id;
+        RETURN;
+    END IF;
+    IF v_entry.state <> 'offer' THEN
+        RETURN QUERY SELECT 'no_offer'::text, jsonb_build_object('state', v_entry.state), false;
+        RETURN;
+    END IF;
+    IF v_entry.expires_at <= p_now THEN
+        RETURN QUERY SELECT 'offer_expired'::text, '{}'::jsonb, false;
+        RETURN;
+    END IF;
+
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+        'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/'
+        || v_entry.local_day::text, 0));
+    SELECT count(*) INTO v_count FROM bookings b
+     WHERE b.traveller_id = p_traveller AND b.venue_id = v_slot.venue_id
+       AND b.local_day = v_entry.local_day AND b.status <> 'cancelled';
+    IF v_count >= v_slot.bookings_per_day THEN
+        RETURN QUERY SELECT 'daily_limit'::text,
+                            jsonb_build_object('bookings_per_day', v_slot.bookings_per_day), false;
+        RETURN;
+    END IF;
+
+    UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
+     WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
+       AND s.booked + v_entry.party_size <= s.capacity;
+    IF NOT FOUND THEN
+        UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
+         WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+        UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0) WHERE s.id = v_slot_id;
+        RETURN QUERY SELECT 'slot_full'::text, '{}'::jsonb, false;
+        RETURN;
+    END IF;
+    INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                               starts_at, ends_at, local_day, channel, created_at, changed_at)
+    VALUES (gen_random_uuid(), p_traveller, v_slot_id, v_slot.venue_id, v_entry.party_size,
+            v_slot.starts_at, v_slot.ends_at, v_entry.local_day, 'waitlist', p_now, p_now)
+    RETURNING b.* INTO v_booking;
+    UPDATE waitlist_entries w SET state = 'booked', booking_id = v_booking.id, changed_at = p_now
+     WHERE w.traveller_id = p_traveller AND w.id = p_entry;
+    RETURN QUERY SELECT 'booked'::text, onecode_booking_json(v_booking), false;
+END;
+$$;
+
+-- A booking as its traveller sees it (the shape of POST /v1/bookings).
+CREATE OR REPLACE FUNCTION onecode_booking_json(p_booking bookings) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'id', p_booking.id, 'status', p_booking.status, 'slot_id', p_booking.slot_id,
+        'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
+        'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
+        'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
+        'channel', p_booking.channel);
+$$;
+
+-- The no-show release: a booking still unused at its start (or its making, for a
+-- walk-up booking made later) + the venue's late grace becomes no_show and its places
+-- return to the slot, for the waiting list first and then walk-up sale. At most p_limit
+-- bookings per call (the caller repeats while it gets p_limit), so no sweep holds slot
+-- rows for long. Returns how many were released.
+CREATE OR REPLACE FUNCTION onecode_release_no_shows(p_now timestamptz, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    r       record;
+    v_done  integer := 0;
+    v_slots uuid[] := '{}';
+    v_slot  uuid;
+BEGIN
+    FOR r IN SELECT b.traveller_id, b.id, b.slot_id
+               FROM bookings b JOIN venues v ON v.id = b.venue_id
+              WHERE b.status = 'booked'
+                AND b.starts_at < p_now
+                AND greatest(b.starts_at, b.created_at)
+                    + make_interval(mins => v.late_grace_min::integer) <= p_now
+              ORDER BY b.starts_at
+              LIMIT p_limit
+    LOOP
+        -- the slot row first (lock order), then the booking; a gate marking it used
+        -- meanwhile wins (status is no longer 'booked')
+        PERFORM 1 FROM slots s WHERE s.id = r.slot_id FOR UPDATE;
+        WITH released AS (
+            UPDATE bookings b SET status = 'no_show', changed_at = p_now
+             WHERE b.traveller_id = r.traveller_id AND b.id = r.id AND b.status = 'booked'
+            RETURNING b.slot_id, b.party_size, b.channel
+        )
+        UPDATE slots s
+           SET booked = s.booked - x.party_size,
+               walkin_booked = CASE WHEN x.channel = 'walkin'
+                                    THEN greatest(s.walkin_booked - x.party_size, 0)
+                                    ELSE s.walkin_booked END
+          FROM released x
+         WHERE s.id = x.slot_id;
+        IF FOUND THEN
+            v_done := v_done + 1;
+            IF NOT r.slot_id = ANY (v_slots) THEN
+                v_slots := v_slots || r.slot_id;
+            END IF;
+        END IF;
+    END LOOP;
+    FOREACH v_slot IN ARRAY v_slots LOOP
+        PERFORM onecode_places_freed(v_slot);
+    END LOOP;
+    RETURN v_done;
+END;
+$$;
+
+-- Cancel an own booking before its slot starts: the places are freed (and offered to
+-- the waiting list). Outcomes: cancelled (body the booking), booking_not_found,
+-- already_cancelled (body), already_used, too_late.
+CREATE OR REPLACE FUNCTION onecode_cancel_booking(
+    p_traveller uuid, p_booking uuid, p_now timestamptz
+) RETURNS TABLE (outcome text, body jsonb)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_booking bookings%ROWTYPE;
+BEGIN
+    SELECT * INTO v_booking FROM bookings b
+     WHERE b.traveller_id = p_traveller AND b.id = p_booking;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'booking_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
+    UPDATE bookings b
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+     WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
+       AND b.starts_at > p_now
+    RETURNING b.* INTO v_booking;
+    IF NOT FOUND THEN
+        SELECT * INTO v_booking FROM bookings b
+         WHERE b.traveller_id = p_traveller AND b.id = p_booking;
+        RETURN QUERY SELECT CASE v_booking.status
+                                WHEN 'cancelled' THEN 'already_cancelled'
+                                WHEN 'used' THEN 'already_used'
+                                ELSE 'too_late' END,
+                            onecode_booking_json(v_booking);
+        RETURN;
+    END IF;
+    UPDATE slots s
+       SET booked = s.booked - v_booking.party_size,
+           walkin_booked = CASE WHEN v_booking.channel = 'walkin'
+                                THEN greatest(s.walkin_booked - v_booking.party_size, 0)
+                                ELSE s.walkin_booked END
+     WHERE s.id = v_booking.slot_id;
+    PERFORM onecode_places_freed(v_booking.slot_id);
+    RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
+END;
+$$;
