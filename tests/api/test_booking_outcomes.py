@@ -46,6 +46,24 @@ async def _unknown(client: Client, world: World, conn: asyncpg.Connection) -> As
     return Ask("t", str(uuid.uuid4()))
 
 
+async def _inactive(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
+    (slot,) = await make_slots(client, world, capacity=100)
+    await conn.execute(
+        "UPDATE venues SET active = false, deactivated_at = now() WHERE id = $1",
+        uuid.UUID(world.ids["venue_a"]),
+    )
+    return Ask("t", slot["id"])
+
+
+async def _cancelled(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
+    (slot,) = await make_slots(client, world, capacity=100)
+    await conn.execute(
+        "UPDATE slots SET cancelled_at = now(), cancel_reason = 'storm' WHERE id = $1",
+        uuid.UUID(slot["id"]),
+    )
+    return Ask("t", slot["id"])
+
+
 async def _too_large(client: Client, world: World, conn: asyncpg.Connection) -> Ask:
     (slot,) = await make_slots(client, world, capacity=100)
     return Ask("t", slot["id"], 11)  # the venue's max_party_size is 10
@@ -109,6 +127,18 @@ async def _reused(client: Client, world: World, conn: asyncpg.Connection) -> Ask
 CASES: dict[Outcome, tuple[Setup, int, str, str]] = {
     Outcome.BOOKED: (_fresh, 201, "", ""),
     Outcome.SLOT_NOT_FOUND: (_unknown, 404, "slots.not_found", "No such slot."),
+    Outcome.VENUE_INACTIVE: (
+        _inactive,
+        409,
+        "venues.inactive",
+        "This venue is closed: it takes no bookings.",
+    ),
+    Outcome.SLOT_CANCELLED: (
+        _cancelled,
+        409,
+        "slots.cancelled",
+        "This slot has been cancelled by the venue.",
+    ),
     Outcome.PARTY_TOO_LARGE: (
         _too_large,
         422,
