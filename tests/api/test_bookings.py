@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 
 from onecode.bookings import service
 from tests.conftest import ADMIN, World
+from tests.support.db import fetch_row
 from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
@@ -293,8 +294,8 @@ async def test_no_shows_read_lazily_and_are_released(
     )
 
     assert await service.release_no_shows(conn) == 1
-    row = await conn.fetchrow(
-        "SELECT status, changed_at FROM bookings WHERE id = $1", uuid.UUID(gone["id"])
+    row = await fetch_row(
+        conn, "SELECT status, changed_at FROM bookings WHERE id = $1", uuid.UUID(gone["id"])
     )
     assert row["status"] == "no_show"
     assert row["changed_at"] > datetime.now(UTC) - timedelta(minutes=1)

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import ADMIN, World
+from tests.support.db import fetch_row
 from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
@@ -150,7 +151,7 @@ async def test_first_answer_time_is_fixed_under_repeated_answers(
     assert all(r.status_code == 200 for r in results)
     first_times = {r.json()["answered_at"] for r in results}
     assert len(first_times) == 1  # every answer saw the same first-answer time
-    row = await conn.fetchrow("SELECT answered_at, answer_updated_at FROM complaints")
+    row = await fetch_row(conn, "SELECT answered_at, answer_updated_at FROM complaints")
     assert row["answered_at"] <= row["answer_updated_at"]
 
 
@@ -247,5 +248,5 @@ async def test_bad_complaint_input_is_a_clean_4xx(
     assert_problem(await client.get("/v1/venues/not-a-uuid/complaints", headers=op), 404)
     for params in ({"limit": 0}, {"limit": 1000}, {"limit": "x"}):
         assert_problem(await client.get("/v1/me/complaints", params=params, headers=auth), 400)
-    row = await conn.fetchrow("SELECT answer_rating, answer FROM complaints")
+    row = await fetch_row(conn, "SELECT answer_rating, answer FROM complaints")
     assert (row["answer_rating"], row["answer"]) == (None, "Sorry")

@@ -26,6 +26,7 @@ from onecode.identity import routes as identity_routes
 from onecode.identity.service import credential_status, generation_reason
 from onecode.settings import Settings
 from tests.conftest import World, bearer
+from tests.support.db import fetch_row
 from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
@@ -83,7 +84,8 @@ async def test_rotation_revokes_every_earlier_generation(
     )
     # GET /v1/me/code now serves the new generation
     assert await world.code("a") == rotated["code"]
-    row = await conn.fetchrow(
+    row = await fetch_row(
+        conn,
         "SELECT generation, suffix_secret, changed_at FROM credentials WHERE traveller_id = $1",
         traveller_id,
     )
@@ -103,7 +105,8 @@ async def test_racing_rotations_each_get_their_own_generation(
     assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
     generations = sorted(r.json()["generation"] for r in answers)
     assert generations == list(range(2, n + 2))
-    row = await conn.fetchrow(
+    row = await fetch_row(
+        conn,
         "SELECT generation, suffix_secret FROM credentials WHERE traveller_id = $1",
         uuid.UUID(reg["traveller_id"]),
     )
@@ -222,11 +225,11 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     assert r.status_code == 204, r.text
     assert r.content == b""
 
-    row = await conn.fetchrow("SELECT * FROM travellers WHERE id = $1", traveller_id)
+    row = await fetch_row(conn, "SELECT * FROM travellers WHERE id = $1", traveller_id)
     assert row["display_name"] is None and row["home_region"] is None
     assert row["erased_at"] is not None
-    cred_row = await conn.fetchrow(
-        "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
+    cred_row = await fetch_row(
+        conn, "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
     )
     assert cred_row["revoked_all"] is True
     assert cred_row["changed_at"] >= row["erased_at"]
@@ -266,7 +269,8 @@ async def test_erasure_racing_rotations_leaves_no_valid_code(
     assert answers[5].status_code == 204
     # a rotation either won before the erasure or was refused; never a 500
     assert {r.status_code for r in answers} <= {200, 204, 401, 404}, [r.text for r in answers]
-    row = await conn.fetchrow(
+    row = await fetch_row(
+        conn,
         "SELECT cred_id, generation, revoked_all FROM credentials WHERE traveller_id = $1",
         uuid.UUID(reg["traveller_id"]),
     )

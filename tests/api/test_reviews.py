@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import World
+from tests.support.db import fetch_row
 from tests.support.problems import assert_problem
 from tests.support.visits import insert_entry_scan
 
@@ -121,8 +122,10 @@ async def test_ratings_are_exact_and_public(
     page = (await client.get(_path(world))).json()
     assert page["rating"] == 3.33 and page["rating_count"] == 3
     assert [x["rating"] for x in page["reviews"]] == [1, 4, 5]  # newest first
-    row = await conn.fetchrow(
-        "SELECT rating_sum, rating_count FROM venues WHERE id = $1", uuid.UUID(world.ids["venue_a"])
+    row = await fetch_row(
+        conn,
+        "SELECT rating_sum, rating_count FROM venues WHERE id = $1",
+        uuid.UUID(world.ids["venue_a"]),
     )
     assert (row["rating_sum"], row["rating_count"]) == (10, 3)
     # venue b untouched

@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import World, bearer
+from tests.support.db import fetch_row
 from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
@@ -60,7 +61,7 @@ async def test_an_accepted_gate_entry_allows_one_review(
         403,
         "reviews.no_visit",
     )
-    row = await conn.fetchrow(
-        "SELECT rating_sum, rating_count FROM venues WHERE id = $1", uuid.UUID(park["id"])
+    row = await fetch_row(
+        conn, "SELECT rating_sum, rating_count FROM venues WHERE id = $1", uuid.UUID(park["id"])
     )
     assert (row["rating_sum"], row["rating_count"]) == (5, 1)
