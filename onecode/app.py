@@ -13,14 +13,20 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from onecode import __version__
-from onecode.auth import TokenCache, ensure_admin_token, provide_principal
+from onecode.auth import (
+    GateSightings,
+    TokenCache,
+    ensure_admin_token,
+    provide_principal,
+)
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
-from onecode.http.openapi import document_problems
+from onecode.http.bodies import JsonRequest
+from onecode.http.docs import OfflineSwagger, assets_router
+from onecode.http.openapi import document_api
 from onecode.observability import observability_middleware, security_headers
 from onecode.ratelimit import Limits, rate_limit_middleware, route_buckets
 from onecode.settings import Settings
@@ -47,9 +53,10 @@ def _route_modules() -> list[Any]:
     from onecode.places import routes as places
     from onecode.reviews import routes as reviews
     from onecode.system import routes as system
+    from onecode.webhooks import routes as webhooks
 
     modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
-    modules += [flows, reviews, places, complaints, events, dashboard, operations]
+    modules += [flows, reviews, places, complaints, events, dashboard, operations, webhooks]
     return modules
 
 
@@ -86,7 +93,7 @@ def create_app(
         finally:
             await app.state.pool.close()
 
-    route_handlers: list[Any] = []
+    route_handlers: list[Any] = [assets_router()]  # the docs page's files
     lifespans: list[Any] = [pool_lifespan]
     dependencies: dict[str, Provide] = {
         "conn": Provide(provide_conn),
@@ -113,17 +120,21 @@ def create_app(
             {
                 "settings": settings,
                 "token_cache": TokenCache(settings.token_cache_seconds),
+                "gate_sightings": GateSightings(),
                 "keystore": load_keystore(settings),
             }
         ),
         request_max_body_size=settings.max_body_bytes,
+        # every JSON body through onecode.http.bodies.decode_body: depth, strict types, text, dates
+        request_class=JsonRequest,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="onecode",
             version=__version__,
             description="One QR code for a whole region's tourism.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # Swagger UI from the wheel's files (onecode/http/docs.py): works offline
+            render_plugins=[OfflineSwagger(path=["/", "/swagger"])],
         ),
         debug=False,
         # onecode configures logging itself (JSON lines, levels from settings); Litestar's
@@ -131,7 +142,7 @@ def create_app(
         logging_config=None,
     )
     limits.validate(route_buckets(app.routes))
-    document_problems(app)
+    document_api(app)
     return app
 
 

@@ -120,6 +120,22 @@ class TokenCache:
             self._items.pop(key, None)
 
 
+class GateSightings:
+    """When each gate last made a request, kept in memory: a dict write per gate request,
+    no database work on the scan path. A lifespan (onecode/webhooks/detectors.py) takes
+    the map every few seconds and writes it to ``gate_heartbeats`` for gate.offline."""
+
+    def __init__(self) -> None:
+        self._seen: dict[uuid.UUID, float] = {}
+
+    def saw(self, gate_id: uuid.UUID) -> None:
+        self._seen[gate_id] = time.time()
+
+    def take(self) -> dict[uuid.UUID, float]:
+        seen, self._seen = self._seen, {}
+        return seen
+
+
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization")
     if not header:
@@ -170,6 +186,10 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
         if principal is None:
             raise Unauthorized("Unknown or revoked token.", "auth.invalid_token")
         cache.put(key, principal, generation)
+    if principal.kind is Kind.GATE:
+        sightings = app_state.get("gate_sightings")
+        if sightings is not None:
+            sightings.saw(principal.id)
     connection.scope.setdefault("state", {})["principal"] = principal
     return principal
 
@@ -188,6 +208,7 @@ def allow(*kinds: Kind) -> Any:
             )
 
     guard.__name__ = "allow_" + "_".join(sorted(k.value for k in allowed))
+    guard.kinds = sorted(k.value for k in allowed)  # type: ignore[attr-defined]  # OpenAPI
     return guard
 
 

@@ -24,6 +24,7 @@ from onecode.devdb import database
 from onecode.flows import cli as flows_cli
 from onecode.offline import agent as offline_agent
 from onecode.settings import Settings, SettingsError
+from onecode.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("onecode.cli")
 
@@ -132,6 +133,7 @@ COMMANDS: tuple[Command, ...] = (
     *offline_agent.COMMANDS,
     *flows_cli.COMMANDS,
     *demo_run.COMMANDS,
+    *webhooks_cli.COMMANDS,
 )
 """Every sub-command: the server's own, then each domain's ``COMMANDS``."""
 

@@ -7,6 +7,7 @@
     ├── NotFound          404     unknown id, or one outside the caller's scope
     ├── Conflict          409     the state forbids it (``bookings.slot_full``)
     ├── PayloadTooLarge   413     body or batch over its limit
+    ├── UnsupportedMediaType 415  a body that is not JSON (a form)
     ├── Unprocessable     422     well-formed but against the rules
     ├── TooManyRequests   429     rate limit, with ``Retry-After``
     └── Unavailable       503     the database does not answer
@@ -87,6 +88,10 @@ class PayloadTooLarge(AppError):
     status, title, default_code = 413, "Payload too large", "request.too_large"
 
 
+class UnsupportedMediaType(AppError):
+    status, title, default_code = 415, "Unsupported media type", "request.unsupported_media_type"
+
+
 class Unprocessable(AppError):
     status, title, default_code = 422, "Unprocessable content", "request.unprocessable"
 
@@ -137,13 +142,48 @@ def problem_response(
     )
 
 
-def _field_errors(extra: Any) -> list[dict[str, Any]] | None:
+def _public_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Python parameter name -> the name a client sends (``start`` -> ``from``), over the
+    handler's parameters and its dependencies' (Litestar reports the Python name)."""
+    from litestar.params import ParameterKwarg
+
+    names: dict[str, str] = {}
+    try:
+        handler = request.route_handler
+        models = [handler.signature_model]
+        models += [
+            p.signature_model
+            for p in handler.resolve_dependencies().values()
+            if getattr(p, "signature_model", None)
+        ]
+    except Exception:  # no handler (404 before routing): nothing to rename
+        return names
+    for model in models:
+        for name, field in getattr(model, "_fields", {}).items():
+            kwarg = field.kwarg_definition
+            if isinstance(kwarg, ParameterKwarg):
+                names[name] = kwarg.name or kwarg.query or kwarg.header or kwarg.cookie or name
+    return names
+
+
+def _field_errors(extra: Any, names: dict[str, str] | None = None) -> list[dict[str, Any]] | None:
     if not isinstance(extra, list):
         return None
+    names = names or {}
     out: list[dict[str, Any]] = []
     for item in extra:
         if isinstance(item, dict):
-            out.append({str(k): str(v) for k, v in item.items()})
+            entry: dict[str, Any] = {}
+            for k, v in item.items():
+                text = str(getattr(v, "value", v))  # ParamType.QUERY -> "query"
+                entry[str(k)] = names.get(text, text) if k == "key" else text
+            if entry.get("key") == "data" and entry.get("source") == "body":
+                # Litestar's words for a request without a body are "'data'"
+                entry["key"] = "body"
+                entry["message"] = (
+                    "The request has no body; send a JSON object (Content-Type: application/json)."
+                )
+            out.append(entry)
     return out or None
 
 
@@ -154,7 +194,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             exc.status, exc.title, exc.detail, exc.code, errors=exc.errors, headers=exc.headers
         )
     if isinstance(exc, ValidationException):
-        errors = _field_errors(exc.extra)
+        errors = _field_errors(exc.extra, _public_names(request))
         fields = ", ".join(str(e.get("key", "")) for e in errors or [] if e.get("key"))
         detail = exc.detail or "Validation failed"
         if errors:
@@ -236,6 +276,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Unprocessable",
+    "UnsupportedMediaType",
     "handle_exception",
     "problem_response",
 ]

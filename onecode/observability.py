@@ -212,6 +212,13 @@ DASHBOARD_CSP = (
     b"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     b"form-action 'self'; frame-ancestors 'none'"
 )
+# the API docs page (Swagger UI, onecode/http/docs.py): the wheel's own files, and the
+# inline script that starts it with the document; nothing from another host
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 # JSON, CSV and images never need to load anything
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
@@ -226,7 +233,9 @@ async def security_headers(message: Message, scope: Scope) -> None:
     path: str = scope.get("path", "")
     if path == "/planner" or path.startswith("/planner/"):  # the page itself is "/planner"
         headers.append((b"content-security-policy", DASHBOARD_CSP))
-    elif not path.startswith("/schema"):  # the API docs pages load their own assets
+    elif path == "/schema" or (path.startswith("/schema/") and path != "/schema/openapi.json"):
+        headers.append((b"content-security-policy", DOCS_CSP))
+    else:
         headers.append((b"content-security-policy", API_CSP))
     if scope.get("type") == ScopeType.HTTP and _RID_KEY not in scope:
         request_id = _request_id(scope)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-_SECRET_FIELDS = frozenset({"admin_token", "signing_keys", "database_url"})
+_SECRET_FIELDS = frozenset({"admin_token", "signing_keys", "database_url", "webhook_key"})
 
 
 class SettingsError(ValueError):
@@ -59,6 +59,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True
+    # webhooks (docs/webhooks.md): the key that seals subscription secrets (base64 of 32
+    # bytes; generated into the data folder when unset), the SSRF policy, the retry plan
+    webhook_key: str | None = None
+    webhooks_allow_loopback: bool = False  # tests and local development only
+    webhooks_allow_http: bool = False  # plain http receivers (tests, local development)
+    webhooks_timeout_seconds: float = 10.0
+    webhooks_connect_timeout_seconds: float = 3.0
+    webhooks_retry_hours: float = 24.0
+    webhooks_backoff_base_seconds: float = 5.0
+    webhooks_backoff_max_seconds: float = 3600.0
+    webhooks_lease_seconds: float = 60.0
+    webhooks_concurrency: int = 16
+    webhooks_poll_seconds: float = 1.0
+    webhooks_in_process: bool = False  # run the delivery worker inside `onecode serve`
+    # alert detectors (run by the worker)
+    alerts_interval_seconds: float = 15.0
+    alerts_hysteresis_pct: int = 5
+    gate_offline_minutes: float = 10.0
 
     def __repr__(self) -> str:
         parts = []

@@ -1114,6 +1114,19 @@ CREATE FUNCTION public.onecode_walkin_hold(p_capacity integer, p_quota_pct integ
     END;
 $$;
 
+CREATE FUNCTION public.webhooks_region_path(p_code text) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+    WITH RECURSIVE up AS (
+        SELECT r.code, r.parent_code, 0 AS depth FROM regions r WHERE r.code = p_code
+        UNION ALL
+        SELECT r.code, r.parent_code, u.depth + 1
+          FROM regions r JOIN up u ON r.code = u.parent_code
+         WHERE u.depth < 32
+    )
+    SELECT array_agg(up.code) FROM up
+$$;
+
 CREATE TABLE public.allocation_jobs (
     id bigint NOT NULL,
     kind text NOT NULL,
@@ -1226,6 +1239,7 @@ CREATE TABLE public.events (
     venue_id uuid,
     payload jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    fanned_out_at timestamp with time zone,
     CONSTRAINT events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
     CONSTRAINT events_type_check CHECK ((type ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text))
 );
@@ -1295,6 +1309,12 @@ CREATE TABLE public.gate_counters (
     local_day date NOT NULL,
     ins bigint DEFAULT 0 NOT NULL,
     outs bigint DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.gate_heartbeats (
+    gate_id uuid NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL,
+    offline_since timestamp with time zone
 );
 
 CREATE TABLE public.gates (
@@ -1501,6 +1521,26 @@ CREATE TABLE public.travellers (
     CONSTRAINT travellers_home_region_check CHECK ((home_region ~ '^[A-Z]{2}(-[A-Z0-9]{1,3})?$'::text))
 );
 
+CREATE TABLE public.venue_alert_levels (
+    venue_id uuid NOT NULL,
+    kind text NOT NULL,
+    level text NOT NULL,
+    local_day date NOT NULL,
+    load_pct numeric(6,2) NOT NULL,
+    changed_at timestamp with time zone NOT NULL,
+    CONSTRAINT venue_alert_levels_kind_check CHECK ((kind = ANY (ARRAY['instant'::text, 'daily'::text]))),
+    CONSTRAINT venue_alert_levels_level_check CHECK ((level = ANY (ARRAY['green'::text, 'yellow'::text, 'orange'::text, 'red'::text])))
+);
+
+CREATE TABLE public.venue_forecast_alerts (
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    level text NOT NULL,
+    booked integer NOT NULL,
+    announced_at timestamp with time zone NOT NULL,
+    CONSTRAINT venue_forecast_alerts_level_check CHECK ((level = ANY (ARRAY['yellow'::text, 'orange'::text, 'red'::text])))
+);
+
 CREATE TABLE public.venues (
     id uuid NOT NULL,
     region_code text NOT NULL,
@@ -1558,6 +1598,65 @@ CREATE SEQUENCE public.waitlist_position_seq
     NO MAXVALUE
     CACHE 1;
 
+CREATE TABLE public.webhook_attempts (
+    delivery_id uuid NOT NULL,
+    n integer NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    duration_ms integer NOT NULL,
+    status smallint,
+    outcome text NOT NULL,
+    error text,
+    CONSTRAINT webhook_attempts_outcome_check CHECK ((outcome = ANY (ARRAY['delivered'::text, 'http_error'::text, 'timeout'::text, 'network'::text, 'refused'::text])))
+);
+
+CREATE TABLE public.webhook_deliveries (
+    id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    subscription_id uuid NOT NULL,
+    event_id uuid,
+    event_type text NOT NULL,
+    body text NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    claim uuid,
+    retry_until timestamp with time zone NOT NULL,
+    last_status smallint,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    delivered_at timestamp with time zone,
+    CONSTRAINT webhook_deliveries_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
+);
+
+CREATE TABLE public.webhook_hosts (
+    host text NOT NULL,
+    note text,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_hosts_host_check CHECK ((host ~ '^(\*\.)?[a-z0-9._:\[\]-]{1,253}$'::text)),
+    CONSTRAINT webhook_hosts_note_check CHECK ((length(note) <= 200))
+);
+
+CREATE TABLE public.webhook_subscriptions (
+    id uuid NOT NULL,
+    owner_kind text NOT NULL,
+    owner_id uuid NOT NULL,
+    url text NOT NULL,
+    events text[] NOT NULL,
+    venue_ids uuid[],
+    region_codes text[],
+    description text,
+    enabled boolean DEFAULT true NOT NULL,
+    secret_box bytea NOT NULL,
+    previous_secret_box bytea,
+    previous_secret_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_subscriptions_description_check CHECK ((length(description) <= 200)),
+    CONSTRAINT webhook_subscriptions_events_check CHECK (((cardinality(events) >= 1) AND (cardinality(events) <= 50))),
+    CONSTRAINT webhook_subscriptions_owner_kind_check CHECK ((owner_kind = ANY (ARRAY['admin'::text, 'operator'::text, 'planner'::text]))),
+    CONSTRAINT webhook_subscriptions_url_check CHECK (((length(url) >= 1) AND (length(url) <= 2000)))
+);
+
 ALTER TABLE ONLY public.allocation_jobs ALTER COLUMN id SET DEFAULT nextval('public.allocation_jobs_id_seq'::regclass);
 
 ALTER TABLE ONLY public.checkins ALTER COLUMN seq SET DEFAULT nextval('public.checkins_seq_seq'::regclass);
@@ -1611,6 +1710,9 @@ ALTER TABLE ONLY public.flow_watermark
 
 ALTER TABLE ONLY public.gate_counters
     ADD CONSTRAINT gate_counters_pkey PRIMARY KEY (gate_id, local_day);
+
+ALTER TABLE ONLY public.gate_heartbeats
+    ADD CONSTRAINT gate_heartbeats_pkey PRIMARY KEY (gate_id);
 
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_pkey PRIMARY KEY (id);
@@ -1678,6 +1780,12 @@ ALTER TABLE ONLY public.traveller_notifications
 ALTER TABLE ONLY public.travellers
     ADD CONSTRAINT travellers_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.venue_alert_levels
+    ADD CONSTRAINT venue_alert_levels_pkey PRIMARY KEY (venue_id, kind);
+
+ALTER TABLE ONLY public.venue_forecast_alerts
+    ADD CONSTRAINT venue_forecast_alerts_pkey PRIMARY KEY (venue_id, local_day, level);
+
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_pkey PRIMARY KEY (id);
 
@@ -1686,6 +1794,21 @@ ALTER TABLE ONLY public.venues
 
 ALTER TABLE ONLY public.waitlist_entries
     ADD CONSTRAINT waitlist_entries_pkey PRIMARY KEY (traveller_id, id);
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_pkey PRIMARY KEY (delivery_id, n);
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_uq UNIQUE (subscription_id, event_id);
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhook_hosts
+    ADD CONSTRAINT webhook_hosts_pkey PRIMARY KEY (host);
+
+ALTER TABLE ONLY public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
 
 CREATE INDEX allocation_jobs_run_idx ON public.allocation_jobs USING btree (run_at);
 
@@ -1731,6 +1854,8 @@ CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree 
 
 CREATE INDEX events_created_idx ON public.events USING btree (created_at, id);
 
+CREATE INDEX events_fanout_idx ON public.events USING btree (created_at) WHERE (fanned_out_at IS NULL);
+
 CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id, local_day);
 
 CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, from_venue, to_venue);
@@ -1773,6 +1898,14 @@ CREATE INDEX waitlist_slot_queue_idx ON public.waitlist_entries USING btree (slo
 
 CREATE INDEX waitlist_traveller_created_idx ON public.waitlist_entries USING btree (traveller_id, created_at DESC);
 
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (state = 'pending'::text);
+
+CREATE INDEX webhook_deliveries_log_idx ON public.webhook_deliveries USING btree (subscription_id, created_at DESC, id DESC);
+
+CREATE INDEX webhook_subscriptions_created_idx ON public.webhook_subscriptions USING btree (created_at DESC, id DESC);
+
+CREATE INDEX webhook_subscriptions_owner_idx ON public.webhook_subscriptions USING btree (owner_id, created_at DESC, id DESC);
+
 ALTER TABLE ONLY public.bookings
     ADD CONSTRAINT bookings_slot_id_fkey FOREIGN KEY (slot_id) REFERENCES public.slots(id);
 
@@ -1796,6 +1929,9 @@ ALTER TABLE ONLY public.gate_counters
 
 ALTER TABLE ONLY public.gate_counters
     ADD CONSTRAINT gate_counters_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.gate_heartbeats
+    ADD CONSTRAINT gate_heartbeats_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
 
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
@@ -1845,6 +1981,12 @@ ALTER TABLE ONLY public.slots
 ALTER TABLE ONLY public.traveller_notifications
     ADD CONSTRAINT traveller_notifications_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
 
+ALTER TABLE ONLY public.venue_alert_levels
+    ADD CONSTRAINT venue_alert_levels_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.venue_forecast_alerts
+    ADD CONSTRAINT venue_forecast_alerts_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
 ALTER TABLE ONLY public.venues
     ADD CONSTRAINT venues_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);
 
@@ -1856,3 +1998,9 @@ ALTER TABLE ONLY public.waitlist_entries
 
 ALTER TABLE ONLY public.waitlist_entries
     ADD CONSTRAINT waitlist_entries_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.webhook_deliveries(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES public.webhook_subscriptions(id) ON DELETE CASCADE;

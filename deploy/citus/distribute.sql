@@ -78,6 +78,12 @@ SELECT create_reference_table('planner_regions') WHERE NOT pg_temp.onecode_citus
 SELECT create_reference_table('slots') WHERE NOT pg_temp.onecode_citus_has('slots');
 SELECT create_reference_table('place_code_keys') WHERE NOT pg_temp.onecode_citus_has('place_code_keys');
 SELECT create_reference_table('lotteries') WHERE NOT pg_temp.onecode_citus_has('lotteries');
+-- webhooks: the host allow-list and the subscriptions, read by every fan-out and claim
+SELECT create_reference_table('webhook_hosts') WHERE NOT pg_temp.onecode_citus_has('webhook_hosts');
+SELECT create_reference_table('webhook_subscriptions') WHERE NOT pg_temp.onecode_citus_has('webhook_subscriptions');
+-- alert state: what the detectors announced (written on a change, once per level)
+SELECT create_reference_table('venue_alert_levels') WHERE NOT pg_temp.onecode_citus_has('venue_alert_levels');
+SELECT create_reference_table('venue_forecast_alerts') WHERE NOT pg_temp.onecode_citus_has('venue_forecast_alerts');
 
 -- 4. Distributed tables.
 -- Everything a traveller owns, on the traveller's shard: a traveller's request and a
@@ -171,6 +177,12 @@ SELECT citus_add_local_table_to_metadata('events') WHERE NOT pg_temp.onecode_cit
 --    The allocation worker's job queue: written by the rules in the change's transaction,
 --    taken with SKIP LOCKED by the workers on the coordinator.
 SELECT citus_add_local_table_to_metadata('allocation_jobs') WHERE NOT pg_temp.onecode_citus_has('allocation_jobs');
+-- The webhook queue and its attempt log: claimed with FOR UPDATE SKIP LOCKED by the
+-- delivery workers, which talk to the coordinator (docs/webhooks.md).
+SELECT citus_add_local_table_to_metadata('webhook_deliveries') WHERE NOT pg_temp.onecode_citus_has('webhook_deliveries');
+SELECT citus_add_local_table_to_metadata('webhook_attempts') WHERE NOT pg_temp.onecode_citus_has('webhook_attempts');
+-- when each gate was last heard from: upserted by every API process every few seconds
+SELECT citus_add_local_table_to_metadata('gate_heartbeats') WHERE NOT pg_temp.onecode_citus_has('gate_heartbeats');
 -- schema_migrations and schema_functions stay plain local tables of the coordinator.
 
 -- 6. Put the foreign keys back; Citus refuses any that crosses shards.

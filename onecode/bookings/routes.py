@@ -22,7 +22,6 @@ from onecode.bookings import service
 from onecode.bookings.models import Booking, BookingIn, Status
 from onecode.db import Conn
 from onecode.errors import AppError
-from onecode.http.bodies import strict_body
 from onecode.observability import record_booking
 
 T = TypeVar("T")
@@ -49,7 +48,6 @@ class BookingController(Controller):
     ) -> Response[Booking]:
         """Book places on a timed-entry slot (never oversold; Idempotency-Key replays)."""
         key = service.check_idempotency_key(idempotency_key)
-        data = await strict_body(request, BookingIn)
         try:
             booked = await service.book(
                 conn,

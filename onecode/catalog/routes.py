@@ -28,6 +28,7 @@ from onecode.catalog.models import (
     VenueIn,
 )
 from onecode.db import Conn
+from onecode.http.bodies import check_day
 
 RegionQuery = Annotated[
     str | None,
@@ -103,6 +104,7 @@ class VenueController(Controller):
         day: Annotated[date, QueryParameter(name="date")],
     ) -> list[Slot]:
         """Time slots of a local day with the places still free."""
+        check_day(day, "date")
         return await service.list_slots(conn, venue_id, day)
 
     @post("/{venue_id:uuid}/slots", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])

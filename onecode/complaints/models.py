@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from onecode.catalog.models import Input
+from onecode.http.bodies import MULTILINE
 
 Category = Literal[
     "service", "cleanliness", "safety", "price", "crowding", "accessibility", "other"
@@ -17,7 +18,7 @@ Category = Literal[
 Status = Literal["open", "answered", "closed"]
 MAX_TEXT = 4000
 # checked again once trimmed; the raw bound leaves room for surrounding whitespace
-RawText = Annotated[str, Meta(min_length=1, max_length=2 * MAX_TEXT)]
+RawText = Annotated[str, Meta(min_length=1, max_length=2 * MAX_TEXT), MULTILINE]
 
 
 class ComplaintIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):

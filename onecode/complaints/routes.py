@@ -20,7 +20,6 @@ from onecode.complaints.models import (
     Status,
 )
 from onecode.db import Conn
-from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
 
 CursorQuery = Annotated[
@@ -43,7 +42,6 @@ class ComplaintController(Controller):
         request: Request[Any, Any, Any],
     ) -> Complaint:
         """File a complaint against a venue."""
-        data = await strict_body(request, ComplaintIn)
         return await service.file_complaint(conn, principal.id, data)
 
     @post(
@@ -60,7 +58,6 @@ class ComplaintController(Controller):
         request: Request[Any, Any, Any],
     ) -> Complaint:
         """Answer a complaint about one of the operator's venues (first answer time kept)."""
-        data = await strict_body(request, AnswerIn)
         scope = None if principal.kind is Kind.ADMIN else sorted(principal.venue_ids)
         return await service.answer(conn, complaint_id, scope, principal.id, data)
 
@@ -74,7 +71,6 @@ class ComplaintController(Controller):
         request: Request[Any, Any, Any],
     ) -> Complaint:
         """Rate the answer to one's own complaint (1..5; 409 before it is answered)."""
-        data = await strict_body(request, RatingIn)
         return await service.rate_answer(conn, principal.id, complaint_id, data)
 
 

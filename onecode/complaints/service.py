@@ -19,6 +19,8 @@ from onecode.complaints.models import (
     Status,
 )
 from onecode.errors import Conflict, NotFound
+from onecode.events.models import EventType
+from onecode.events.service import emit
 from onecode.http.paging import decode_cursor, encode_cursor
 from onecode.http.text import clean_text
 from onecode.sql import Q
@@ -99,17 +101,28 @@ async def answer(
 ) -> Complaint:
     """Answer (or edit the answer); ``venue_ids`` None is an admin's unlimited scope."""
     text = clean_text(data.text, max_len=MAX_TEXT, code="complaints.bad_text")
-    row = await conn.fetchrow(
-        Q()["complaints_answer_complaint"],
-        complaint_id,
-        venue_ids,
-        text,
-        answered_by,
-        datetime.now(UTC),
-    )
-    if row is None:
-        raise _not_found()
-    return _complaint(row)
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            Q()["complaints_answer_complaint"], complaint_id, venue_ids, text, answered_by, now
+        )
+        if row is None:
+            raise _not_found()
+        complaint = _complaint(row)
+        # the traveller hears of it (notifications, webhooks) if and only if it commits
+        await emit(
+            conn,
+            EventType.COMPLAINT_ANSWERED,
+            {
+                "complaint_id": str(complaint.id),
+                "category": complaint.category,
+                "answered_at": now.isoformat(),
+                "first_answer": complaint.answered_at == now,
+            },
+            venue=complaint.venue_id,
+            traveller=row["traveller_id"],
+        )
+    return complaint
 
 
 async def rate_answer(

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.http.bodies import DEVICE_CLOCK
+
 Direction = Literal["in", "out"]
 Decision = Literal["accept", "reject"]
 VisitKind = Literal["gate", "checkin"]
@@ -23,7 +25,7 @@ class ScanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     code: Annotated[str, Meta(max_length=MAX_SCANNED_CHARS)]
     direction: Direction
     scan_id: uuid.UUID
-    scanned_at: Annotated[datetime, Meta(tz=True)]
+    scanned_at: Annotated[datetime, Meta(tz=True), DEVICE_CLOCK]  # bounded: scans.bad_time
 
 
 class ScanResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,6 +16,7 @@ from onecode.db import Conn
 from onecode.errors import Forbidden
 from onecode.gates import service
 from onecode.gates.models import ScanIn, ScanResult, Visits
+from onecode.http.bodies import check_instant
 from onecode.observability import record_scan
 
 
@@ -58,6 +59,7 @@ async def list_visits(
     limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
 ) -> Visits:
     """The traveller's own gate entries and exits and place-code check-ins, newest first."""
+    check_instant(before, "before")
     return await service.visits(conn, principal.id, before, limit)
 
 

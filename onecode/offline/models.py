@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from onecode.codes.keys import PublicKeyInfo
+from onecode.http.bodies import DEVICE_CLOCK
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]
 REVOCATION_FIELDS = ["cred_id", "min_generation"]
@@ -54,7 +55,7 @@ class UploadItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     scan_id: uuid.UUID
     code: Annotated[str, Meta(max_length=400)]
     direction: Literal["in", "out"]
-    scanned_at: Annotated[datetime, Meta(tz=True)]
+    scanned_at: Annotated[datetime, Meta(tz=True), DEVICE_CLOCK]  # a wrong clock: bad_time
     decision: Literal["accept", "reject"]
     reason: Reason
     party_size: Annotated[int, Meta(ge=0, le=100)] = 1

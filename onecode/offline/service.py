@@ -26,6 +26,7 @@ from onecode.codes import KeyRing, Reason, Verified, verify
 from onecode.codes.b64url import b64url_encode
 from onecode.errors import BadRequest, PayloadTooLarge
 from onecode.gates.models import NO_TRAVELLER
+from onecode.http.bodies import clamp_instant
 from onecode.offline.models import (
     Conflict,
     ConflictEntry,
@@ -226,7 +227,8 @@ async def upload(
         [("reject" if r else i.decision) for i, r in zip(items, refusals, strict=True)],
         [(r or i.reason) for i, r in zip(items, refusals, strict=True)],
         [(0 if r else i.party_size) for i, r in zip(items, refusals, strict=True)],
-        [i.scanned_at for i in items],
+        # an absurd clock (year 9999) is refused as bad_time; its record keeps a storable time
+        [clamp_instant(i.scanned_at) for i in items],
     )
     status = {r["scan_id"]: r["status"] for r in rows}
     out: list[UploadResult] = []

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from onecode.catalog.models import Input
+from onecode.http.bodies import MULTILINE
 
 Rating = Annotated[int, Meta(ge=1, le=5)]
 MAX_TEXT = 2000
@@ -18,7 +19,7 @@ MAX_TEXT = 2000
 class ReviewIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     rating: Rating
     # checked again once trimmed; the raw bound leaves room for surrounding whitespace
-    text: Annotated[str, Meta(min_length=1, max_length=2 * MAX_TEXT)]
+    text: Annotated[str, Meta(min_length=1, max_length=2 * MAX_TEXT), MULTILINE]
 
 
 class Review(msgspec.Struct, frozen=True, kw_only=True):

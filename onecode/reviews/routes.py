@@ -10,7 +10,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
-from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.reviews import service
 from onecode.reviews.models import Review, ReviewIn, ReviewPage
@@ -35,7 +34,6 @@ class ReviewController(Controller):
         request: Request[Any, Any, Any],
     ) -> Review:
         """Review a venue after a visit (one review per visit; 403 without a visit)."""
-        data = await strict_body(request, ReviewIn)
         return await service.create_review(conn, principal.id, venue_id, data)
 
     @get("/")

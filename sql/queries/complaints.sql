@@ -39,7 +39,7 @@ UPDATE complaints
  WHERE id = $1
    AND ($2::uuid[] IS NULL OR venue_id = ANY($2::uuid[]))
 RETURNING id, venue_id, category, text, status, answer, answered_at, answer_updated_at,
-          answer_rating, rated_at, created_at;
+          answer_rating, rated_at, created_at, traveller_id;
 
 -- name: complaints_rate_answer
 UPDATE complaints

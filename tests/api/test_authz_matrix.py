@@ -131,14 +131,25 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "complaint_id": lambda w: str(w.ids["complaint_a"]),
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
-    "path": lambda w: "scalar",  # the docs catch-all of the render plugins
+    "path": lambda w: "swagger",  # the docs catch-all of the render plugins
     "code": lambda w: "CN-GZ-AS",
     "gate_id": lambda w: str(w.ids["gate_a"]),
     "operator_id": lambda w: str(w.ids["operator_a"]),
     "planner_id": lambda w: str(w.ids["planner_x"]),
+    "subscription_id": lambda w: str(w.ids["subscription_a"]),
+    "delivery_id": lambda w: str(w.ids["delivery_a"]),
+    "host": lambda w: "old.example.org",
+}
+
+# Path parameters of one route that differ from PARAMS (same name, another meaning).
+ROUTE_PARAMS: dict[str, dict[str, Callable[[World], str]]] = {
+    "/schema/assets/{file_path:path}": {"file_path": lambda w: "swagger-ui.css"},
 }
 
 ADMIN_ONLY = only("admin", ok=201)
+SUBSCRIBERS = ("admin", "operator", "planner")
+# a subscription of operator A's: other operators and planners do not know it exists
+NOT_THEIRS = {"planner_x": 404}
 
 TABLE: dict[str, Row] = {
     # system
@@ -148,7 +159,8 @@ TABLE: dict[str, Row] = {
     "GET /schema": public(),
     "GET /schema/openapi.json": public(),
     "GET /schema/{path:str}": public(),
-    "GET /schema/scalar": public(),
+    # Swagger UI's files from the wheel (onecode/http/docs.py)
+    "GET /schema/assets/{file_path:path}": public(),
     "GET /schema/swagger": public(),
     "GET /schema/oauth2-redirect.html": public(),
     # admin and catalog
@@ -251,6 +263,44 @@ TABLE: dict[str, Row] = {
     "POST /v1/complaints/{complaint_id:uuid}/rating": only(
         "traveller", scoped=True, body=lambda w, n: {"rating": 5}
     ),
+    # webhooks
+    "POST /v1/webhooks": only(
+        *SUBSCRIBERS,
+        ok=201,
+        body=lambda w, n: {"url": f"https://hooks.example.org/{n}", "events": ["gate.offline"]},
+    ),
+    "GET /v1/webhooks": only(*SUBSCRIBERS),
+    "GET /v1/webhooks/{subscription_id:uuid}": only(*SUBSCRIBERS, scoped=True, override=NOT_THEIRS),
+    "PATCH /v1/webhooks/{subscription_id:uuid}": only(
+        *SUBSCRIBERS, scoped=True, override=NOT_THEIRS, body=lambda w, n: {"description": f"{n}"}
+    ),
+    "DELETE /v1/webhooks/{subscription_id:uuid}": only(
+        *SUBSCRIBERS,
+        ok=204,
+        scoped=True,
+        override={**NOT_THEIRS, "admin": 404},  # gone by then
+    ),
+    "POST /v1/webhooks/{subscription_id:uuid}/rotate": only(
+        *SUBSCRIBERS, scoped=True, override=NOT_THEIRS
+    ),
+    "POST /v1/webhooks/{subscription_id:uuid}/ping": only(
+        *SUBSCRIBERS, ok=202, scoped=True, override=NOT_THEIRS
+    ),
+    "GET /v1/webhooks/{subscription_id:uuid}/deliveries": only(
+        *SUBSCRIBERS, scoped=True, override=NOT_THEIRS
+    ),
+    "GET /v1/webhooks/{subscription_id:uuid}/deliveries/{delivery_id:uuid}": only(
+        *SUBSCRIBERS, scoped=True, override=NOT_THEIRS
+    ),
+    # no worker runs here: the ping is still queued, so a replay is webhooks.delivery_pending
+    "POST /v1/webhooks/{subscription_id:uuid}/deliveries/{delivery_id:uuid}/replay": only(
+        *SUBSCRIBERS, ok=409, scoped=True, override=NOT_THEIRS
+    ),
+    "GET /v1/admin/webhook-hosts": only("admin"),
+    "POST /v1/admin/webhook-hosts": only(
+        "admin", ok=201, body=lambda w, n: {"host": f"h{n}.example.org"}
+    ),
+    "DELETE /v1/admin/webhook-hosts/{host:str}": only("admin", ok=204),
     # planner
     **{
         f"GET /v1/planner/{name}": only("planner", "admin", scoped=True, query=_RANGE)
@@ -292,10 +342,12 @@ _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def fill(template: str, world: World) -> str:
+    params = {**PARAMS, **ROUTE_PARAMS.get(template, {})}
+
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
-        assert name in PARAMS, f"no PARAMS entry fills path parameter {name!r} of {template}"
-        return PARAMS[name](world)
+        assert name in params, f"no PARAMS entry fills path parameter {name!r} of {template}"
+        return params[name](world)
 
     return _PARAM.sub(one, template)
 
@@ -333,6 +385,19 @@ async def _objects_of_a(world: World) -> None:
         json={"text": "We opened a second gate."},
         headers=world.auth("operator_a"),
     )
+    # a webhook subscription of operator A's, with one queued test ping
+    for host in ("hooks.example.org", "old.example.org"):
+        await world.post("/v1/admin/webhook-hosts", {"host": host})
+    sub = await world.post(
+        "/v1/webhooks",
+        {"url": "https://hooks.example.org/a", "events": ["complaint.answered"]},
+        headers=world.auth("operator_a"),
+    )
+    world.ids["subscription_a"] = sub["subscription"]["id"]
+    r = await world.client.post(
+        f"/v1/webhooks/{sub['subscription']['id']}/ping", headers=world.auth("operator_a")
+    )
+    world.ids["delivery_a"] = r.json()["id"]
 
 
 @pytest.mark.parametrize("key", sorted(TABLE))

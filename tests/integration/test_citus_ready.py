@@ -46,6 +46,10 @@ REFERENCE: frozenset[str] = frozenset(
         "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
         "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
         "lotteries",  # a few per venue and release day, read by every booking of that day
+        "webhook_hosts",  # the admin's receiver allow-list (migration 0040)
+        "webhook_subscriptions",  # read by the webhook worker's fan-out and claims
+        "venue_alert_levels",  # the level last announced per venue, written on a change
+        "venue_forecast_alerts",  # forecast levels announced, once per venue, day, level
     }
 )
 
@@ -89,6 +93,11 @@ LOCAL: dict[str, str] = {
     "audit_log": "every admin and operator change, appended in the change's transaction "
     "and read by admins: small, written and read on the coordinator only (a Citus local "
     "table, like gate_counters)",
+    "webhook_deliveries": "the webhook queue and delivery log: claimed with FOR UPDATE SKIP "
+    "LOCKED by the workers, which talk to the coordinator; not per traveller, not per venue",
+    "webhook_attempts": "each delivery attempt, written beside its webhook_deliveries row",
+    "gate_heartbeats": "when each gate was last heard from: one upsert of every gate an API "
+    "process heard from every few seconds, read by the alert detector on the coordinator",
     "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
     "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
     "reference table would need, no fan-out as a gate_id distribution would need)",

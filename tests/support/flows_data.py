@@ -91,7 +91,8 @@ async def _travellers(
 
 
 async def build(conn: asyncpg.Connection, world: World) -> Dataset:
-    c = await world.venue("CN-GZ", "Qingyan Ancient Town", gated=False, requires_booking=False)
+    # free entry, counted at its gate (a gate only at a gated venue)
+    c = await world.venue("CN-GZ", "Qingyan Ancient Town", gated=True, requires_booking=False)
     gate_c = await world.post(f"/v1/admin/venues/{c['id']}/gates", {"name": "gate c"})
     data = Dataset(
         venue_a=uuid.UUID(world.ids["venue_a"]),

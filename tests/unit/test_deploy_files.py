@@ -373,7 +373,7 @@ def test_the_cli_answers_help_with_every_command(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
     assert exit_info.value.code == 0
-    usage = capsys.readouterr().out.splitlines()[0]
+    usage = " ".join(capsys.readouterr().out.split("\n\n")[0].split())  # unwrapped
     assert (
         usage == "usage: onecode [-h] {" + ",".join(sorted(c.name for c in cli.COMMANDS)) + "} ..."
     )

@@ -1,0 +1,181 @@
+"""The OpenAPI document, across the whole spec: a client can be built from it.
+
+Security (bearer, per operation, matching the authorization matrix), a summary and a
+description for every operation, every refusal documented with its problem codes, and
+every problem code in the source documented on some operation. The docs page loads
+nothing from another host.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from tests.api.test_authz_matrix import TABLE
+from tests.support.apps import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+METHODS = {"get", "post", "put", "patch", "delete"}
+ERRORS = (
+    "BadRequest|Unauthorized|Forbidden|NotFound|Conflict|PayloadTooLarge|Unprocessable|"
+    "TooManyRequests|Unavailable|UnsupportedMediaType"
+)
+# Error(..., "code") with a literal code, over one or more lines
+RAISED = re.compile(rf"\b(?:{ERRORS})\(\s*(?:[^()]|\([^()]*\))*?,\s*\"([a-z_]+\.[a-z_]+)\"", re.S)
+SQL_CODE = re.compile(r"'code',\s*'([a-z_]+\.[a-z_]+)'")
+
+
+def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    ]
+
+
+def codes_of(response: dict[str, Any]) -> list[str]:
+    schema = response["content"]["application/problem+json"]["schema"]
+    for part in schema.get("allOf", []):
+        enum = part.get("properties", {}).get("code", {}).get("enum")
+        if enum:
+            return list(enum)
+    return []
+
+
+def matrix_key(method: str, path: str) -> str | None:
+    """The authorization matrix's key of an OpenAPI operation (paths carry types there)."""
+    for key in TABLE:
+        m, template = key.split(" ", 1)
+        if m.lower() == method and re.sub(r":\w+\}", "}", template) == path:
+            return key
+    return None
+
+
+async def spec(client: Client) -> dict[str, Any]:
+    r = await client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    return dict(r.json())
+
+
+async def test_bearer_security_on_every_operation_as_the_matrix_says(client: Client) -> None:
+    doc = await spec(client)
+    scheme = doc["components"]["securitySchemes"]["bearer"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    for method, path, op in operations(doc):
+        key = matrix_key(method, path)
+        assert key is not None, (method, path)
+        public = TABLE[key].who is None
+        assert op["security"] == ([] if public else [{"bearer": []}]), (method, path)
+        if not public:
+            kinds = TABLE[key].who or frozenset()
+            for kind in kinds:
+                assert f"`{kind}`" in op["description"], (method, path, kind)
+
+
+async def test_every_operation_has_its_own_summary_and_a_description(client: Client) -> None:
+    doc = await spec(client)
+    summaries: dict[str, str] = {}
+    for method, path, op in operations(doc):
+        label = f"{method.upper()} {path}"
+        summary = op.get("summary", "")
+        # not a handler's name turned into words ("Od", "Rotate", "CreateScan")
+        assert len(summary.split()) >= 2, (label, summary)
+        assert not re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-z]+)*", summary), (label, summary)
+        assert summary not in summaries, f"{label} and {summaries.get(summary)}: {summary!r}"
+        summaries[summary] = label
+        assert len(op.get("description", "")) > len(summary), label
+        assert "**Callers:**" in op["description"], label
+
+
+async def test_every_refusal_is_documented_with_its_codes(client: Client) -> None:
+    doc = await spec(client)
+    for method, path, op in operations(doc):
+        label = f"{method.upper()} {path}"
+        responses = op["responses"]
+        assert any(s[0] == "2" for s in responses), label
+        assert "503" in responses and "service.unavailable" in codes_of(responses["503"])
+        guarded = op["security"] != []
+        assert ("401" in responses) == guarded, label
+        assert ("403" in responses) == guarded, label
+        if guarded:
+            assert "auth.missing_token" in codes_of(responses["401"]), label
+        body = "requestBody" in op
+        if body:
+            assert "request.too_deep" in codes_of(responses["400"]), label
+            assert {"413", "415"} <= set(responses), label
+        for status, response in responses.items():
+            if status == "default":
+                continue
+            if status[0] in "45":
+                codes = codes_of(response)
+                assert codes, (label, status)
+                assert all(c in response["description"] for c in codes), (label, status)
+                assert len(codes) == len(set(codes)), (label, status)
+        dates = [
+            p
+            for p in op.get("parameters", [])
+            if "date" in str(p.get("schema", {}).get("format", ""))
+            or any("date" in str(s.get("format", "")) for s in p.get("schema", {}).get("oneOf", []))
+        ]
+        if dates:
+            assert "request.date_out_of_range" in codes_of(responses["422"]), label
+
+
+async def test_every_problem_code_in_the_source_is_documented(client: Client) -> None:
+    doc = await spec(client)
+    documented = {
+        code
+        for _, _, op in operations(doc)
+        for status, response in op["responses"].items()
+        if status[0] in "45"
+        for code in codes_of(response)
+    }
+    raised: dict[str, str] = {}
+    for file in sorted((ROOT / "onecode").rglob("*.py")):
+        for code in RAISED.findall(file.read_text(encoding="utf-8")):
+            raised.setdefault(code, str(file.relative_to(ROOT)))
+    for file in sorted((ROOT / "sql" / "functions").glob("*.sql")):
+        for code in SQL_CODE.findall(file.read_text(encoding="utf-8")):
+            raised.setdefault(code, str(file.relative_to(ROOT)))
+    assert len(raised) > 40, sorted(raised)
+    missing = {code: where for code, where in raised.items() if code not in documented}
+    assert not missing, (
+        "problem codes raised but documented on no operation; add them to ROUTE_PROBLEMS "
+        f"in onecode/http/openapi.py: {missing}"
+    )
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in {"src", "href"} and value:
+                self.urls.append(value)
+
+
+async def test_the_docs_page_loads_nothing_from_another_host(client: Client) -> None:
+    for page in ("/schema", "/schema/swagger"):
+        r = await client.get(page)
+        assert r.status_code == 200, page
+        assert r.headers["content-type"].startswith("text/html")
+        html = r.text
+        assert "SwaggerUIBundle" in html
+        parser = _Links()
+        parser.feed(html)
+        assert len(parser.urls) >= 4, parser.urls  # css, two scripts, icon
+        for url in parser.urls:
+            assert url.startswith("/") and not url.startswith("//"), (page, url)
+            asset = await client.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 100, url
+        # no host in the page at all, apart from the document's own text
+        assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//", html), page
+        assert "validatorUrl: null" in html
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "http" not in csp
