@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import time
 import uuid
@@ -22,6 +21,7 @@ from PIL import Image
 from onecode.app import create_app
 from onecode.codes import KeyRing, Reason, screenshot_suffix, verify
 from onecode.codes import qr as qr_module
+from onecode.codes.b64url import b64url_decode, b64url_encode
 from onecode.identity import routes as identity_routes
 from onecode.identity.service import credential_status, generation_reason
 from onecode.settings import Settings
@@ -33,7 +33,7 @@ Client = AsyncTestClient[Litestar]
 
 
 def _secret(text: str) -> bytes:
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = b64url_decode(text)
     assert len(raw) == 32
     return raw
 
@@ -125,7 +125,7 @@ async def test_racing_rotations_on_many_connections(
 
     reg = await world.traveller("a")
     traveller_id = uuid.UUID(reg["traveller_id"])
-    keys = KeyStore(signing_keys="1:" + base64.urlsafe_b64encode(bytes(32)).decode())
+    keys = KeyStore(signing_keys="1:" + b64url_encode(bytes(32)))
     conns = [await asyncpg.connect(db_url) for _ in range(16)]
     try:
         results = await asyncio.gather(*(rotate_code(c, keys, traveller_id, 30) for c in conns))

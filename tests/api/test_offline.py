@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from onecode.codes import Credential, SigningKey, issue, verify
 from onecode.codes import KeyRing as Ring
+from onecode.codes.b64url import b64url_encode
 from tests.conftest import World
 from tests.support.db import fetch_row
 
@@ -52,7 +52,7 @@ def item(code: str, direction: str = "in", decision: str = "accept", **kw: Any) 
 def cred_id_of(code: str, keys: list[dict[str, Any]]) -> str:
     result = verify(code, Ring.from_public_list(keys), time.time())
     assert result.credential is not None
-    return base64.urlsafe_b64encode(result.credential.cred_id).rstrip(b"=").decode()
+    return b64url_encode(result.credential.cred_id)
 
 
 async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.Connection) -> None:
