@@ -23,6 +23,7 @@ from onecode.demo import run as demo_run
 from onecode.devdb import database, describe
 from onecode.flows import cli as flows_cli
 from onecode.offline import agent as offline_agent
+from onecode.operations import cli as operations_cli
 from onecode.settings import Settings, SettingsError
 from onecode.webhooks import cli as webhooks_cli
 
@@ -115,7 +116,7 @@ async def _prepare_database(settings: Settings) -> str | None:
     before any worker starts, so that workers never race to mint two."""
     import asyncpg
 
-    from onecode.app import ensure_admin_token
+    from onecode.auth import ensure_admin_token
     from onecode.migrate import migrate
 
     assert settings.database_url
@@ -124,7 +125,7 @@ async def _prepare_database(settings: Settings) -> str | None:
         log.info("migrations applied: %s", ", ".join(applied))
     conn = await asyncpg.connect(settings.database_url)
     try:
-        return await ensure_admin_token(conn, settings)
+        return await ensure_admin_token(conn, settings.admin_token)
     finally:
         await conn.close()
 
@@ -149,25 +150,31 @@ COMMANDS: tuple[Command, ...] = (
     *flows_cli.COMMANDS,
     *demo_run.COMMANDS,
     *webhooks_cli.COMMANDS,
+    *operations_cli.COMMANDS,
 )
 """Every sub-command: the server's own, then each domain's ``COMMANDS``."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    by_name = {c.name: c for c in COMMANDS}
-    parser = argparse.ArgumentParser(prog="onecode", description=_DESCRIPTION, epilog=_EPILOG)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, c in sorted(by_name.items()):
+def parser() -> argparse.ArgumentParser:
+    """The ``onecode`` argument parser: one sub-parser per command of ``COMMANDS``."""
+    top = argparse.ArgumentParser(prog="onecode", description=_DESCRIPTION, epilog=_EPILOG)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for c in sorted(COMMANDS, key=lambda c: c.name):
         # every option's default in its help line
         c.arguments(
             sub.add_parser(
-                name,
+                c.name,
                 help=c.help,
                 description=c.help[:1].upper() + c.help[1:] + ".",
                 formatter_class=_HelpWithDefaults,
             )
         )
-    args = parser.parse_args(argv)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    by_name = {c.name: c for c in COMMANDS}
+    args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

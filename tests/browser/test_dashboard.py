@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import time
 import uuid
@@ -31,6 +30,7 @@ from onecode.demo import run as demo
 from onecode.demo.plan import make_plan
 from onecode.settings import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.support.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -43,17 +43,11 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Server:
     """uvicorn in a thread, on its own event loop."""
 
     def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(
             create_app(settings),
             host="127.0.0.1",
@@ -196,11 +190,13 @@ WORDS = {
         "arrivals": "到访",
         "sup": "已隐藏\uff08少于 10 名游客\uff09",
         "rejected": "令牌被拒绝",
+        "alerts": "条最近提醒",
     },
     "en": {
         "arrivals": "Arrivals",
         "sup": "suppressed (<10 travellers)",
         "rejected": "Token rejected",
+        "alerts": "recent alert(s)",
     },
 }
 
@@ -297,6 +293,10 @@ async def _check_locale(
     assert sum(c[1] for c in counts.values()) > 0, counts
     badge = page.locator(".sup-count:visible").first
     assert words["sup"] in await badge.inner_text()
+    # the crowd levels and alerts card read GET /v1/alerts without an error
+    alerts_note = page.locator('[data-card="alerts"] .note')
+    assert words["alerts"] in await alerts_note.inner_text()
+    assert await alerts_note.get_attribute("class") == "note"
     assert "10" in await page.locator(".legend .k").inner_text()
 
     # suppressed origins are stubs of k, shorter than every shown bar (never full width)

@@ -5,8 +5,9 @@ Problem codes: the literal ``code`` of every ``AppError`` subclass call (second 
 argument or ``code=``), every ``default_code``, the status map of onecode/errors.py, every
 ``code=`` keyword given a dotted literal (``clean_text(..., code="reviews.bad_text")``),
 every literal ``problem_response(...)`` code, and the ``'code', '...'`` pairs the SQL
-rule files build. Scan reasons: the ``Reason`` enum of the credential, every reason the
-gate rules in SQL assign, and the reasons the gate agent decides locally.
+rule files build. Scan reasons: the ``ScanReason`` vocabulary of onecode/gates/rules.py,
+the ``Reason`` enum of the credential, every reason the gate rules in SQL assign, and the
+reasons the gate agent decides locally (so a reason used outside the vocabulary fails too).
 """
 
 from __future__ import annotations
@@ -117,8 +118,10 @@ def problem_codes() -> set[str]:
 
 def scan_reasons() -> set[str]:
     from onecode.codes.credential import Reason
+    from onecode.gates.rules import ScanReason
 
-    reasons = {r.value for r in Reason}
+    # the vocabulary (onecode/gates/rules.py), and whatever the code assigns besides
+    reasons = {r.value for r in ScanReason} | {r.value for r in Reason}
     for path in (SQL / "functions").glob("*.sql"):
         text = path.read_text(encoding="utf-8")
         reasons.update(_SQL_REASON.findall(text))

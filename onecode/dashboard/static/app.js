@@ -69,6 +69,8 @@
     legend.appendChild(kSpan);
     legend.appendChild(document.createTextNode(parts.slice(1).join("{k}")));
     $("#token").placeholder = token() ? t("token.saved") : "oc_planner_…";
+    $("#levels").setAttribute("aria-label", t("alerts.levels_aria"));
+    $("#recent").setAttribute("aria-label", t("alerts.recent_aria"));
     showRegionName();
     renderStatus();
   }
@@ -245,6 +247,22 @@
     return charts[name];
   }
 
+  // the noise of a differentially private answer (issue #16): "±N at 95%" per field
+  function noiseOf(d) { return d && d.window && d.window.noise ? d.window.noise : (d && d.noise) || null; }
+  function pm(d, field) {
+    var n = noiseOf(d);
+    return n && n.ci95 && typeof n.ci95[field] === "number" ? " ±" + n.ci95[field] : "";
+  }
+  function noiseNote(d, fields) {
+    var n = noiseOf(d);
+    if (!n) return "";
+    var parts = fields.filter(function (f) { return n.ci95 && typeof n.ci95[f] === "number"; })
+      .map(function (f) { return t("field." + f) + " ±" + n.ci95[f]; });
+    return t("noise.head") + (n.epsilon ? t("noise.eps", { eps: n.epsilon }) : "") +
+      (parts.length ? t("noise.parts", { parts: parts.join(LOCALE === "zh-CN" ? "，" : ", ") }) : "") +
+      (n.released_through ? t("noise.released", { day: n.released_through }) : t("noise.none"));
+  }
+
   function finish(name, points, suppressed, note) {
     var el = document.getElementById("chart-" + name);
     el.setAttribute("data-points", String(points));
@@ -318,8 +336,8 @@
       tooltip: { trigger: "axis", renderMode: "richText", confine: true, formatter: function (ps) {
         var i = ps[0].dataIndex;
         if (supCats.indexOf(cats[i]) >= 0) return cats[i] + "  " + supLabel();
-        return cats[i] + "\n" + t("series.visits") + ": " + num(visits[i]) + "\n" +
-          t("series.visitors") + ": " + num(visitors[i]);
+        return cats[i] + "\n" + t("series.visits") + ": " + num(visits[i]) + pm(d, "visits") + "\n" +
+          t("series.visitors") + ": " + num(visitors[i]) + pm(d, "visitors") + " (95%)";
       } },
       legend: { data: [t("series.visits"), t("series.visitors")], top: 0 },
       grid: { left: 8, right: 16, top: 32, bottom: 40, containLabel: true },
@@ -327,13 +345,15 @@
       yAxis: [{ type: "value", minInterval: 1 }, SUP_AXIS],
       dataZoom: cats.length > 48 ? [{ type: "inside" }, { type: "slider", height: 16, bottom: 4 }] : [],
       series: [
-        { name: t("series.visits"), type: "bar", data: visits, itemStyle: { color: "#0b6e4f" } },
+        { name: t("series.visits"), type: "bar", data: visits, itemStyle: { color: "#0b6e4f" },
+          tooltip: { valueFormatter: function (v) { return v === null ? "–" : num(v) + pm(d, "visits") + " (95%)"; } } },
         { name: t("series.visitors"), type: "line", data: visitors, connectNulls: false,
-          itemStyle: { color: "#d17b0f" }, symbolSize: 5 },
+          itemStyle: { color: "#d17b0f" }, symbolSize: 5,
+          tooltip: { valueFormatter: function (v) { return v === null ? "–" : num(v) + pm(d, "visitors") + " (95%)"; } } },
         supColumns(cats, supCats)
       ]
     }, true);
-    finish("arrivals", points, supCats.length);
+    finish("arrivals", points, supCats.length, noiseNote(d, ["visits", "visitors"]));
   }
 
   // 2. hour x weekday heatmap
@@ -353,7 +373,7 @@
     chartFor("heatmap").setOption({
       tooltip: { renderMode: "richText", confine: true, formatter: function (p) {
         if (p.seriesIndex === 1) return days[p.value[1]] + " " + p.value[0] + ":00 — " + supLabel();
-        return days[p.value[1]] + " " + p.value[0] + ":00 — " + t("heat.visits", { n: num(p.value[2]) });
+        return days[p.value[1]] + " " + p.value[0] + ":00 — " + t("heat.visits", { n: num(p.value[2]) + pm(d, "visits") }) + " (95%)";
       } },
       grid: { left: 8, right: 12, top: 10, bottom: 64, containLabel: true },
       xAxis: { type: "category", data: hours, splitArea: { show: true }, name: t("axis.hour"),
@@ -369,7 +389,7 @@
           label: { show: sup.length <= 40 && !small, formatter: t("sup.cell"), color: "#39404a", fontSize: 9 } }
       ]
     }, true);
-    finish("heatmap", values.length, sup.length);
+    finish("heatmap", values.length, sup.length, noiseNote(d, ["visits"]));
   }
 
   // 3. origin-destination: Sankey (sources on the left, destinations on the right:
@@ -457,7 +477,7 @@
       }, true);
     }
     finish("od", shown.length, sup.length,
-      venueList.length > MATRIX_ABOVE ? t("od.matrix") : "");
+      (venueList.length > MATRIX_ABOVE ? t("od.matrix") + " " : "") + noiseNote(d, ["trips"]));
   }
 
   // a y axis whose top is a whole number of its own steps: no "51" squeezed onto "50"
@@ -526,6 +546,7 @@
       series: series.concat([supColumns(cats, supCats)])
     }, true);
     var note = t(byLevel ? "occ.note_levels" : "occ.note", { name: d.name, date: d.date, tz: d.timezone }) +
+      (byLevel && pm(d, "entries") ? t("occ.arrivals_pm", { pm: pm(d, "entries") }) : "") +
       (d.peak_inside !== null && d.peak_inside !== undefined ? t("occ.peak", { n: num(d.peak_inside), hour: fmtHour(d.peak_hour) }) : "");
     finish("occupancy", points, supCats.length, note + (LOCALE === "zh-CN" ? "。" : "."));
   }
@@ -569,7 +590,7 @@
           label: { show: true, position: "right", fontSize: 10, color: "#39404a", formatter: "<" + bound } }
       ]
     }, true);
-    finish("origins", shown.length, supNames.length);
+    finish("origins", shown.length, supNames.length, noiseNote(d, ["visitors"]));
   }
 
   // 6. booking use: no-show rate per venue (no_show / (used + no_show))
@@ -677,6 +698,66 @@
     return name ? name + " (" + code + ")" : code;
   }
 
+  // ---------- crowd levels and alerts (GET /v1/alerts) ----------
+
+  var ALERT_TEXT = {
+    "venue.level_changed": function (d) {
+      return t(d.kind === "daily" ? "alert.daily" : "alert.instant", {
+        from: t("chip." + d.previous_level), to: t("chip." + d.level) });
+    },
+    "venue.capacity_forecast_reached": function (d) {
+      return t("alert.forecast", { day: d.local_day, level: t("chip." + d.level), pct: d.load_pct });
+    },
+    "gate.offline": function (d) { return t("alert.gate_offline", { gate: d.gate_name, since: d.last_seen_at }); }
+  };
+
+  function chip(level) {
+    var s = document.createElement("span");
+    s.className = "level " + level;
+    s.textContent = t("chip." + level);
+    return s;
+  }
+
+  function drawAlerts(d) {
+    var levels = $("#levels"), recent = $("#recent");
+    levels.textContent = "";
+    recent.textContent = "";
+    var byVenue = {};
+    (d.levels || []).forEach(function (lv) {
+      var v = byVenue[lv.venue_id] || (byVenue[lv.venue_id] = { name: lv.venue_name });
+      v[lv.kind] = lv.level;
+    });
+    Object.keys(byVenue).forEach(function (id) {
+      var v = byVenue[id], li = document.createElement("li");
+      li.appendChild(chip(v.instant || "green"));
+      li.appendChild(document.createTextNode(v.name +
+        (v.daily && v.daily !== "green" ? t("alerts.today", { level: t("chip." + v.daily) }) : "")));
+      levels.appendChild(li);
+    });
+    (d.recent || []).forEach(function (a) {
+      var li = document.createElement("li"), when = document.createElement("time");
+      when.dateTime = a.created_at;
+      when.textContent = a.created_at.slice(5, 16).replace("T", " ");
+      li.appendChild(when);
+      if (a.data && a.data.level) li.appendChild(chip(a.data.level));
+      var text = (ALERT_TEXT[a.type] || function () { return a.type; })(a.data || {});
+      li.appendChild(document.createTextNode((a.venue_name ? a.venue_name + ": " : "") + text));
+      recent.appendChild(li);
+    });
+    var note = card("alerts").querySelector(".note");
+    note.className = "note";
+    note.textContent = t("alerts.note", { n: num(Object.keys(byVenue).length), m: num((d.recent || []).length) });
+  }
+
+  function loadAlerts(f) {
+    return api("/v1/alerts?region=" + encodeURIComponent(f.region) + "&limit=20").then(drawAlerts)
+      .catch(function (err) {
+        var note = card("alerts").querySelector(".note");
+        note.className = "note error";
+        note.textContent = err.message;
+      });
+  }
+
   function refresh() {
     if (!token()) { setStatus("status.begin", {}, true); return; }
     var f = filters();
@@ -687,7 +768,8 @@
     document.body.setAttribute("data-loaded", "0");
     loadVenues(f).then(function () {
       f = filters();
-      return Promise.all(Object.keys(DRAW).map(function (n) { return loadChart(n, f); }));
+      var loads = Object.keys(DRAW).map(function (n) { return loadChart(n, f); });
+      return Promise.all(loads.concat([loadAlerts(f)]));
     }).then(function () {
       settle(f);
       document.body.setAttribute("data-loaded", "1");
