@@ -110,7 +110,9 @@ async def test_freed_places_go_to_the_waiting_list_in_order(
     e1 = (await join(client, world, "w1", slot["id"], 2)).json()
     e2 = (await join(client, world, "w2", slot["id"], 1)).json()
     e3 = (await join(client, world, "w3", slot["id"], 1)).json()
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     r = await client.post(
         f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0")
     )
@@ -153,7 +155,9 @@ async def test_an_unanswered_offer_passes_on(
         await world.traveller(who)
     e1 = (await join(client, world, "w1", slot["id"])).json()
     e2 = (await join(client, world, "w2", slot["id"])).json()
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0"))
     await worker.drain(conn)
     assert (await entries(client, world, "w1"))[0]["state"] == "offer"
@@ -182,7 +186,9 @@ async def test_declining_an_offer_passes_it_on(
         await world.traveller(who)
     e1 = (await join(client, world, "w1", slot["id"])).json()
     await join(client, world, "w2", slot["id"])
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0"))
     await worker.drain(conn)
     r = await client.delete(f"/v1/me/waitlist/{e1['id']}", headers=world.auth("traveller_w1"))
@@ -214,7 +220,7 @@ async def test_no_show_release_offers_to_the_waiting_list(
     assert entry["state"] == "offer"
     assert (await accept(client, world, "here", entry["id"])).status_code == 201
     r = await client.get("/v1/me/bookings", headers=world.auth("traveller_late"))
-    assert r.json()[0]["status"] == "no_show"
+    assert r.json()["items"][0]["status"] == "no_show"
     assert await conn.fetchval("SELECT booked FROM slots") == 1
 
 
@@ -400,7 +406,9 @@ async def test_a_job_survives_a_crashed_worker(
     slot = await full_slot(client, world, capacity=1)
     await world.traveller("w")
     await join(client, world, "w", slot["id"])
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0"))
     doomed = await asyncpg.connect(db_url)
     tx = doomed.transaction()
