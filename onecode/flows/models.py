@@ -263,6 +263,23 @@ class Feedback(msgspec.Struct, frozen=True, kw_only=True):
     total_suppressed: bool = False
 
 
+class ReleasedDay(msgspec.Struct, frozen=True, kw_only=True):
+    local_day: date
+    released_at: str  # UTC, RFC 3339
+    epsilon: float  # per traveller-day, all indicators of the day
+    cells: int  # noisy cells stored
+
+
+class Releases(msgspec.Struct, frozen=True, kw_only=True):
+    """The admin's view of the privacy releases (the design needs no budget ledger:
+    each day is released once, at the epsilon shown; docs/flows.md)."""
+
+    params: dict[str, object]  # bounds, and per indicator sensitivity, scale, epsilon
+    epsilon_per_traveller_day: float  # of the current settings
+    k: int
+    days: list[ReleasedDay]  # released days of the range, oldest first
+
+
 class RollupResult(msgspec.Struct, frozen=True, kw_only=True):
     """What one advance did (for the CLI and the admin)."""
 

@@ -390,6 +390,7 @@ async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, wo
         "flows_select_released_links": (ids, D, D, [str(i) for i in ids]),
         "flows_select_release_days": (D, D),
         "flows_select_release_start": (),
+        "flows_select_release_ledger": (D, D),
     }
     for name in Q().names():
         if name.startswith("flows_select_") and name not in calls:
@@ -402,7 +403,7 @@ async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, wo
             }:
                 continue
             calls[name] = (ids, D, D)
-    assert len(calls) == 12
+    assert len(calls) == 13
     raw = re.compile(r"\bon (scans|checkins)\b")
     for name, args in calls.items():
         plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q()[name], *args))
