@@ -69,11 +69,19 @@ def local_time(day: date, hours: float) -> datetime:
     return base.astimezone(UTC)
 
 
+#: Gates open at 08:00 local; the earliest simulated entry is 07:30.
+FIRST_ENTRY_HOUR = 8
+
+
 def make_plan(*, days: int, travellers: int, seed: int, now: datetime) -> Plan:
-    """Draw who visits what and when; the last simulated day is today (in Guizhou)."""
+    """Draw who visits what and when; the last simulated day is today (in Guizhou), or
+    yesterday while today's gates have not opened yet (before 08:00: a demo started at
+    night would otherwise show an empty last day)."""
     rng = random.Random(seed)
-    today = now.astimezone(TZ).date()
-    day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    local_now = now.astimezone(TZ)
+    today = local_now.date()
+    last = today if local_now.hour >= FIRST_ENTRY_HOUR else today - timedelta(days=1)
+    day_list = [last - timedelta(days=days - 1 - i) for i in range(days)]
     # the holiday surge: a Saturday before today if there is one, else the middle day
     saturdays = [d for d in day_list[:-1] if d.weekday() == 5]
     holiday = saturdays[-1] if saturdays else day_list[(len(day_list) - 1) // 2]

@@ -39,7 +39,6 @@ from onecode.flows.models import (
     Releases,
 )
 from onecode.flows.rollup import rollup_lifespan
-from onecode.http.bodies import check_day
 from onecode.sql import Q
 
 CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
@@ -114,8 +113,6 @@ async def provide_window(
     venue: VenueQ = None,
 ) -> Window:
     """Dependency: the checked ``from``/``to`` range and the caller's scope (404 outside)."""
-    check_day(start, "from")
-    check_day(end, "to")
     first, last = service.check_range(start, end)
     scope = await service.resolve_scope(conn, principal, region, venue)
     return Window(scope, first, last, _k(state), _privacy(state))
@@ -157,7 +154,6 @@ class PlannerController(Controller):
         fmt: FormatQ = None,
     ) -> Response[Occupancy]:
         """People inside per hour of a day against capacity, with 80/90/95% levels."""
-        check_day(day, "date")
         body = await service.occupancy(conn, principal, venue, day, _k(state), p=_privacy(state))
         return _answer(request, fmt, body, OccupancyHour, body.hours, "occupancy")
 

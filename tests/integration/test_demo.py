@@ -45,6 +45,16 @@ def test_plan_is_deterministic_and_true_to_life() -> None:
     assert len({h for h in a.homes}) >= 8
 
 
+def test_a_demo_started_at_night_simulates_days_that_have_happened() -> None:
+    night = datetime(2026, 5, 1, 16, 30, tzinfo=UTC)  # 00:30 on 2 May in Guizhou
+    plan = make_plan(days=2, travellers=200, seed=7, now=night)
+    assert plan.days == [date(2026, 4, 30), date(2026, 5, 1)]
+    per_day = Counter(v.day for v in plan.visits)
+    assert all(per_day[d] > 20 for d in plan.days), per_day
+    morning = make_plan(days=2, travellers=200, seed=7, now=NOW)
+    assert morning.days[-1] == date(2026, 5, 2)
+
+
 def _run_demo(settings: Settings, days: int, travellers: int) -> demo.Summary:
     summary, rc = _run_demo_rc(settings, days, travellers)
     assert rc == 0 and summary is not None
@@ -59,12 +69,12 @@ def _run_demo_rc(settings: Settings, days: int, travellers: int) -> tuple[demo.S
         captured.append(s)
         original(s, dashboard, rollups)
 
-    demo.print_summary = keep  # type: ignore[assignment]
+    demo.print_summary = keep
     try:
         args = argparse.Namespace(days=days, travellers=travellers, seed=11, url=None, quiet=True)
         rc = demo.demo(args, settings)
     finally:
-        demo.print_summary = original  # type: ignore[assignment]
+        demo.print_summary = original
     return (captured[0] if captured else None), rc
 
 

@@ -537,6 +537,65 @@
       .catch(function () { /* the occupancy card says so */ });
   }
 
+  // ---------- crowd levels and alerts (GET /v1/alerts) ----------
+
+  var ALERT_TEXT = {
+    "venue.level_changed": function (d) {
+      return (d.kind === "daily" ? "daily entries " : "inside now ") + d.previous_level + " → " + d.level;
+    },
+    "venue.capacity_forecast_reached": function (d) {
+      return "bookings for " + d.local_day + " reached " + d.level + " (" + d.load_pct + "% of the day)";
+    },
+    "gate.offline": function (d) { return "gate " + d.gate_name + " silent since " + d.last_seen_at; }
+  };
+
+  function chip(level) {
+    var s = document.createElement("span");
+    s.className = "level " + level;
+    s.textContent = level;
+    return s;
+  }
+
+  function drawAlerts(d) {
+    var levels = $("#levels"), recent = $("#recent");
+    levels.textContent = "";
+    recent.textContent = "";
+    var byVenue = {};
+    (d.levels || []).forEach(function (lv) {
+      var v = byVenue[lv.venue_id] || (byVenue[lv.venue_id] = { name: lv.venue_name });
+      v[lv.kind] = lv.level;
+    });
+    Object.keys(byVenue).forEach(function (id) {
+      var v = byVenue[id], li = document.createElement("li");
+      li.appendChild(chip(v.instant || "green"));
+      li.appendChild(document.createTextNode(v.name + (v.daily && v.daily !== "green" ? " (today: " + v.daily + ")" : "")));
+      levels.appendChild(li);
+    });
+    (d.recent || []).forEach(function (a) {
+      var li = document.createElement("li"), t = document.createElement("time");
+      t.dateTime = a.created_at;
+      t.textContent = a.created_at.slice(5, 16).replace("T", " ");
+      li.appendChild(t);
+      if (a.data && a.data.level) li.appendChild(chip(a.data.level));
+      var text = (ALERT_TEXT[a.type] || function () { return a.type; })(a.data || {});
+      li.appendChild(document.createTextNode((a.venue_name ? a.venue_name + ": " : "") + text));
+      recent.appendChild(li);
+    });
+    var note = card("alerts").querySelector(".note");
+    note.className = "note";
+    note.textContent = Object.keys(byVenue).length + " venue(s) with a level, " +
+      (d.recent || []).length + " recent alert(s).";
+  }
+
+  function loadAlerts(f) {
+    return api("/v1/alerts?region=" + encodeURIComponent(f.region) + "&limit=20").then(drawAlerts)
+      .catch(function (err) {
+        var note = card("alerts").querySelector(".note");
+        note.className = "note error";
+        note.textContent = err.message;
+      });
+  }
+
   var lastRegion = null;
   function refresh() {
     if (!token()) { setStatus("Paste a planner token to begin.", true); return; }
@@ -550,7 +609,8 @@
     lastRegion = f.region;
     venues.then(function () {
       f = filters();
-      return Promise.all(Object.keys(DRAW).map(function (n) { return loadChart(n, f); }));
+      var loads = Object.keys(DRAW).map(function (n) { return loadChart(n, f); });
+      return Promise.all(loads.concat([loadAlerts(f)]));
     }).then(function () {
       var errors = document.querySelectorAll('.chart[data-state="error"]').length;
       setStatus(errors ? errors + " chart(s) could not load: see their notes." :
