@@ -49,6 +49,10 @@ class Noise(msgspec.Struct, frozen=True, kw_only=True):
     # the last released day of the range: later days are not released yet (null cells)
     released_through: date | None
     ci95: dict[str, int]
+    # a total is released from the raw noisy cells (then rounded up to 0), not added up
+    # from the shown rows: it includes the suppressed rows and is unbiased, so it is
+    # not their sum (for od: the total is the sum of the links shown, and this is true)
+    totals_add_up: bool = False
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):

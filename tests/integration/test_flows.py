@@ -156,6 +156,7 @@ async def test_od_dwell_origins_heatmap(conn: asyncpg.Connection, world: World) 
     links = {(link.from_, link.to): link.trips for link in od.links}
     assert links == {(data.venue_a, data.venue_c): 12, (data.venue_c, data.venue_a): 9}
     assert od.total_trips == 21
+    assert od.window.noise is not None and od.window.noise.totals_add_up  # the links shown
     assert {n.id for n in od.nodes} == {data.venue_a, data.venue_c}
     od10 = await service.od(conn, region, D, D, 10, p=EXACT_K10)
     # a link below k is left out, not named
