@@ -85,3 +85,14 @@ async def test_admin_sees_the_releases(
         headers=world.auth("planner_x"),
     )
     assert r.status_code == 403
+
+
+async def test_rollup_command_releases_the_closed_days(
+    db_url: str, conn: asyncpg.Connection, world: World
+) -> None:
+    from onecode.flows import cli
+
+    await build(conn, world)
+    assert await cli._run(db_url, False, 0.0, PARAMS) > 0
+    days = [r["local_day"] for r in await conn.fetch("SELECT local_day FROM flow_release_days")]
+    assert D in days and D + timedelta(days=1) in days
