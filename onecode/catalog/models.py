@@ -50,6 +50,8 @@ class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     booking_window_days: Annotated[int, Meta(ge=0, le=366)] = 14
     early_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
     late_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
+    #: online gates refuse a code without a live suffix (``static_code``); default: gated
+    live_code_required: bool | None = None
     # fair allocation (docs/allocation.md): the share of each slot held for walk-ins,
     # when it frees into general sale (minutes before the start), how long an offer stands
     walkin_quota_pct: Annotated[int, Meta(ge=0, le=100)] = 0
@@ -76,6 +78,7 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     booking_window_days: int
     early_grace_min: int
     late_grace_min: int
+    live_code_required: bool
     walkin_quota_pct: int = 0
     walkin_release_min: int = 60
     offer_expiry_min: int = 15

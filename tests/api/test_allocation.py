@@ -225,6 +225,11 @@ async def test_walkin_quota_and_the_staffed_window(
     )
     op = await world.post("/v1/admin/operators", {"name": "window", "venue_ids": [venue["id"]]})
     assert venue["walkin_quota_pct"] == 50
+    r = await client.patch(
+        f"/v1/admin/venues/{venue['id']}", json={"offer_expiry_min": 5}, headers=world.auth("admin")
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["offer_expiry_min"], r.json()["walkin_quota_pct"]) == (5, 50)
     start = (datetime.now(UTC) + timedelta(days=2)).replace(
         hour=2, minute=0, second=0, microsecond=0
     )
@@ -256,6 +261,7 @@ async def test_walkin_quota_and_the_staffed_window(
     assert r.status_code == 201, r.text
     walkin = r.json()
     assert walkin["booking"]["channel"] == "walkin" and walkin["code"].startswith("TQ1")
+    assert walkin["code_kind"] == "paper"
     assert await conn.fetchval("SELECT walkin_booked FROM slots") == 1
     # another operator's venue is not found; a slot of another venue neither
     r = await client.post(
