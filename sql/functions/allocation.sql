@@ -409,7 +409,10 @@ LANGUAGE sql IMMUTABLE AS $$
         'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
         'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
         'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
-        'channel', p_booking.channel);
+        'channel', p_booking.channel,
+        -- operations (issue 17): who cancelled, and the venue's reason
+        'cancelled_at', p_booking.cancelled_at, 'cancelled_by', p_booking.cancelled_by,
+        'cancel_reason', p_booking.cancel_reason);
 $$;
 
 -- The no-show release: a booking still unused at its start (or its making, for a
@@ -483,7 +486,7 @@ BEGIN
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
        SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
-           cancelled_by = 'traveller'
+           cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;

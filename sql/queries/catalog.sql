@@ -92,6 +92,7 @@ SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity,
        greatest(s.capacity - s.booked - s.held, 0) AS walkin_remaining
   FROM slots s JOIN venues v ON v.id = s.venue_id
  WHERE s.venue_id = $1
+   AND s.cancelled_at IS NULL  -- a cancelled slot is not offered (operations, issue 17)
    AND s.starts_at >= ($2::date::timestamp AT TIME ZONE v.timezone)
    AND s.starts_at < (($2::date + 1)::timestamp AT TIME ZONE v.timezone)
  ORDER BY s.starts_at, s.id;
@@ -109,7 +110,8 @@ SELECT v.id AS venue_id, v.capacity_instant, v.occupancy_cap_pct,
 -- name: catalog_select_venue_state
 -- What slot creation must respect; FOR SHARE: a concurrent deactivation or change of
 -- the venue (which locks it FOR UPDATE) waits for these slots, or they for it.
-SELECT v.active, v.gated, v.capacity_daily, v.region_code FROM venues v WHERE v.id = $1 FOR SHARE;
+SELECT v.active, v.gated, v.capacity_daily, v.region_code, v.timezone
+  FROM venues v WHERE v.id = $1 FOR SHARE;
 
 -- name: catalog_select_place_keys
 SELECT kid, secret FROM place_code_keys ORDER BY kid;

@@ -24,7 +24,8 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from tests.conftest import World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 PRINCIPALS = (
     "none",
@@ -111,6 +112,17 @@ def _venue(world: World, n: int) -> dict[str, Any]:
     }
 
 
+def _recurring(world: World, n: int) -> dict[str, Any]:
+    day = (datetime.now(UTC) + timedelta(days=3 + n)).date().isoformat()
+    return {
+        "from": day,
+        "to": day,
+        "weekdays": [1, 2, 3, 4, 5, 6, 7],
+        "times": [{"start": "10:00", "end": "11:00"}],
+        "capacity": 10,
+    }
+
+
 def _scan(world: World, n: int) -> dict[str, Any]:
     return {
         "code": world.ids["code_a"],
@@ -160,6 +172,11 @@ PARAMS: dict[str, Callable[[World], str]] = {
 # Path parameters of one route that differ from PARAMS (same name, another meaning).
 ROUTE_PARAMS: dict[str, dict[str, Callable[[World], str]]] = {
     "/schema/assets/{file_path:path}": {"file_path": lambda w: "swagger-ui.css"},
+    # an operator changes an open slot of their venue (the waiting list needs a full one)
+    "/v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": {"slot_id": lambda w: str(w.ids["slot_a"])},
+    "/v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}/cancel": {
+        "slot_id": lambda w: str(w.ids["slot_a"])
+    },
 }
 
 ADMIN_ONLY = only("admin", ok=201)
@@ -210,6 +227,13 @@ TABLE: dict[str, Row] = {
         f"GET /v1/admin/{kind}s/{{{kind}_id:uuid}}": only("admin")
         for kind in ("gate", "operator", "planner")
     },
+    "PATCH /v1/admin/gates/{gate_id:uuid}": only("admin", body=lambda w, n: {"name": f"g{n}"}),
+    "PATCH /v1/admin/operators/{operator_id:uuid}": only(
+        "admin", body=lambda w, n: {"venue_ids": [w.ids["venue_a"], w.ids["venue_b"]]}
+    ),
+    "PATCH /v1/admin/planners/{planner_id:uuid}": only(
+        "admin", body=lambda w, n: {"region_codes": ["CN-GZ", "CN-YN"]}
+    ),
     **{
         f"POST /v1/admin/{kind}s/{{{kind}_id:uuid}}/revoke": only("admin", ok=204)
         for kind in ("gate", "operator", "planner")
@@ -220,6 +244,16 @@ TABLE: dict[str, Row] = {
     },
     "GET /v1/admin/audit": only("admin"),
     "GET /v1/venues/{venue_id:uuid}/audit": only("admin", "operator", scoped=True),
+    "GET /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": only("admin", "operator", scoped=True),
+    "PATCH /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"capacity": 20 + n}
+    ),
+    "POST /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}/cancel": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"reason": f"Closed ({n})."}
+    ),
+    "POST /v1/venues/{venue_id:uuid}/slots/recurring": only(
+        "admin", "operator", ok=201, scoped=True, body=_recurring
+    ),
     # the dashboard's static files: public, they hold no data
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),
@@ -323,6 +357,11 @@ TABLE: dict[str, Row] = {
         body=lambda w, n: {"url": f"https://hooks.example.org/{n}", "events": ["gate.offline"]},
     ),
     "GET /v1/webhooks": only(*SUBSCRIBERS),
+    "GET /v1/webhooks/keys": public(),
+    # an operator elsewhere gets its own (empty) share of the region; a planner elsewhere 404
+    "GET /v1/alerts": only(
+        *SUBSCRIBERS, scoped=True, query={"region": "CN-GZ-AS"}, override={"operator_b": 200}
+    ),
     "GET /v1/webhooks/{subscription_id:uuid}": only(*SUBSCRIBERS, scoped=True, override=NOT_THEIRS),
     "PATCH /v1/webhooks/{subscription_id:uuid}": only(
         *SUBSCRIBERS, scoped=True, override=NOT_THEIRS, body=lambda w, n: {"description": f"{n}"}
