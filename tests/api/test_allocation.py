@@ -459,3 +459,25 @@ async def test_a_failing_job_is_retried_later(conn: asyncpg.Connection) -> None:
         )
     finally:
         await conn.execute("ALTER FUNCTION broken(uuid, timestamptz) RENAME TO onecode_offer_round")
+
+
+async def test_a_cancelled_slot_ends_its_waiting_list(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    """The operator cancels a full slot: its waiting entries read expired at once, the
+    queued round writes it, and nobody can join any more."""
+    slot = await full_slot(client, world, capacity=1)
+    for who in ("w1", "w2"):
+        await world.traveller(who)
+    assert (await join(client, world, "w1", slot["id"])).status_code == 201
+    r = await client.post(
+        f"/v1/venues/{world.ids['venue_a']}/slots/{slot['id']}/cancel",
+        json={"reason": "Flooded path"},
+        headers=world.auth("operator_a"),
+    )
+    assert r.status_code == 200, r.text
+    assert (await entries(client, world, "w1"))[0]["state"] == "expired"
+    assert_problem(await join(client, world, "w2", slot["id"]), 409, "slots.cancelled")
+    assert await worker.drain(conn) == 1
+    assert await conn.fetchval("SELECT state FROM waitlist_entries") == "expired"
+    assert await conn.fetchval("SELECT held FROM slots") == 0
