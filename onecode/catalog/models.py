@@ -50,6 +50,8 @@ class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     booking_window_days: Annotated[int, Meta(ge=0, le=366)] = 14
     early_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
     late_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
+    #: online gates refuse a code without a live suffix (``static_code``); default: gated
+    live_code_required: bool | None = None
 
 
 class Venue(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +73,7 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     booking_window_days: int
     early_grace_min: int
     late_grace_min: int
+    live_code_required: bool
     rating: float | None = None
     rating_count: int = 0
     # the crowd level only: an exact live count would let anyone time one person's

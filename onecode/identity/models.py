@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -47,6 +47,16 @@ class Rotated(msgspec.Struct, frozen=True, kw_only=True):
     generation: int
     expires_at: datetime
     code_secret: str  # base64url of the new 32-byte anti-screenshot secret
+
+
+class PaperPass(msgspec.Struct, frozen=True, kw_only=True):
+    """A printed pass for one booking: a TQ1 code of its own (kind ``paper``) that online
+    gates accept without a live suffix, only for that booking, until the end of its day."""
+
+    code: str
+    kind: Literal["paper"] = "paper"
+    booking_id: uuid.UUID
+    expires_at: datetime
 
 
 class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):

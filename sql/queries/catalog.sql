@@ -21,8 +21,9 @@ SELECT array_agg(code) FROM tree;
 INSERT INTO venues (id, region_code, name, kind, gated, requires_booking, entry_rule,
                     capacity_instant, capacity_daily, occupancy_cap_pct, timezone, lat, lon,
                     max_party_size, bookings_per_day, booking_window_days,
-                    early_grace_min, late_grace_min, place_code)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                    early_grace_min, late_grace_min, live_code_required, place_code)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20)
 RETURNING id;
 
 -- name: catalog_select_venues
@@ -30,6 +31,7 @@ SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry
        v.capacity_instant, v.capacity_daily, v.occupancy_cap_pct, v.timezone, v.lat, v.lon,
        v.max_party_size, v.bookings_per_day, v.booking_window_days,
        v.early_grace_min, v.late_grace_min, v.place_code,
+       coalesce(v.live_code_required, v.gated) AS live_code_required,
        CASE WHEN v.rating_count > 0 THEN round(v.rating_sum::numeric / v.rating_count, 2)::float8 END AS rating,
        v.rating_count,
        COALESCE((SELECT sum(c.ins - c.outs) FROM gate_counters c

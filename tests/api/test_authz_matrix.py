@@ -251,6 +251,14 @@ TABLE: dict[str, Row] = {
     "POST /v1/me/code/rotate": only("traveller"),
     "GET /v1/me/visits": only("traveller"),
     "DELETE /v1/me": only("traveller", ok=204),
+    "POST /v1/me/bookings/{booking_id:uuid}/paper-pass": only("traveller", ok=201, scoped=True),
+    "DELETE /v1/me/bookings/{booking_id:uuid}/paper-pass": only("traveller", ok=204, scoped=True),
+    "POST /v1/venues/{venue_id:uuid}/bookings/{booking_id:uuid}/paper-pass": only(
+        "admin", "operator", ok=201, scoped=True
+    ),
+    "DELETE /v1/venues/{venue_id:uuid}/bookings/{booking_id:uuid}/paper-pass": only(
+        "admin", "operator", ok=204, scoped=True
+    ),
     # bookings
     "POST /v1/bookings": only(
         "traveller", ok=201, body=lambda w, n: {"slot_id": w.ids["slot_free"], "party_size": 1}

@@ -181,7 +181,7 @@ async def test_a_deactivated_venue_takes_nothing_new_and_keeps_its_history(
     gate = await world.post(f"/v1/admin/venues/{museum['id']}/gates", {"name": "m"})
     village = await world.venue("CN-GZ-AS", "Village", gated=False, requires_booking=False)
     await world.traveller("t")
-    code = await world.code("t")
+    code = await world.live_code("t")
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     slots = (await world.post(f"/v1/venues/{va}/slots", {"slots": [_slot(start)]}))["slots"]
     booking = await world.post(
