@@ -457,8 +457,10 @@ DECLARE
     g_in_at  timestamptz;
     g_out_at timestamptz;
     g_ins    integer;
+    v_events bigint;
 BEGIN
-    SELECT ve.timezone, gate_entry_limit(ve.entry_rule) AS entry_limit, ve.max_party_size
+    SELECT ve.timezone, gate_entry_limit(ve.entry_rule) AS entry_limit, ve.max_party_size,
+           ve.region_code
       INTO v FROM venues ve WHERE ve.id = p_venue;
 
     -- 1. the ledger: the items this call wins (sorted, so racing batches lock in order)
@@ -614,15 +616,27 @@ BEGIN
             WINDOW w AS (PARTITION BY s.traveller_id, t.day
                          ORDER BY s.device_time, s.gate_id, s.scan_id)
         )
-        UPDATE scans s
-           SET conflict = x.now_conflict
-          FROM (SELECT o.traveller_id, o.gate_id, o.scan_id,
-                       coalesce(o.direction = 'in'
-                                AND (o.ins_so_far > v.entry_limit OR o.before = 'in'),
-                                false) AS now_conflict
-                  FROM ordered o) x
-         WHERE s.traveller_id = x.traveller_id AND s.gate_id = x.gate_id
-           AND s.scan_id = x.scan_id AND s.conflict IS DISTINCT FROM x.now_conflict;
+        , changed AS (
+            UPDATE scans s
+               SET conflict = x.now_conflict
+              FROM (SELECT o.traveller_id, o.gate_id, o.scan_id,
+                           coalesce(o.direction = 'in'
+                                    AND (o.ins_so_far > v.entry_limit OR o.before = 'in'),
+                                    false) AS now_conflict
+                      FROM ordered o) x
+             WHERE s.traveller_id = x.traveller_id AND s.gate_id = x.gate_id
+               AND s.scan_id = x.scan_id AND s.conflict IS DISTINCT FROM x.now_conflict
+            RETURNING s.scan_id, s.gate_id, s.device_time, s.offline, s.conflict
+        )
+        -- each newly found double entry is an event for the venue's operators (webhooks);
+        -- nothing personal in it: the operator reads the conflict list
+        SELECT count(onecode_emit_event(
+                   'gate.conflict_found', v.region_code, p_venue,
+                   jsonb_build_object('scan_id', c.scan_id, 'gate_id', c.gate_id,
+                                      'scanned_at', c.device_time, 'offline', c.offline,
+                                      'local_day', (c.device_time AT TIME ZONE v.timezone)::date)))
+          INTO v_events
+          FROM changed c WHERE c.conflict;
     END IF;
 
     -- 7. the answer per item
@@ -656,7 +670,7 @@ DECLARE
     v_slot_id uuid;
     v_slot    record;
     v_entry   waitlist_entries%ROWTYPE;
-    v_booking record;
+    v_booking bookings%ROWTYPE;
     v_count   integer;
 BEGIN
     SELECT w.slot_id INTO v_slot_id FROM waitlist_entries w
@@ -702,7 +716,8 @@ BEGIN
 
     UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
      WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity;
+       AND s.booked + v_entry.party_size <= s.capacity
+       AND s.cancelled_at IS NULL;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
@@ -719,6 +734,30 @@ BEGIN
      WHERE w.traveller_id = p_traveller AND w.id = p_entry;
     RETURN QUERY SELECT 'booked'::text, onecode_booking_json(v_booking), false;
 END;
+$$;
+
+CREATE TABLE public.lottery_applications (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    lottery_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    party_size smallint NOT NULL,
+    ticket bytea,
+    rank integer,
+    result text DEFAULT 'pending'::text NOT NULL,
+    booking_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
+);
+
+CREATE FUNCTION public.onecode_application_json(p_app public.lottery_applications) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', p_app.id, 'lottery_id', p_app.lottery_id, 'slot_id', p_app.slot_id,
+        'party_size', p_app.party_size, 'result', p_app.result, 'rank', p_app.rank,
+        'booking_id', p_app.booking_id, 'created_at', p_app.created_at);
 $$;
 
 CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval, p_channel text DEFAULT 'app'::text) RETURNS TABLE(outcome text, body jsonb, replayed boolean)
@@ -1050,7 +1089,8 @@ DECLARE
     v_count integer;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           s.walkin_booked, s.cancelled_at, v.active,
+           v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (p_now AT TIME ZONE v.timezone)::date AS today,
@@ -1062,6 +1102,14 @@ BEGIN
      WHERE s.id = p_slot;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_slot.active THEN
+        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
         RETURN;
     END IF;
     IF p_party > v_slot.max_party_size THEN
@@ -1152,6 +1200,141 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.onecode_lottery_apply(p_traveller uuid, p_lottery uuid, p_slot uuid, p_party integer, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_lot record;
+    v_app lottery_applications%ROWTYPE;
+BEGIN
+    SELECT l.id, l.venue_id, l.local_day, l.closes_at, l.state, v.max_party_size, v.timezone
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_lot.state <> 'open' OR p_now >= v_lot.closes_at THEN
+        RETURN QUERY SELECT 'lottery_closed'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM slots s
+                    WHERE s.id = p_slot AND s.venue_id = v_lot.venue_id
+                      AND (s.starts_at AT TIME ZONE v_lot.timezone)::date = v_lot.local_day) THEN
+        RETURN QUERY SELECT 'slot_not_in_lottery'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF p_party > v_lot.max_party_size THEN
+        RETURN QUERY SELECT 'party_too_large'::text,
+                            jsonb_build_object('max_party_size', v_lot.max_party_size);
+        RETURN;
+    END IF;
+    INSERT INTO lottery_applications AS a (id, traveller_id, lottery_id, slot_id, party_size,
+                                           created_at)
+    VALUES (gen_random_uuid(), p_traveller, p_lottery, p_slot, p_party, p_now)
+    ON CONFLICT (traveller_id, lottery_id) DO NOTHING
+    RETURNING * INTO v_app;
+    IF NOT FOUND THEN
+        SELECT * INTO v_app FROM lottery_applications a
+         WHERE a.traveller_id = p_traveller AND a.lottery_id = p_lottery;
+        RETURN QUERY SELECT 'already_applied'::text, onecode_application_json(v_app);
+        RETURN;
+    END IF;
+    UPDATE lotteries l SET applications = l.applications + 1 WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'applied'::text, onecode_application_json(v_app);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_lottery_draw(p_lottery uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, winners integer, waitlisted integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_lot     record;
+    r         record;
+    v_rank    integer := 0;
+    v_won     integer := 0;
+    v_waiting integer := 0;
+    v_booking uuid;
+    v_result  text;
+    v_entry   uuid;
+BEGIN
+    SELECT l.*, v.region_code, v.walkin_quota_pct, v.walkin_release_min
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery
+       FOR UPDATE OF l;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, 0, 0;
+        RETURN;
+    END IF;
+    IF v_lot.state = 'drawn' THEN
+        RETURN QUERY SELECT 'already_drawn'::text, v_lot.winners, 0;
+        RETURN;
+    END IF;
+    IF p_now < v_lot.closes_at THEN
+        RETURN QUERY SELECT 'not_yet'::text, 0, 0;
+        RETURN;
+    END IF;
+    -- the day's slots, in a fixed order (the lock order)
+    PERFORM 1 FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.venue_id = v_lot.venue_id
+       AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day
+     ORDER BY s.id FOR UPDATE OF s;
+
+    FOR r IN SELECT a.traveller_id, a.id, a.slot_id, a.party_size,
+                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket
+               FROM lottery_applications a
+              WHERE a.lottery_id = p_lottery
+              ORDER BY 5, a.id
+    LOOP
+        v_rank := v_rank + 1;
+        v_booking := NULL;
+        v_entry := NULL;
+        UPDATE slots s SET booked = s.booked + r.party_size
+         WHERE s.id = r.slot_id
+           AND s.booked + s.held + r.party_size <= s.capacity
+               - onecode_walkin_hold(s.capacity, v_lot.walkin_quota_pct, s.walkin_booked,
+                                     s.starts_at, v_lot.walkin_release_min, p_now);
+        IF FOUND THEN
+            INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                                       starts_at, ends_at, local_day, channel,
+                                       created_at, changed_at)
+            SELECT gen_random_uuid(), r.traveller_id, s.id, s.venue_id, r.party_size,
+                   s.starts_at, s.ends_at, v_lot.local_day, 'lottery', p_now, p_now
+              FROM slots s WHERE s.id = r.slot_id
+            RETURNING b.id INTO v_booking;
+            v_result := 'won';
+            v_won := v_won + 1;
+        ELSE
+            INSERT INTO waitlist_entries AS w (id, traveller_id, slot_id, venue_id, local_day,
+                                               party_size, position, source, created_at,
+                                               changed_at)
+            VALUES (gen_random_uuid(), r.traveller_id, r.slot_id, v_lot.venue_id,
+                    v_lot.local_day, r.party_size, nextval('waitlist_position_seq'),
+                    'lottery', p_now, p_now)
+            ON CONFLICT DO NOTHING
+            RETURNING w.id INTO v_entry;
+            v_result := CASE WHEN v_entry IS NULL THEN 'lost' ELSE 'waitlisted' END;
+            v_waiting := v_waiting + CASE WHEN v_entry IS NULL THEN 0 ELSE 1 END;
+        END IF;
+        UPDATE lottery_applications a
+           SET ticket = r.ticket, rank = v_rank, result = v_result, booking_id = v_booking
+         WHERE a.traveller_id = r.traveller_id AND a.id = r.id;
+        PERFORM onecode_emit_event(
+            'lottery.drawn', v_lot.region_code, v_lot.venue_id,
+            jsonb_build_object('lottery_id', p_lottery, 'application_id', r.id,
+                               'slot_id', r.slot_id, 'result', v_result, 'rank', v_rank,
+                               'booking_id', v_booking, 'waitlist_entry_id', v_entry),
+            r.traveller_id);
+    END LOOP;
+
+    UPDATE lotteries l SET state = 'drawn', drawn_at = p_now, winners = v_won
+     WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'drawn'::text, v_won, v_waiting;
+END;
+$$;
+
 CREATE FUNCTION public.onecode_offer_round(p_slot uuid, p_now timestamp with time zone) RETURNS TABLE(offers integer, expired integer, next_run timestamp with time zone)
     LANGUAGE plpgsql
     AS $$
@@ -1169,8 +1352,8 @@ DECLARE
     r         record;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
-           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
+           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot
@@ -1180,11 +1363,16 @@ BEGIN
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
-    v_closed := p_now >= v_closes;
+    -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
+    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
+    -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
-              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
-                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+              WHERE w.slot_id = p_slot AND w.state = 'offer' AND w.expires_at <= p_now
+                AND NOT v_closed
+              UNION ALL
+             SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer') AND v_closed
     LOOP
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = r.traveller_id AND w.id = r.id
@@ -1257,11 +1445,12 @@ DECLARE
     v_held integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
-                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+                    WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
+    -- a cancelled slot holds nothing: its round expires the entries
     UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot
+     WHERE s.id = p_slot AND s.cancelled_at IS NULL
     RETURNING s.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
@@ -1627,21 +1816,6 @@ CREATE TABLE public.lotteries (
     CONSTRAINT lotteries_seed_check CHECK ((length(seed) = 32)),
     CONSTRAINT lotteries_seed_sha256_check CHECK ((length(seed_sha256) = 32)),
     CONSTRAINT lotteries_state_check CHECK ((state = ANY (ARRAY['open'::text, 'drawn'::text])))
-);
-
-CREATE TABLE public.lottery_applications (
-    id uuid NOT NULL,
-    traveller_id uuid NOT NULL,
-    lottery_id uuid NOT NULL,
-    slot_id uuid NOT NULL,
-    party_size smallint NOT NULL,
-    ticket bytea,
-    rank integer,
-    result text DEFAULT 'pending'::text NOT NULL,
-    booking_id uuid,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
-    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
 );
 
 CREATE TABLE public.operator_venues (
@@ -2182,6 +2356,8 @@ CREATE INDEX venues_created_idx ON public.venues USING btree (created_at DESC, i
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 
 CREATE UNIQUE INDEX waitlist_live_uq ON public.waitlist_entries USING btree (traveller_id, slot_id) WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
+
+CREATE INDEX waitlist_slot_offers_idx ON public.waitlist_entries USING btree (slot_id, expires_at) WHERE (state = 'offer'::text);
 
 CREATE INDEX waitlist_slot_queue_idx ON public.waitlist_entries USING btree (slot_id, "position") WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
 

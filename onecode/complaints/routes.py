@@ -34,7 +34,7 @@ class ComplaintController(Controller):
     path = "/v1/complaints"
     tags = ["complaints"]
 
-    @post("/", guards=[allow(Kind.TRAVELLER)])
+    @post("/", guards=[allow(Kind.TRAVELLER)], opt={"rate_limit": "complaint"})
     async def file_complaint(
         self,
         conn: Conn,

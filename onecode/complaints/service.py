@@ -58,7 +58,7 @@ def _page(rows: list[asyncpg.Record], limit: int) -> ComplaintPage:
     cursor = None
     if len(rows) > limit:
         cursor = encode_cursor(items[-1].created_at, items[-1].id)
-    return ComplaintPage(complaints=items, next_cursor=cursor)
+    return ComplaintPage(items=items, complaints=items, next_cursor=cursor)
 
 
 async def my_complaints(

@@ -43,7 +43,9 @@ class PlaceController(Controller):
         """Resolve a poster's place code: the venue's public info and live crowd level."""
         return await service.resolve(conn, _keys(state), place_code)
 
-    @post("/{place_code:str}/checkin", guards=[allow(Kind.TRAVELLER)])
+    @post(
+        "/{place_code:str}/checkin", guards=[allow(Kind.TRAVELLER)], opt={"rate_limit": "checkin"}
+    )
     async def check_in(
         self, conn: Conn, state: State, principal: Caller, place_code: FromPath[str]
     ) -> Response[Checkin]:

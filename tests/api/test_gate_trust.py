@@ -297,3 +297,23 @@ def msgspec_item(code: str, scan_id: uuid.UUID, scanned_at: datetime) -> Any:
         reason=ScanReason.OK,
         party_size=1,
     )
+
+
+async def test_a_found_conflict_is_an_event_for_the_venue(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    await world.traveller("a")
+    await book(conn, world, "a")
+    code = await world.code("a")
+    first, second = item(code, scanned_at=at(-60)), item(code, scanned_at=at(-50))
+    await upload(client, world.tokens["gate_a"], [first, second])
+    rows = await conn.fetch("SELECT type, venue_id, payload FROM events")
+    found = [r for r in rows if r["type"] == "gate.conflict_found"]
+    assert len(found) == 1
+    assert found[0]["venue_id"] == uuid.UUID(world.ids["venue_a"])
+    assert world.ids["traveller_a"] not in str(found[0]["payload"])
+    # the same conflict uploaded again is no new event
+    await upload(client, world.tokens["gate_a"], [first, second])
+    assert (
+        await conn.fetchval("SELECT count(*) FROM events WHERE type = 'gate.conflict_found'") == 1
+    )

@@ -13,7 +13,8 @@ import asyncpg
 
 from tests.api.test_bookings import book, make_slots, remaining
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
