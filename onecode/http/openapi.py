@@ -230,6 +230,44 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         for method, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
     },
     "GET /v1/admin/audit": {404: ["regions.not_found"]},
+    "PATCH /v1/admin/gates/{gate_id}": {404: ["gates.not_found"]},
+    "PATCH /v1/admin/operators/{operator_id}": {
+        404: ["operators.not_found"],
+        422: ["venues.not_found"],
+    },
+    "PATCH /v1/admin/planners/{planner_id}": {
+        404: ["planners.not_found"],
+        422: ["regions.not_found"],
+    },
+    "GET /v1/venues/{venue_id}/slots/{slot_id}": {404: ["venues.not_found", "slots.not_found"]},
+    "PATCH /v1/venues/{venue_id}/slots/{slot_id}": {
+        404: ["venues.not_found", "slots.not_found"],
+        409: ["slots.cancelled", "slots.below_booked", "slots.times_locked", "slots.duplicate"],
+        422: [
+            "slots.naive_time",
+            "slots.out_of_range",
+            "slots.over_daily_capacity",
+            "slots.bad_window",
+        ],
+    },
+    "POST /v1/venues/{venue_id}/slots/{slot_id}/cancel": {
+        404: ["venues.not_found", "slots.not_found"],
+        409: ["slots.ended"],
+        422: ["slots.no_reason"],
+    },
+    "POST /v1/venues/{venue_id}/slots/recurring": {
+        404: ["venues.not_found"],
+        409: ["venues.inactive"],
+        422: [
+            "slots.bad_range",
+            "slots.duplicate",
+            "slots.bad_window",
+            "slots.too_many",
+            "slots.empty_pattern",
+            "slots.over_daily_capacity",
+            "slots.out_of_range",
+        ],
+    },
     # webhook subscriptions and the admin's allow-list of hosts
     "POST /v1/webhooks": {422: _HOOK_RULES},
     "GET /v1/webhooks/{subscription_id}": _HOOK,
