@@ -28,7 +28,7 @@ from onecode.auth import (
 from onecode.codes import KeyStore
 from onecode.db import connection_middleware, create_pool, provide_conn
 from onecode.errors import handle_exception
-from onecode.http.bodies import JsonRequest
+from onecode.http.bodies import JsonRequest, bound_query_dates
 from onecode.http.docs import OfflineSwagger, assets_router
 from onecode.http.openapi import document_api
 from onecode.observability import observability_middleware, security_headers
@@ -44,6 +44,7 @@ Hook = Callable[[Litestar], Any]
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode import observability
+    from onecode.allocation import routes as allocation
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
@@ -59,7 +60,8 @@ def _route_modules() -> list[Any]:
     from onecode.system import routes as system
     from onecode.webhooks import routes as webhooks
 
-    modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
+    modules: list[Any] = [system, observability, catalog, identity, bookings, allocation]
+    modules += [gates, offline]
     modules += [flows, reviews, places, complaints, events, dashboard, operations, webhooks]
     return modules
 
@@ -148,6 +150,8 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         # every JSON body through onecode.http.bodies.decode_body: depth, strict types, text, dates
         request_class=JsonRequest,
+        # every day and instant in a query within the same bounds (no route calls it)
+        before_request=bound_query_dates,
         cors_config=cors,
         openapi_config=OpenAPIConfig(
             title="onecode",

@@ -23,6 +23,7 @@ from onecode.demo import run as demo_run
 from onecode.devdb import database
 from onecode.flows import cli as flows_cli
 from onecode.offline import agent as offline_agent
+from onecode.operations import cli as operations_cli
 from onecode.settings import Settings, SettingsError
 from onecode.webhooks import cli as webhooks_cli
 
@@ -134,6 +135,7 @@ COMMANDS: tuple[Command, ...] = (
     *flows_cli.COMMANDS,
     *demo_run.COMMANDS,
     *webhooks_cli.COMMANDS,
+    *operations_cli.COMMANDS,
 )
 """Every sub-command: the server's own, then each domain's ``COMMANDS``."""
 

@@ -47,17 +47,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # everywhere it is released (late offline uploads after that are not counted)
     dp_epsilon: float = 4.0
     dp_release_delay_hours: float = 3.0
+    # raw scans and check-ins (and the traveller-level rollups) older than this many
+    # days are deleted, once released (onecode/flows/retention.py); 0 keeps them
+    retention_days: int = 180
     rate_limit: bool = True
     # "N/S": N requests per S seconds; per address for anonymous callers, per token
     # otherwise (see onecode/ratelimit.py). Other domains add ``rate_<bucket>`` fields.
-    rate_register: str = "10/60"
+    # registration is per address (no token yet): a burst of 50 lets a tour group behind
+    # one NAT register at once, then one every 6 s
+    rate_register: str = "50/300"
     rate_booking: str = "30/60"
     rate_code_rotate: str = "6/60"
+    rate_review: str = "10/600"
+    rate_complaint: str = "10/600"
+    rate_checkin: str = "20/600"
     # a client address shared by many token holders (carrier NAT) gets this many
     # times a token's budget before its tokens are throttled together
     rate_address_factor: int = 10
     metrics_public: bool = False
     rollup_interval_seconds: float = 30.0
+    # the allocation worker (offer rounds, lottery draws: onecode/allocation/worker.py)
+    # runs in every serving process; 0 turns it off in this one (another runs it)
+    allocation_idle_seconds: float = 1.0
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True

@@ -720,7 +720,10 @@ CREATE FUNCTION public.onecode_booking_json(p_booking public.bookings) RETURNS j
         'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
         'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
         'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
-        'channel', p_booking.channel);
+        'channel', p_booking.channel,
+        -- operations (issue 17): who cancelled, and the venue's reason
+        'cancelled_at', p_booking.cancelled_at, 'cancelled_by', p_booking.cancelled_by,
+        'cancel_reason', p_booking.cancel_reason);
 $$;
 
 CREATE FUNCTION public.onecode_cancel_booking(p_traveller uuid, p_booking uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
@@ -737,7 +740,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+           cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;
@@ -759,6 +763,105 @@ BEGIN
      WHERE s.id = v_booking.slot_id;
     PERFORM onecode_places_freed(v_booking.slot_id);
     RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_cancel_slot(p_slot uuid, p_venue uuid, p_reason text, p_now timestamp with time zone) RETURNS TABLE(outcome text, cancelled_bookings integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s      record;
+    b      record;
+    v_n    integer := 0;
+    v_freed integer := 0;
+    v_walkin integer := 0;
+BEGIN
+    SELECT sl.starts_at, sl.ends_at, sl.cancelled_at, v.region_code INTO s
+      FROM slots sl JOIN venues v ON v.id = sl.venue_id
+     WHERE sl.id = p_slot AND sl.venue_id = p_venue
+       FOR UPDATE OF sl;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', 0;
+        RETURN;
+    END IF;
+    IF s.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'already_cancelled', 0;
+        RETURN;
+    END IF;
+    IF s.ends_at <= p_now THEN
+        RETURN QUERY SELECT 'ended', 0;
+        RETURN;
+    END IF;
+    UPDATE slots sl SET cancelled_at = p_now, cancel_reason = p_reason WHERE sl.id = p_slot;
+    FOR b IN
+        UPDATE bookings bk
+           SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+               cancelled_by = 'venue', cancel_reason = p_reason
+         WHERE bk.slot_id = p_slot AND bk.status = 'booked'
+        RETURNING bk.id, bk.traveller_id, bk.party_size, bk.channel
+    LOOP
+        v_n := v_n + 1;
+        v_freed := v_freed + b.party_size;
+        IF b.channel = 'walkin' THEN
+            v_walkin := v_walkin + b.party_size;
+        END IF;
+        PERFORM onecode_emit_event(
+            'booking.cancelled_by_venue', s.region_code, p_venue,
+            jsonb_build_object('booking_id', b.id, 'slot_id', p_slot, 'venue_id', p_venue,
+                               'starts_at', s.starts_at, 'ends_at', s.ends_at,
+                               'reason', p_reason),
+            b.traveller_id);
+    END LOOP;
+    UPDATE slots sl
+       SET booked = sl.booked - v_freed, held = 0,
+           walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
+     WHERE sl.id = p_slot;
+    RETURN QUERY SELECT 'ok', v_n;
+END;
+$$;
+
+CREATE FUNCTION public.onecode_change_slot(p_slot uuid, p_venue uuid, p_capacity integer, p_starts timestamp with time zone, p_ends timestamp with time zone) RETURNS TABLE(outcome text, booked integer, old_capacity integer, old_starts_at timestamp with time zone, old_ends_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s       record;
+    v_cap   integer;
+    v_start timestamptz;
+    v_end   timestamptz;
+BEGIN
+    SELECT sl.capacity, sl.booked, sl.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
+      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::integer, NULL::integer,
+                            NULL::timestamptz, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_cap := COALESCE(p_capacity, s.capacity);
+    v_start := COALESCE(p_starts, s.starts_at);
+    v_end := COALESCE(p_ends, s.ends_at);
+    outcome := 'ok';
+    IF s.cancelled_at IS NOT NULL THEN
+        outcome := 'cancelled';
+    ELSIF v_cap < s.booked + s.held THEN
+        outcome := 'below_booked';
+    ELSIF (v_start <> s.starts_at OR v_end <> s.ends_at) AND s.booked > 0 THEN
+        outcome := 'times_locked';
+    ELSIF v_end <= v_start OR v_end - v_start >= interval '2 days' THEN
+        outcome := 'bad_window';
+    ELSE
+        BEGIN
+            UPDATE slots sl SET capacity = v_cap, starts_at = v_start, ends_at = v_end
+             WHERE sl.id = p_slot;
+        EXCEPTION WHEN unique_violation THEN
+            outcome := 'duplicate_window';
+        END;
+        IF outcome = 'ok' AND v_cap > s.capacity THEN
+            PERFORM onecode_places_freed(p_slot);
+        END IF;
+    END IF;
+    RETURN QUERY SELECT outcome, (s.booked + s.held)::integer, s.capacity::integer,
+                        s.starts_at, s.ends_at;
 END;
 $$;
 

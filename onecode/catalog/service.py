@@ -109,7 +109,11 @@ async def _insert_venue(conn: asyncpg.Connection, venue_id: uuid.UUID, data: Ven
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
+        data.live_code_required,
         await initial_place_code(conn, venue_id),  # signed (onecode.catalog.place_keys)
+        data.walkin_quota_pct,
+        data.walkin_release_min,
+        data.offer_expiry_min,
     )
 
 

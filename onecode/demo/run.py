@@ -121,7 +121,7 @@ async def run_plan(
         _check(await client.post("/v1/admin/regions", json=body, headers=admin), 201, 409)
     existing = {
         v["name"]: v
-        for v in _check(await client.get("/v1/venues", params={"region": REGION[0]}), 200)
+        for v in _check(await client.get("/v1/venues", params={"region": REGION[0]}), 200)["items"]
     }
     venues: dict[str, dict[str, Any]] = {}
     gate_tokens: dict[tuple[str, int], str] = {}

@@ -699,15 +699,22 @@ async def feedback(
 # --- CSV -----------------------------------------------------------------------------
 
 
-def to_csv(row_type: type[msgspec.Struct], rows: Sequence[msgspec.Struct]) -> bytes:
-    """The rows of one table as CSV with a header; a hidden cell is empty."""
+def to_csv(
+    row_type: type[msgspec.Struct], rows: Sequence[msgspec.Struct], noise: Noise | None = None
+) -> bytes:
+    """The rows of one table as CSV with a header; a hidden cell is empty.
+
+    A differentially private answer adds, for each noised column ``x``, a column
+    ``x_ci95``: the ±N at 95% of the noise on that column's values."""
     columns = [f.encode_name for f in msgspec.structs.fields(row_type)]
+    ci = {c: noise.ci95[c] for c in columns if noise is not None and c in noise.ci95}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([*columns, *(f"{c}_ci95" for c in ci)])
     for row in rows:
         data: dict[str, Any] = msgspec.to_builtins(row)
-        writer.writerow(["" if data.get(c) is None else _cell(data[c]) for c in columns])
+        cells = ["" if data.get(c) is None else _cell(data[c]) for c in columns]
+        writer.writerow([*cells, *(str(v) for v in ci.values())])
     return out.getvalue().encode("utf-8")
 
 

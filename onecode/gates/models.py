@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.gates.rules import CredentialKind, ScanReason
 from onecode.http.bodies import DEVICE_CLOCK
 
 Direction = Literal["in", "out"]
@@ -33,9 +34,11 @@ class ScanResult(msgspec.Struct, frozen=True, kw_only=True):
 
     scan_id: uuid.UUID
     decision: Decision
-    reason: str
+    reason: ScanReason
     party_size: int
     booking_id: uuid.UUID | None = None
+    #: what the code is, for the gate's screen: ``paper`` is a printed pass (one booking)
+    credential: CredentialKind | None = None
 
 
 class Visit(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,4 +55,9 @@ class Visits(msgspec.Struct, frozen=True, kw_only=True):
     """A page of visits, newest first; pass ``next_before`` as ``before`` for the next."""
 
     items: list[Visit]
-    next_before: datetime | None = None
+    next_cursor: Annotated[
+        str | None, Meta(description="Pass back as `cursor` (or as `before`) for the next page.")
+    ] = None
+    next_before: Annotated[
+        datetime | None, Meta(description="Deprecated: the same instant as `next_cursor`.")
+    ] = None

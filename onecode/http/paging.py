@@ -53,3 +53,15 @@ def decode_cursor(text: str) -> Position:
     if not -62_135_596_800_000_000 < position.micros < 253_402_300_799_000_000:
         raise bad
     return position
+
+
+#: Every list answers ``{items, next_cursor}``; a list's older field name stays, with
+#: the same items, marked deprecated in the OpenAPI document (removed in /v2).
+SAME_AS_ITEMS = msgspec.Meta(
+    description="Deprecated: the same list as `items`, kept for earlier clients.",
+    extra_json_schema={"deprecated": True},
+)
+#: The ``next_cursor`` of a list that is complete in one answer.
+ONE_PAGE = msgspec.Meta(
+    description="Always null: this list is complete in one answer (no further page)."
+)

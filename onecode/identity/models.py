@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
+
+from onecode.http.paging import ONE_PAGE
 
 # ISO 3166-1 alpha-2 (GB) or ISO 3166-2 (CN-44, CN-GZ): checked by form only.
 HomeRegion = Annotated[str, Meta(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
@@ -23,7 +25,8 @@ class Registered(msgspec.Struct, frozen=True, kw_only=True):
     """Shown once: the access token and the code secret are stored only hashed / server-side."""
 
     traveller_id: uuid.UUID
-    access_token: str
+    token: str  # as every principal's creation answer says it
+    access_token: Annotated[str, msgspec.Meta(description="The same as `token`.")]
     code_secret: str  # base64url of the 32-byte anti-screenshot secret, for the app
 
 
@@ -49,6 +52,16 @@ class Rotated(msgspec.Struct, frozen=True, kw_only=True):
     code_secret: str  # base64url of the new 32-byte anti-screenshot secret
 
 
+class PaperPass(msgspec.Struct, frozen=True, kw_only=True):
+    """A printed pass for one booking: a TQ1 code of its own (kind ``paper``) that online
+    gates accept without a live suffix, only for that booking, until the end of its day."""
+
+    code: str
+    kind: Literal["paper"] = "paper"
+    booking_id: uuid.UUID
+    expires_at: datetime
+
+
 class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
     kid: int
     alg: str
@@ -57,5 +70,10 @@ class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
     not_after: datetime | None = None
 
 
-class Keys(msgspec.Struct, frozen=True):
+class Keys(msgspec.Struct, frozen=True, kw_only=True):
+    """The trust list: ``keys`` is what ``KeyRing.from_public_list`` reads (docs/tq1.md);
+    ``items`` holds the same keys, as every list does."""
+
     keys: list[KeyInfo]
+    items: list[KeyInfo]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None

@@ -68,7 +68,7 @@ async def remaining(client: Client, world: World, slot: dict[str, Any], venue: s
         f"/v1/venues/{world.ids['venue_' + venue]}/slots", params={"date": day.date().isoformat()}
     )
     assert r.status_code == 200, r.text
-    (match,) = [s for s in r.json() if s["id"] == slot["id"]]
+    (match,) = [s for s in r.json()["items"] if s["id"] == slot["id"]]
     return int(match["remaining"])
 
 
@@ -101,11 +101,11 @@ async def test_book_read_list_and_remaining(client: Client, world: World) -> Non
     assert r.status_code == 200
     assert r.json() == b
     r = await client.get("/v1/me/bookings", headers=world.auth("traveller_t"))
-    assert [x["id"] for x in r.json()] == [b["id"]]
+    assert [x["id"] for x in r.json()["items"]] == [b["id"]]
     r = await client.get(
         "/v1/me/bookings", params={"status": "cancelled"}, headers=world.auth("traveller_t")
     )
-    assert r.json() == []
+    assert r.json() == {"items": [], "next_cursor": None}
 
 
 async def test_list_is_newest_first(client: Client, world: World) -> None:
@@ -119,7 +119,7 @@ async def test_list_is_newest_first(client: Client, world: World) -> None:
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     r = await client.get("/v1/me/bookings", headers=world.auth("traveller_t"))
-    assert [x["id"] for x in r.json()] == ids[::-1]
+    assert [x["id"] for x in r.json()["items"]] == ids[::-1]
 
 
 async def test_slot_full_writes_nothing(client: Client, world: World, conn: Any) -> None:
@@ -291,7 +291,7 @@ async def test_no_shows_read_lazily_and_are_released(
     r = await client.get(f"/v1/bookings/{gone['id']}", headers=auth)
     assert r.json()["status"] == "no_show"
     r = await client.get("/v1/me/bookings", params={"status": "no_show"}, headers=auth)
-    assert [x["id"] for x in r.json()] == [gone["id"]]
+    assert [x["id"] for x in r.json()["items"]] == [gone["id"]]
     assert (
         await conn.fetchval("SELECT status FROM bookings WHERE id = $1", uuid.UUID(gone["id"]))
         == "booked"
@@ -376,7 +376,7 @@ async def test_another_traveller_sees_404(client: Client, world: World, conn: An
         404,
         "bookings.not_found",
     )
-    assert (await client.get("/v1/me/bookings", headers=other)).json() == []
+    assert (await client.get("/v1/me/bookings", headers=other)).json()["items"] == []
     assert await conn.fetchval("SELECT status FROM bookings") == "booked"
     assert await conn.fetchval("SELECT booked FROM slots") == 2
 

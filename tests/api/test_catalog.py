@@ -66,7 +66,8 @@ async def test_admin_builds_a_catalog_and_public_sees_slots(client: Client, worl
     local_day = (start + timedelta(hours=8)).date().isoformat()  # Asia/Shanghai day
     r = await client.get(f"/v1/venues/{venue_id}/slots", params={"date": local_day})
     assert r.status_code == 200
-    listed = r.json()
+    listed = r.json()["items"]
+    assert r.json()["next_cursor"] is None
     assert [s["id"] for s in listed] == [s["id"] for s in created]
     assert listed[0]["remaining"] == 50
 
@@ -74,7 +75,7 @@ async def test_admin_builds_a_catalog_and_public_sees_slots(client: Client, worl
     r = await client.post(f"/v1/venues/{venue_id}/slots", json={"slots": slots[:1]}, headers=ADMIN)
     _problem(r, 409, "slots.duplicate")
     r = await client.get(f"/v1/venues/{venue_id}/slots", params={"date": local_day})
-    assert len(r.json()) == 3
+    assert len(r.json()["items"]) == 3
 
 
 async def test_public_venue_listing_by_region_includes_children(
@@ -82,9 +83,9 @@ async def test_public_venue_listing_by_region_includes_children(
 ) -> None:
     r = await client.get("/v1/venues", params={"region": "CN-GZ"})
     assert r.status_code == 200
-    names = [v["name"] for v in r.json()]
+    names = [v["name"] for v in r.json()["items"]]
     assert names == ["Huangguoshu Waterfall"]
-    venue = r.json()[0]
+    venue = r.json()["items"][0]
     assert venue["crowd_level"] == "green"
     assert venue["rating"] is None
     assert "place_code" not in venue  # only the admin's creation answer and operators see it
@@ -200,7 +201,7 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
         _problem(
             await client.post("/v1/admin/venues", json={**base, **change}, headers=ADMIN), 422, code
         )
-    assert len((await client.get("/v1/venues")).json()) == 2
+    assert len((await client.get("/v1/venues")).json()["items"]) == 2
     # malformed ids and dates
     _problem(await client.get("/v1/venues/not-a-uuid"), 404)
     _problem(

@@ -53,7 +53,7 @@ async def test_complaint_lifecycle_within_scope(
     mine = (await client.get("/v1/me/complaints", headers=world.auth("traveller_a"))).json()
     assert [c["id"] for c in mine["complaints"]] == [cid]
     theirs = (await client.get("/v1/me/complaints", headers=world.auth("traveller_b"))).json()
-    assert theirs == {"complaints": [], "next_cursor": None}
+    assert theirs == {"items": [], "complaints": [], "next_cursor": None}
 
     # operators of venue A (and admin) see it; operator B does not know venue A
     path = f"/v1/venues/{world.ids['venue_a']}/complaints"

@@ -79,12 +79,17 @@ async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.
     assert r.status_code == 200, r.text
     r = await client.post("/v1/me/code/rotate", headers=world.auth("traveller_b"))
     assert r.status_code == 200, r.text
+    r_rotated = r.json()
     r = await client.get("/v1/gate/pack", params={"cursor": full["cursor"]}, headers=gate)
     delta = r.json()
     assert delta["full"] is False
     statuses = {e[0]: e[5] for e in delta["entitlements"]}
     assert statuses == {booking_a: "cancelled", booking_b: "booked"}
-    assert [cred_id_of(code_b, full["keys"]), 2] in delta["revocations"]
+    # rotation revoked b's credential for good (a new cred_id replaces it) ...
+    assert [cred_id_of(code_b, full["keys"]), 2147483647] in delta["revocations"]
+    # ... and b's booking comes again, under the new credential
+    new_b = cred_id_of(r_rotated["code"], full["keys"])
+    assert [e[1] for e in delta["entitlements"] if e[0] == booking_b] == [new_b]
 
     # garbage cursors are a 400, never a 500; a very old one gives a full pack
     for bad in ("nope", "v1.abc", "v2.123", "v1." + "9" * 30):
@@ -140,8 +145,9 @@ async def test_two_offline_gates_admitting_one_pass_are_flagged(
     code = await world.code("a")
     second = await world.post(f"/v1/admin/venues/{world.ids['venue_a']}/gates", {"name": "east"})
     now = datetime.now(UTC)
-    first = item(code, scanned_at=(now - timedelta(minutes=10)).isoformat())
-    other = item(code, scanned_at=(now - timedelta(minutes=9)).isoformat())
+    # (the code was issued just now: scans within the clock skew of its not_before)
+    first = item(code, scanned_at=(now - timedelta(seconds=60)).isoformat())
+    other = item(code, scanned_at=(now - timedelta(seconds=50)).isoformat())
     r1 = await client.post(
         "/v1/gate/scans/batch", json={"scans": [first]}, headers=world.auth("gate_a")
     )

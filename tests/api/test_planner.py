@@ -100,7 +100,15 @@ async def test_csv_by_accept_and_by_format(
         assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert by_accept.content == by_format.content
     rows = list(csv.DictReader(io.StringIO(by_accept.text)))
-    assert list(rows[0]) == ["bucket", "visits", "visitors", "suppressed"]
+    # the noise of each noised column, ±N at 95% (tests/privacy checks its size)
+    assert list(rows[0]) == [
+        "bucket",
+        "visits",
+        "visitors",
+        "suppressed",
+        "visits_ci95",
+        "visitors_ci95",
+    ]
     assert len(rows) == 24
     cells = {row["bucket"]: row for row in rows}
     assert cells["2026-05-04T10:00"] == {
@@ -108,6 +116,8 @@ async def test_csv_by_accept_and_by_format(
         "visits": "",
         "visitors": "",
         "suppressed": "true",
+        "visits_ci95": "0",
+        "visitors_ci95": "0",
     }
     assert cells["2026-05-04T14:00"]["visits"] == "15"
     assert cells["2026-05-04T19:00"]["suppressed"] == "false"
@@ -116,7 +126,7 @@ async def test_csv_by_accept_and_by_format(
         params={"from": DAY, "to": DAY, "region": "CN-GZ", "format": "csv"},
         headers=world.auth("planner_x"),
     )
-    assert od.text.splitlines()[0] == "from,to,trips,suppressed"
+    assert od.text.splitlines()[0] == "from,to,trips,suppressed,trips_ci95"
 
 
 @pytest.fixture

@@ -127,7 +127,13 @@ async def test_ratings_are_exact_and_public(
     assert (row["rating_sum"], row["rating_count"]) == (10, 3)
     # venue b untouched
     page_b = (await client.get(_path(world, "b"))).json()
-    assert page_b == {"reviews": [], "next_cursor": None, "rating": None, "rating_count": 0}
+    assert page_b == {
+        "items": [],
+        "reviews": [],  # deprecated, the same as items
+        "next_cursor": None,
+        "rating": None,
+        "rating_count": 0,
+    }
 
 
 async def test_reviewer_shows_as_display_name_or_anonymous(

@@ -44,7 +44,7 @@ async def test_an_accepted_gate_entry_allows_one_review(
         403,
         "reviews.no_visit",
     )
-    assert (await enter(await world.code("t")))["decision"] == "accept"
+    assert (await enter(await world.live_code("t")))["decision"] == "accept"
     # a code the gate rejects is no visit for anybody
     assert (await enter("TQ1:garbage"))["decision"] == "reject"
     r = await client.post(path, json=body, headers=world.auth("traveller_t"))

@@ -156,11 +156,11 @@ async def _bookings_that_ended(client: httpx.AsyncClient, db_url: str) -> None:
     await asyncio.sleep(
         max(0.0, (now + timedelta(seconds=3.2) - datetime.now(UTC)).total_seconds())
     )
-    from onecode.bookings.service import mark_no_shows
+    from onecode.bookings.service import release_no_shows
 
     conn = await asyncpg.connect(db_url)
     try:
-        assert await mark_no_shows(conn) == 12
+        assert await release_no_shows(conn) == 12
     finally:
         await conn.close()
 
