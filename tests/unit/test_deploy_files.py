@@ -18,7 +18,7 @@ from onecode.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
-IMAGE_COMMANDS = {"serve", "migrate", "rollup"}  # `rollup` comes with the flows plugin
+IMAGE_COMMANDS = {"serve", "migrate", "rollup", "webhooks-worker"}
 POSTGRES_MAX_CONNECTIONS = 200  # deploy/compose.yaml and deploy/README.md
 
 SETTING_NAMES = {f"ONECODE_{name.upper()}" for name in Settings.__struct_fields__} | {
@@ -172,6 +172,23 @@ def test_migration_job_and_rollup_runner() -> None:
     assert _containers(rollup)[0]["args"] == ["rollup", "--loop"]
 
 
+def test_the_api_and_the_webhook_worker_share_the_webhook_keys() -> None:
+    """Secrets sealed by an API pod must open in the worker: both read the same keys."""
+    keys = {"ONECODE_WEBHOOK_KEY", "ONECODE_WEBHOOK_SIGNING_KEY"}
+    deployments = {d["metadata"]["name"]: d for d in _by_kind("Deployment")}
+    worker = deployments["onecode-webhooks"]
+    assert _containers(worker)[0]["args"] == ["webhooks-worker"]
+    for name in ("onecode-api", "onecode-webhooks"):
+        refs = {
+            env["name"]: env["valueFrom"]["secretKeyRef"]["key"]
+            for c in _containers(deployments[name])
+            for env in c.get("env", [])
+            if "valueFrom" in env
+        }
+        assert {k: refs.get(k) for k in keys} == {k: k for k in keys}, name
+    assert "webhooks-worker" in {c.name for c in cli.COMMANDS}
+
+
 def test_service_pdb_and_hpa_point_at_the_api() -> None:
     api = next(d for d in _by_kind("Deployment") if d["metadata"]["name"] == "onecode-api")
     labels = api["spec"]["template"]["metadata"]["labels"]
@@ -228,7 +245,7 @@ def test_secret_is_a_template_and_covers_every_reference() -> None:
 def test_compose_builds_one_image_from_the_containerfile() -> None:
     services = _compose()["services"]
     onecode_services = {n: s for n, s in services.items() if n != "db"}
-    assert set(onecode_services) == {"migrate", "api", "rollup"}
+    assert set(onecode_services) == {"migrate", "api", "rollup", "webhooks"}
     assert len({s["image"] for s in onecode_services.values()}) == 1
     for name, service in onecode_services.items():
         build = service["build"]
