@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
+from onecode.crowd import Level
 from onecode.http.paging import ONE_PAGE
 
 RegionCode = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", max_length=32)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 EntryRule = Annotated[str, Meta(pattern=r"^(single|reentry|daily:[1-9][0-9]{0,2})$")]
 Capacity = Annotated[int, Meta(ge=1, le=10_000_000)]
-Level = Literal["green", "yellow", "orange", "red"]
 
 
 class Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -169,15 +169,3 @@ class Live(msgspec.Struct, frozen=True, kw_only=True):
     level: Level
     entries_today: int = 0
     occupancy_cap_pct: int | None = None
-
-
-def crowd_level(inside: int, capacity: int) -> Level:
-    """green below 80%, yellow from 80%, orange from 90%, red from 95% of capacity."""
-    load = inside / capacity if capacity > 0 else 0.0
-    if load >= 0.95:
-        return "red"
-    if load >= 0.90:
-        return "orange"
-    if load >= 0.80:
-        return "yellow"
-    return "green"

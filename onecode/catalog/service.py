@@ -26,10 +26,10 @@ from onecode.catalog.models import (
     Venue,
     VenueCreated,
     VenueIn,
-    crowd_level,
 )
 from onecode.catalog.place_keys import initial_place_code
 from onecode.catalog.rules import check_slot_capacity, check_slot_window, check_venue
+from onecode.crowd import crowd_level
 from onecode.errors import Conflict, NotFound, Unprocessable
 from onecode.sql import Q
 

@@ -424,7 +424,8 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
     """Serve the app over ASGI inside this process and play the plan against it."""
     import asyncpg
 
-    from onecode.app import create_app, ensure_admin_token
+    from onecode.app import create_app
+    from onecode.auth import ensure_admin_token
 
     admin_token = settings.admin_token
     minted = None
@@ -434,7 +435,7 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
         assert settings.database_url
         conn = await asyncpg.connect(settings.database_url)
         try:
-            minted = await ensure_admin_token(conn, settings)
+            minted = await ensure_admin_token(conn, settings.admin_token)
         finally:
             await conn.close()
         if minted is None:

@@ -22,6 +22,7 @@ import asyncpg
 import msgspec
 
 from onecode.auth import Kind, Principal
+from onecode.crowd import THRESHOLDS, level_of
 from onecode.errors import NotFound, Unprocessable
 from onecode.flows import privacy
 from onecode.flows.models import (
@@ -37,7 +38,6 @@ from onecode.flows.models import (
     HeatCell,
     Heatmap,
     LeadTimeBin,
-    Level,
     Noise,
     Occupancy,
     OccupancyHour,
@@ -53,7 +53,6 @@ from onecode.flows.models import (
 from onecode.sql import Q
 
 MAX_SPAN_DAYS = 366
-THRESHOLDS = {"yellow": 80, "orange": 90, "red": 95}
 DWELL_EDGES = (0, 30, 60, 120, 240, 480)
 LEAD_EDGES = (0, 1, 2, 4, 8, 15)
 # the one row that stands for every home region below k: never named
@@ -87,16 +86,6 @@ def hide_cells(
         else:
             total_hidden = True
     return hidden, total_hidden
-
-
-def level_of(load: float) -> Level:
-    if load >= THRESHOLDS["red"] / 100:
-        return "red"
-    if load >= THRESHOLDS["orange"] / 100:
-        return "orange"
-    if load >= THRESHOLDS["yellow"] / 100:
-        return "yellow"
-    return "green"
 
 
 def _ratio(num: int | float | None, den: int | float | None) -> float | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.codes.keys import PublicKeyInfo
 from onecode.http.paging import ONE_PAGE
 
 # ISO 3166-1 alpha-2 (GB) or ISO 3166-2 (CN-44, CN-GZ): checked by form only.
@@ -62,18 +63,10 @@ class PaperPass(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
 
 
-class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
-    kid: int
-    alg: str
-    public_key: str
-    not_before: datetime
-    not_after: datetime | None = None
-
-
 class Keys(msgspec.Struct, frozen=True, kw_only=True):
     """The trust list: ``keys`` is what ``KeyRing.from_public_list`` reads (docs/tq1.md);
     ``items`` holds the same keys, as every list does."""
 
-    keys: list[KeyInfo]
-    items: list[KeyInfo]
+    keys: list[PublicKeyInfo]
+    items: list[PublicKeyInfo]
     next_cursor: Annotated[str | None, ONE_PAGE] = None

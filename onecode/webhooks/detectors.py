@@ -29,7 +29,7 @@ from typing import Any, cast
 import asyncpg
 from litestar import Litestar
 
-from onecode.catalog.models import Level, crowd_level
+from onecode.crowd import Level, crowd_level
 from onecode.events.models import EventType
 from onecode.events.service import emit
 from onecode.settings import Settings

@@ -14,8 +14,9 @@ import pytest
 from httpx import Response
 
 from onecode.allocation import worker
-from tests.api.test_bookings import Client, _problem, book, make_slots, remaining
+from tests.api.test_bookings import Client, book, make_slots, remaining
 from tests.conftest import World
+from tests.support.problems import assert_problem
 
 
 async def join(client: Client, world: World, who: str, slot_id: str, party: int = 1) -> Response:
@@ -58,16 +59,16 @@ async def test_join_list_leave(client: Client, world: World) -> None:
     slot = await full_slot(client, world)
     for who in ("w1", "w2"):
         await world.traveller(who)
-    _problem(await join(client, world, "w1", open_slot["id"]), 409, "waitlist.slot_not_full")
-    _problem(await join(client, world, "w1", str(uuid.uuid4())), 404, "slots.not_found")
-    _problem(await join(client, world, "w1", slot["id"], 11), 422, "bookings.party_too_large")
+    assert_problem(await join(client, world, "w1", open_slot["id"]), 409, "waitlist.slot_not_full")
+    assert_problem(await join(client, world, "w1", str(uuid.uuid4())), 404, "slots.not_found")
+    assert_problem(await join(client, world, "w1", slot["id"], 11), 422, "bookings.party_too_large")
     r = await join(client, world, "w1", slot["id"], 2)
     assert r.status_code == 201, r.text
     first = r.json()
     assert first["state"] == "waiting" and first["ahead"] == 0 and first["party_size"] == 2
     r = await join(client, world, "w2", slot["id"])
     assert r.status_code == 201 and r.json()["ahead"] == 1
-    _problem(await join(client, world, "w1", slot["id"]), 409, "waitlist.already_waiting")
+    assert_problem(await join(client, world, "w1", slot["id"]), 409, "waitlist.already_waiting")
     assert [e["id"] for e in await entries(client, world, "w1")] == [first["id"]]
     # leaving twice answers the same; the next one moves up
     for _ in range(2):
@@ -79,7 +80,7 @@ async def test_join_list_leave(client: Client, world: World) -> None:
     assert (await entries(client, world, "w2"))[0]["ahead"] == 0
     # someone else's entry is not found
     r = await client.delete(f"/v1/me/waitlist/{first['id']}", headers=world.auth("traveller_w2"))
-    _problem(r, 404, "waitlist.not_found")
+    assert_problem(r, 404, "waitlist.not_found")
 
 
 async def test_real_name_limit_applies_to_entries(client: Client, world: World) -> None:
@@ -93,7 +94,7 @@ async def test_real_name_limit_applies_to_entries(client: Client, world: World) 
     )
     await world.traveller("x")
     assert (await book(client, world, "x", other["id"])).status_code == 201
-    _problem(await join(client, world, "x", slot["id"]), 409, "bookings.daily_limit")
+    assert_problem(await join(client, world, "x", slot["id"]), 409, "bookings.daily_limit")
     await world.traveller("y")
     assert (await join(client, world, "y", slot["id"])).status_code == 201
     await world.traveller("z")
@@ -109,13 +110,15 @@ async def test_freed_places_go_to_the_waiting_list_in_order(
     e1 = (await join(client, world, "w1", slot["id"], 2)).json()
     e2 = (await join(client, world, "w2", slot["id"], 1)).json()
     e3 = (await join(client, world, "w3", slot["id"], 1)).json()
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     r = await client.post(
         f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0")
     )
     assert r.status_code == 200
     # the freed place is held for the waiting list at once: general sale cannot take it
-    _problem(await book(client, world, "walkup", slot["id"]), 409, "bookings.slot_full")
+    assert_problem(await book(client, world, "walkup", slot["id"]), 409, "bookings.slot_full")
     assert await remaining(client, world, slot) == 0
     assert await worker.drain(conn) == 1
     # one place: w1 (party of 2) does not fit, w2 is the first that fits
@@ -141,7 +144,7 @@ async def test_freed_places_go_to_the_waiting_list_in_order(
     assert row is not None and (row["booked"], row["held"]) == (2, 0)
     assert await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 2
     # nothing else to offer: w3 still waits; w1 accepting nothing is told so
-    _problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.no_offer")
+    assert_problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.no_offer")
 
 
 async def test_an_unanswered_offer_passes_on(
@@ -152,7 +155,9 @@ async def test_an_unanswered_offer_passes_on(
         await world.traveller(who)
     e1 = (await join(client, world, "w1", slot["id"])).json()
     e2 = (await join(client, world, "w2", slot["id"])).json()
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0"))
     await worker.drain(conn)
     assert (await entries(client, world, "w1"))[0]["state"] == "offer"
@@ -164,11 +169,11 @@ async def test_an_unanswered_offer_passes_on(
     )
     await conn.execute("UPDATE allocation_jobs SET run_at = now()")
     assert (await entries(client, world, "w1"))[0]["state"] == "expired"  # read lazily
-    _problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.offer_expired")
+    assert_problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.offer_expired")
     await worker.drain(conn)
     assert (await entries(client, world, "w1"))[0]["state"] == "expired"
     assert (await entries(client, world, "w2"))[0]["state"] == "offer"
-    _problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.no_offer")
+    assert_problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.no_offer")
     assert (await accept(client, world, "w2", e2["id"])).status_code == 201
     assert await conn.fetchval("SELECT booked FROM slots") == 1
 
@@ -181,7 +186,9 @@ async def test_declining_an_offer_passes_it_on(
         await world.traveller(who)
     e1 = (await join(client, world, "w1", slot["id"])).json()
     await join(client, world, "w2", slot["id"])
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0"))
     await worker.drain(conn)
     r = await client.delete(f"/v1/me/waitlist/{e1['id']}", headers=world.auth("traveller_w1"))
@@ -213,7 +220,7 @@ async def test_no_show_release_offers_to_the_waiting_list(
     assert entry["state"] == "offer"
     assert (await accept(client, world, "here", entry["id"])).status_code == 201
     r = await client.get("/v1/me/bookings", headers=world.auth("traveller_late"))
-    assert r.json()[0]["status"] == "no_show"
+    assert r.json()["items"][0]["status"] == "no_show"
     assert await conn.fetchval("SELECT booked FROM slots") == 1
 
 
@@ -245,7 +252,7 @@ async def test_walkin_quota_and_the_staffed_window(
     await world.traveller("app")
     assert (await book(client, world, "app", slot["id"], 2)).status_code == 201
     await world.traveller("more")
-    _problem(await book(client, world, "more", slot["id"], 1), 409, "bookings.slot_full")
+    assert_problem(await book(client, world, "more", slot["id"], 1), 409, "bookings.slot_full")
 
     window = {"Authorization": f"Bearer {op['token']}"}
     r = await client.post(
@@ -263,13 +270,13 @@ async def test_walkin_quota_and_the_staffed_window(
         json={"slot_id": slot["id"], "party_size": 1},
         headers=window,
     )
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
     r = await client.post(
         f"/v1/venues/{world.ids['venue_a']}/walkins",
         json={"slot_id": slot["id"], "party_size": 1},
         headers=world.auth("operator_a"),
     )
-    _problem(r, 404, "slots.not_found")
+    assert_problem(r, 404, "slots.not_found")
     # the quota frees into general sale an hour before the start
     await conn.execute(
         "UPDATE slots SET starts_at = now() + interval '59 minutes',"
@@ -282,7 +289,7 @@ async def test_walkin_quota_and_the_staffed_window(
         json={"slot_id": slot["id"], "party_size": 1},
         headers=window,
     )
-    _problem(r, 409, "bookings.slot_full")
+    assert_problem(r, 409, "bookings.slot_full")
     # the refused walk-in registered nobody
     assert await conn.fetchval("SELECT count(*) FROM travellers") == travellers
 
@@ -313,10 +320,10 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
         },
         headers=op,
     )
-    _problem(again, 409, "lotteries.exists")
+    assert_problem(again, 409, "lotteries.exists")
     # general sale of that day waits for the draw
     await world.traveller("eager")
-    _problem(await book(client, world, "eager", slot["id"]), 409, "bookings.lottery_open")
+    assert_problem(await book(client, world, "eager", slot["id"]), 409, "bookings.lottery_open")
     tags = [f"a{i}" for i in range(8)]
     for tag in tags:
         await world.traveller(tag)
@@ -331,14 +338,14 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
         json={"slot_id": slot["id"], "party_size": 1},
         headers=world.auth("traveller_a0"),
     )
-    _problem(r, 409, "lotteries.already_applied")
+    assert_problem(r, 409, "lotteries.already_applied")
     (other_day,) = await make_slots(client, world)
     r = await client.post(
         f"/v1/lotteries/{lottery['id']}/applications",
         json={"slot_id": other_day["id"], "party_size": 1},
         headers=world.auth("traveller_eager"),
     )
-    _problem(r, 422, "lotteries.slot_not_in_lottery")
+    assert_problem(r, 422, "lotteries.slot_not_in_lottery")
     assert await worker.drain(conn) == 0  # not yet due
     # the deadline passes
     await conn.execute("UPDATE lotteries SET closes_at = now() - interval '1 second'")
@@ -348,7 +355,7 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
         json={"slot_id": slot["id"], "party_size": 1},
         headers=world.auth("traveller_eager"),
     )
-    _problem(r, 409, "lotteries.closed")
+    assert_problem(r, 409, "lotteries.closed")
     assert await worker.drain(conn) == 1
 
     r = await client.get(
@@ -399,7 +406,9 @@ async def test_a_job_survives_a_crashed_worker(
     slot = await full_slot(client, world, capacity=1)
     await world.traveller("w")
     await join(client, world, "w", slot["id"])
-    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[0]
+    booking = (await client.get("/v1/me/bookings", headers=world.auth("traveller_h0"))).json()[
+        "items"
+    ][0]
     await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=world.auth("traveller_h0"))
     doomed = await asyncpg.connect(db_url)
     tx = doomed.transaction()

@@ -24,7 +24,8 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from tests.conftest import World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 PRINCIPALS = (
     "none",
@@ -163,7 +164,6 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "gate_id": lambda w: str(w.ids["gate_a"]),
     "operator_id": lambda w: str(w.ids["operator_a"]),
     "planner_id": lambda w: str(w.ids["planner_x"]),
-    "slot_id": lambda w: str(w.ids["slot_a"]),
     "subscription_id": lambda w: str(w.ids["subscription_a"]),
     "delivery_id": lambda w: str(w.ids["delivery_a"]),
     "host": lambda w: "old.example.org",
@@ -172,6 +172,11 @@ PARAMS: dict[str, Callable[[World], str]] = {
 # Path parameters of one route that differ from PARAMS (same name, another meaning).
 ROUTE_PARAMS: dict[str, dict[str, Callable[[World], str]]] = {
     "/schema/assets/{file_path:path}": {"file_path": lambda w: "swagger-ui.css"},
+    # an operator changes an open slot of their venue (the waiting list needs a full one)
+    "/v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": {"slot_id": lambda w: str(w.ids["slot_a"])},
+    "/v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}/cancel": {
+        "slot_id": lambda w: str(w.ids["slot_a"])
+    },
 }
 
 ADMIN_ONLY = only("admin", ok=201)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.api.test_authz_matrix import TABLE
-from tests.hardening import Client
+from tests.support.apps import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "post", "put", "patch", "delete"}

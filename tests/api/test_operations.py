@@ -18,7 +18,8 @@ from litestar.testing import AsyncTestClient
 from onecode.app import create_app
 from onecode.settings import Settings
 from tests.conftest import ADMIN, World, bearer
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 
 async def _all(client: Client, path: str, **params: Any) -> list[dict[str, Any]]:

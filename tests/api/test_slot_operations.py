@@ -13,7 +13,8 @@ import asyncpg
 
 from tests.api.test_bookings import book, make_slots, remaining
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -124,7 +125,9 @@ async def test_cancel_cancels_the_bookings_with_a_reason_the_traveller_sees(
         "venue",
         reason,
     )
-    listed = (await client.get("/v1/me/bookings", headers=world.auth("traveller_t"))).json()
+    listed = (await client.get("/v1/me/bookings", headers=world.auth("traveller_t"))).json()[
+        "items"
+    ]
     assert [(b["id"], b["cancel_reason"]) for b in listed] == [(mine["id"], reason)]
     # the traveller's own earlier cancel keeps its author and has no venue reason
     u_seen = (
@@ -142,7 +145,7 @@ async def test_cancel_cancels_the_bookings_with_a_reason_the_traveller_sees(
     # the slot is gone from the public listing and takes no booking
     day = datetime.fromisoformat(slot["starts_at"]).astimezone(SHANGHAI).date().isoformat()
     r = await client.get(f"/v1/venues/{world.ids['venue_a']}/slots", params={"date": day})
-    assert slot["id"] not in [s["id"] for s in r.json()]
+    assert slot["id"] not in [s["id"] for s in r.json()["items"]]
     await world.traveller("v")
     assert_problem(await book(client, world, "v", slot["id"]), 409, "slots.cancelled")
     # it cannot change any more; cancelling again answers the same, audited once

@@ -12,7 +12,8 @@ import asyncpg
 
 from tests.api.test_gates import scan
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 
 def _slot(start: datetime, capacity: int = 10, minutes: int = 60) -> dict[str, Any]:

@@ -69,12 +69,12 @@ def _run_demo_rc(settings: Settings, days: int, travellers: int) -> tuple[demo.S
         captured.append(s)
         original(s, dashboard, rollups)
 
-    demo.print_summary = keep  # type: ignore[assignment]
+    demo.print_summary = keep
     try:
         args = argparse.Namespace(days=days, travellers=travellers, seed=11, url=None, quiet=True)
         rc = demo.demo(args, settings)
     finally:
-        demo.print_summary = original  # type: ignore[assignment]
+        demo.print_summary = original
     return (captured[0] if captured else None), rc
 
 

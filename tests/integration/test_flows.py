@@ -13,7 +13,7 @@ from onecode.auth import ADMIN_ID, Kind, Principal
 from onecode.flows import privacy, service
 from onecode.flows.rollup import advance
 from tests.conftest import World
-from tests.flows_data import D, Dataset, at, build
+from tests.support.flows_data import D, Dataset, at, build
 
 ADMIN = Principal(kind=Kind.ADMIN, id=ADMIN_ID)
 # the release pipeline with an epsilon so large that OpenDP's noise is 0: the arithmetic

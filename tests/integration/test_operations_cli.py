@@ -10,7 +10,7 @@ import pytest
 
 from onecode.cli import main
 from tests.conftest import ADMIN, World, bearer
-from tests.hardening import Client
+from tests.support.apps import Client
 
 
 async def _cli(monkeypatch: pytest.MonkeyPatch, db_url: str, *argv: str) -> int:

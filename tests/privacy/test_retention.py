@@ -12,7 +12,7 @@ from onecode.flows import privacy, service
 from onecode.flows.retention import retain
 from onecode.flows.rollup import advance
 from tests.conftest import World
-from tests.flows_data import D, build
+from tests.support.flows_data import D, build
 
 ADMIN = Principal(kind=Kind.ADMIN, id=ADMIN_ID)
 PARAMS = privacy.Params()
