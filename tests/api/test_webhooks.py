@@ -412,3 +412,38 @@ async def test_a_receiver_asking_for_time_with_retry_after_gets_it(
         await wait_state(client, created["subscription"]["id"], queued["id"], "delivered")
     gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
     assert all(gap >= 1.0 for gap in gaps), gaps
+
+
+async def test_lists_page_with_cursors_and_a_patch_is_checked_as_a_whole(
+    client: Client, receiver: Receiver
+) -> None:
+    await allow_loopback(client)
+    ids = [(await subscribe(client, receiver.url))["subscription"]["id"] for _ in range(3)]
+    first = (await client.get("/v1/webhooks?limit=2", headers=ADMIN)).json()
+    second = (
+        await client.get(f"/v1/webhooks?limit=2&cursor={first['next_cursor']}", headers=ADMIN)
+    ).json()
+    assert [s["id"] for s in first["items"] + second["items"]] == ids[::-1]
+    assert second["next_cursor"] is None
+    for _ in range(3):
+        await ping(client, ids[0])
+    page = (await client.get(f"/v1/webhooks/{ids[0]}/deliveries?limit=2", headers=ADMIN)).json()
+    rest = (
+        await client.get(
+            f"/v1/webhooks/{ids[0]}/deliveries?limit=2&cursor={page['next_cursor']}",
+            headers=ADMIN,
+        )
+    ).json()
+    assert len(page["items"]) == 2 and len(rest["items"]) == 1
+    assert all(d["state"] == "pending" for d in page["items"] + rest["items"])
+    r = await client.patch(
+        f"/v1/webhooks/{ids[0]}", json={"url": "https://elsewhere.example/x"}, headers=ADMIN
+    )
+    assert r.status_code == 422 and r.json()["code"] == "webhooks.host_not_allowed"
+    r = await client.patch(f"/v1/webhooks/{ids[0]}", json={"url": None}, headers=ADMIN)
+    assert r.status_code == 400
+    r = await client.patch(
+        f"/v1/webhooks/{ids[0]}", json={"events": ["gate.offline"]}, headers=ADMIN
+    )
+    assert r.status_code == 200 and r.json()["events"] == ["gate.offline"]
+    assert r.json()["url"] == receiver.url  # what was not given stays
