@@ -327,6 +327,19 @@ def _summary(doc: str) -> str:
     return first.rstrip(".")
 
 
+def _has_text(parameters: Iterable[Any]) -> bool:
+    """Any query parameter, or a text path parameter: what the ``before_request`` hook
+    checks for control characters (path ids are UUIDs, refused by the router)."""
+    for parameter in parameters:
+        where = str(getattr(getattr(parameter, "param_in", None), "value", ""))
+        if where == "query":
+            return True
+        schema = getattr(parameter, "schema", None)
+        if where == "path" and getattr(schema, "format", None) != "uuid":
+            return True
+    return False
+
+
 def _has_query_date(parameters: Iterable[Any]) -> bool:
     for parameter in parameters:
         schema = getattr(parameter, "schema", None)
@@ -353,6 +366,8 @@ def _generic(key: str, handler: Any, operation: Any) -> dict[int, list[str]]:
         c.endswith("bad_cursor") for c in ROUTE_PROBLEMS.get(key, {}).get(400, [])
     ):
         codes.setdefault(400, []).append("request.bad_cursor")
+    if _has_text(parameters):
+        codes.setdefault(422, []).append("request.control_character")
     if _has_query_date(parameters):
         codes.setdefault(422, []).append("request.date_out_of_range")
     if model is not None:
