@@ -457,8 +457,10 @@ DECLARE
     g_in_at  timestamptz;
     g_out_at timestamptz;
     g_ins    integer;
+    v_events bigint;
 BEGIN
-    SELECT ve.timezone, gate_entry_limit(ve.entry_rule) AS entry_limit, ve.max_party_size
+    SELECT ve.timezone, gate_entry_limit(ve.entry_rule) AS entry_limit, ve.max_party_size,
+           ve.region_code
       INTO v FROM venues ve WHERE ve.id = p_venue;
 
     -- 1. the ledger: the items this call wins (sorted, so racing batches lock in order)
@@ -614,15 +616,27 @@ BEGIN
             WINDOW w AS (PARTITION BY s.traveller_id, t.day
                          ORDER BY s.device_time, s.gate_id, s.scan_id)
         )
-        UPDATE scans s
-           SET conflict = x.now_conflict
-          FROM (SELECT o.traveller_id, o.gate_id, o.scan_id,
-                       coalesce(o.direction = 'in'
-                                AND (o.ins_so_far > v.entry_limit OR o.before = 'in'),
-                                false) AS now_conflict
-                  FROM ordered o) x
-         WHERE s.traveller_id = x.traveller_id AND s.gate_id = x.gate_id
-           AND s.scan_id = x.scan_id AND s.conflict IS DISTINCT FROM x.now_conflict;
+        , changed AS (
+            UPDATE scans s
+               SET conflict = x.now_conflict
+              FROM (SELECT o.traveller_id, o.gate_id, o.scan_id,
+                           coalesce(o.direction = 'in'
+                                    AND (o.ins_so_far > v.entry_limit OR o.before = 'in'),
+                                    false) AS now_conflict
+                      FROM ordered o) x
+             WHERE s.traveller_id = x.traveller_id AND s.gate_id = x.gate_id
+               AND s.scan_id = x.scan_id AND s.conflict IS DISTINCT FROM x.now_conflict
+            RETURNING s.scan_id, s.gate_id, s.device_time, s.offline, s.conflict
+        )
+        -- each newly found double entry is an event for the venue's operators (webhooks);
+        -- nothing personal in it: the operator reads the conflict list
+        SELECT count(onecode_emit_event(
+                   'gate.conflict_found', v.region_code, p_venue,
+                   jsonb_build_object('scan_id', c.scan_id, 'gate_id', c.gate_id,
+                                      'scanned_at', c.device_time, 'offline', c.offline,
+                                      'local_day', (c.device_time AT TIME ZONE v.timezone)::date)))
+          INTO v_events
+          FROM changed c WHERE c.conflict;
     END IF;
 
     -- 7. the answer per item
