@@ -274,14 +274,14 @@ async def check_oversell(base: str, world: dict[str, Any]) -> tuple[int, int, in
                     params={"limit": 500},
                     headers={"Authorization": f"Bearer {token}"},
                 )
-                for b in r.json():
+                for b in r.json()["items"]:
                     if b["status"] == "booked":
                         taken[b["slot_id"]] += b["party_size"]
 
         await asyncio.gather(*(mine(t) for t in world["tokens"]))
         slots = (
             await c.get(f"/v1/venues/{world['venue']['id']}/slots", params={"date": world["day"]})
-        ).json()
+        ).json()["items"]
     counters = {s["id"]: s["capacity"] - s["remaining"] for s in slots}
     oversold = sum(1 for s in slots if s["remaining"] < 0 or counters[s["id"]] != taken[s["id"]])
     return sum(taken.values()), sum(counters.values()), oversold

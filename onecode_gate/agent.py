@@ -19,7 +19,6 @@ already holds into ``duplicate``, so none is counted twice.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sqlite3
 import sys
@@ -35,6 +34,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
+from onecode.codes.b64url import b64url_encode
 from onecode.gates.rules import OfflineEntitlement, OfflineVenue, ScanReason, decide_offline
 
 SCHEMA = """
@@ -123,7 +123,7 @@ class PackState:
         cred = result.credential
         if cred is None:
             return Decision("reject", result.reason.value, 0)
-        cred_b64 = base64.urlsafe_b64encode(cred.cred_id).rstrip(b"=").decode()
+        cred_b64 = b64url_encode(cred.cred_id)
         day = datetime.fromtimestamp(now, ZoneInfo(venue["timezone"])).date().isoformat()
         row = self.db.execute(
             "SELECT entries, inside FROM presence WHERE cred_id = ? AND day = ?", (cred_b64, day)
@@ -161,7 +161,7 @@ class PackState:
         result = verify(code, self.ring, now, 10**9)
         if result.credential is None:
             return
-        cred_b64 = base64.urlsafe_b64encode(result.credential.cred_id).rstrip(b"=").decode()
+        cred_b64 = b64url_encode(result.credential.cred_id)
         day = datetime.fromtimestamp(now, ZoneInfo(venue["timezone"])).date().isoformat()
         add, inside = (1, 1) if direction == "in" else (0, 0)
         self.db.execute(

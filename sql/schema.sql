@@ -670,7 +670,7 @@ DECLARE
     v_slot_id uuid;
     v_slot    record;
     v_entry   waitlist_entries%ROWTYPE;
-    v_booking record;
+    v_booking bookings%ROWTYPE;
     v_count   integer;
 BEGIN
     SELECT w.slot_id INTO v_slot_id FROM waitlist_entries w
@@ -716,7 +716,8 @@ BEGIN
 
     UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
      WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity;
+       AND s.booked + v_entry.party_size <= s.capacity
+       AND s.cancelled_at IS NULL;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
@@ -733,6 +734,30 @@ BEGIN
      WHERE w.traveller_id = p_traveller AND w.id = p_entry;
     RETURN QUERY SELECT 'booked'::text, onecode_booking_json(v_booking), false;
 END;
+$$;
+
+CREATE TABLE public.lottery_applications (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    lottery_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    party_size smallint NOT NULL,
+    ticket bytea,
+    rank integer,
+    result text DEFAULT 'pending'::text NOT NULL,
+    booking_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
+);
+
+CREATE FUNCTION public.onecode_application_json(p_app public.lottery_applications) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', p_app.id, 'lottery_id', p_app.lottery_id, 'slot_id', p_app.slot_id,
+        'party_size', p_app.party_size, 'result', p_app.result, 'rank', p_app.rank,
+        'booking_id', p_app.booking_id, 'created_at', p_app.created_at);
 $$;
 
 CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval, p_channel text DEFAULT 'app'::text) RETURNS TABLE(outcome text, body jsonb, replayed boolean)
@@ -894,7 +919,10 @@ CREATE FUNCTION public.onecode_booking_json(p_booking public.bookings) RETURNS j
         'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
         'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
         'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
-        'channel', p_booking.channel);
+        'channel', p_booking.channel,
+        -- operations (issue 17): who cancelled, and the venue's reason
+        'cancelled_at', p_booking.cancelled_at, 'cancelled_by', p_booking.cancelled_by,
+        'cancel_reason', p_booking.cancel_reason);
 $$;
 
 CREATE FUNCTION public.onecode_cancel_booking(p_traveller uuid, p_booking uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
@@ -911,7 +939,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+           cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;
@@ -933,6 +962,105 @@ BEGIN
      WHERE s.id = v_booking.slot_id;
     PERFORM onecode_places_freed(v_booking.slot_id);
     RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_cancel_slot(p_slot uuid, p_venue uuid, p_reason text, p_now timestamp with time zone) RETURNS TABLE(outcome text, cancelled_bookings integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s      record;
+    b      record;
+    v_n    integer := 0;
+    v_freed integer := 0;
+    v_walkin integer := 0;
+BEGIN
+    SELECT sl.starts_at, sl.ends_at, sl.cancelled_at, v.region_code INTO s
+      FROM slots sl JOIN venues v ON v.id = sl.venue_id
+     WHERE sl.id = p_slot AND sl.venue_id = p_venue
+       FOR UPDATE OF sl;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', 0;
+        RETURN;
+    END IF;
+    IF s.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'already_cancelled', 0;
+        RETURN;
+    END IF;
+    IF s.ends_at <= p_now THEN
+        RETURN QUERY SELECT 'ended', 0;
+        RETURN;
+    END IF;
+    UPDATE slots sl SET cancelled_at = p_now, cancel_reason = p_reason WHERE sl.id = p_slot;
+    FOR b IN
+        UPDATE bookings bk
+           SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+               cancelled_by = 'venue', cancel_reason = p_reason
+         WHERE bk.slot_id = p_slot AND bk.status = 'booked'
+        RETURNING bk.id, bk.traveller_id, bk.party_size, bk.channel
+    LOOP
+        v_n := v_n + 1;
+        v_freed := v_freed + b.party_size;
+        IF b.channel = 'walkin' THEN
+            v_walkin := v_walkin + b.party_size;
+        END IF;
+        PERFORM onecode_emit_event(
+            'booking.cancelled_by_venue', s.region_code, p_venue,
+            jsonb_build_object('booking_id', b.id, 'slot_id', p_slot, 'venue_id', p_venue,
+                               'starts_at', s.starts_at, 'ends_at', s.ends_at,
+                               'reason', p_reason),
+            b.traveller_id);
+    END LOOP;
+    UPDATE slots sl
+       SET booked = sl.booked - v_freed, held = 0,
+           walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
+     WHERE sl.id = p_slot;
+    RETURN QUERY SELECT 'ok', v_n;
+END;
+$$;
+
+CREATE FUNCTION public.onecode_change_slot(p_slot uuid, p_venue uuid, p_capacity integer, p_starts timestamp with time zone, p_ends timestamp with time zone) RETURNS TABLE(outcome text, booked integer, old_capacity integer, old_starts_at timestamp with time zone, old_ends_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s       record;
+    v_cap   integer;
+    v_start timestamptz;
+    v_end   timestamptz;
+BEGIN
+    SELECT sl.capacity, sl.booked, sl.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
+      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::integer, NULL::integer,
+                            NULL::timestamptz, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_cap := COALESCE(p_capacity, s.capacity);
+    v_start := COALESCE(p_starts, s.starts_at);
+    v_end := COALESCE(p_ends, s.ends_at);
+    outcome := 'ok';
+    IF s.cancelled_at IS NOT NULL THEN
+        outcome := 'cancelled';
+    ELSIF v_cap < s.booked + s.held THEN
+        outcome := 'below_booked';
+    ELSIF (v_start <> s.starts_at OR v_end <> s.ends_at) AND s.booked > 0 THEN
+        outcome := 'times_locked';
+    ELSIF v_end <= v_start OR v_end - v_start >= interval '2 days' THEN
+        outcome := 'bad_window';
+    ELSE
+        BEGIN
+            UPDATE slots sl SET capacity = v_cap, starts_at = v_start, ends_at = v_end
+             WHERE sl.id = p_slot;
+        EXCEPTION WHEN unique_violation THEN
+            outcome := 'duplicate_window';
+        END;
+        IF outcome = 'ok' AND v_cap > s.capacity THEN
+            PERFORM onecode_places_freed(p_slot);
+        END IF;
+    END IF;
+    RETURN QUERY SELECT outcome, (s.booked + s.held)::integer, s.capacity::integer,
+                        s.starts_at, s.ends_at;
 END;
 $$;
 
@@ -961,7 +1089,8 @@ DECLARE
     v_count integer;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           s.walkin_booked, s.cancelled_at, v.active,
+           v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (p_now AT TIME ZONE v.timezone)::date AS today,
@@ -973,6 +1102,14 @@ BEGIN
      WHERE s.id = p_slot;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_slot.active THEN
+        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
         RETURN;
     END IF;
     IF p_party > v_slot.max_party_size THEN
@@ -1063,6 +1200,141 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.onecode_lottery_apply(p_traveller uuid, p_lottery uuid, p_slot uuid, p_party integer, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_lot record;
+    v_app lottery_applications%ROWTYPE;
+BEGIN
+    SELECT l.id, l.venue_id, l.local_day, l.closes_at, l.state, v.max_party_size, v.timezone
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_lot.state <> 'open' OR p_now >= v_lot.closes_at THEN
+        RETURN QUERY SELECT 'lottery_closed'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM slots s
+                    WHERE s.id = p_slot AND s.venue_id = v_lot.venue_id
+                      AND (s.starts_at AT TIME ZONE v_lot.timezone)::date = v_lot.local_day) THEN
+        RETURN QUERY SELECT 'slot_not_in_lottery'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF p_party > v_lot.max_party_size THEN
+        RETURN QUERY SELECT 'party_too_large'::text,
+                            jsonb_build_object('max_party_size', v_lot.max_party_size);
+        RETURN;
+    END IF;
+    INSERT INTO lottery_applications AS a (id, traveller_id, lottery_id, slot_id, party_size,
+                                           created_at)
+    VALUES (gen_random_uuid(), p_traveller, p_lottery, p_slot, p_party, p_now)
+    ON CONFLICT (traveller_id, lottery_id) DO NOTHING
+    RETURNING * INTO v_app;
+    IF NOT FOUND THEN
+        SELECT * INTO v_app FROM lottery_applications a
+         WHERE a.traveller_id = p_traveller AND a.lottery_id = p_lottery;
+        RETURN QUERY SELECT 'already_applied'::text, onecode_application_json(v_app);
+        RETURN;
+    END IF;
+    UPDATE lotteries l SET applications = l.applications + 1 WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'applied'::text, onecode_application_json(v_app);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_lottery_draw(p_lottery uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, winners integer, waitlisted integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_lot     record;
+    r         record;
+    v_rank    integer := 0;
+    v_won     integer := 0;
+    v_waiting integer := 0;
+    v_booking uuid;
+    v_result  text;
+    v_entry   uuid;
+BEGIN
+    SELECT l.*, v.region_code, v.walkin_quota_pct, v.walkin_release_min
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery
+       FOR UPDATE OF l;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, 0, 0;
+        RETURN;
+    END IF;
+    IF v_lot.state = 'drawn' THEN
+        RETURN QUERY SELECT 'already_drawn'::text, v_lot.winners, 0;
+        RETURN;
+    END IF;
+    IF p_now < v_lot.closes_at THEN
+        RETURN QUERY SELECT 'not_yet'::text, 0, 0;
+        RETURN;
+    END IF;
+    -- the day's slots, in a fixed order (the lock order)
+    PERFORM 1 FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.venue_id = v_lot.venue_id
+       AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day
+     ORDER BY s.id FOR UPDATE OF s;
+
+    FOR r IN SELECT a.traveller_id, a.id, a.slot_id, a.party_size,
+                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket
+               FROM lottery_applications a
+              WHERE a.lottery_id = p_lottery
+              ORDER BY 5, a.id
+    LOOP
+        v_rank := v_rank + 1;
+        v_booking := NULL;
+        v_entry := NULL;
+        UPDATE slots s SET booked = s.booked + r.party_size
+         WHERE s.id = r.slot_id
+           AND s.booked + s.held + r.party_size <= s.capacity
+               - onecode_walkin_hold(s.capacity, v_lot.walkin_quota_pct, s.walkin_booked,
+                                     s.starts_at, v_lot.walkin_release_min, p_now);
+        IF FOUND THEN
+            INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                                       starts_at, ends_at, local_day, channel,
+                                       created_at, changed_at)
+            SELECT gen_random_uuid(), r.traveller_id, s.id, s.venue_id, r.party_size,
+                   s.starts_at, s.ends_at, v_lot.local_day, 'lottery', p_now, p_now
+              FROM slots s WHERE s.id = r.slot_id
+            RETURNING b.id INTO v_booking;
+            v_result := 'won';
+            v_won := v_won + 1;
+        ELSE
+            INSERT INTO waitlist_entries AS w (id, traveller_id, slot_id, venue_id, local_day,
+                                               party_size, position, source, created_at,
+                                               changed_at)
+            VALUES (gen_random_uuid(), r.traveller_id, r.slot_id, v_lot.venue_id,
+                    v_lot.local_day, r.party_size, nextval('waitlist_position_seq'),
+                    'lottery', p_now, p_now)
+            ON CONFLICT DO NOTHING
+            RETURNING w.id INTO v_entry;
+            v_result := CASE WHEN v_entry IS NULL THEN 'lost' ELSE 'waitlisted' END;
+            v_waiting := v_waiting + CASE WHEN v_entry IS NULL THEN 0 ELSE 1 END;
+        END IF;
+        UPDATE lottery_applications a
+           SET ticket = r.ticket, rank = v_rank, result = v_result, booking_id = v_booking
+         WHERE a.traveller_id = r.traveller_id AND a.id = r.id;
+        PERFORM onecode_emit_event(
+            'lottery.drawn', v_lot.region_code, v_lot.venue_id,
+            jsonb_build_object('lottery_id', p_lottery, 'application_id', r.id,
+                               'slot_id', r.slot_id, 'result', v_result, 'rank', v_rank,
+                               'booking_id', v_booking, 'waitlist_entry_id', v_entry),
+            r.traveller_id);
+    END LOOP;
+
+    UPDATE lotteries l SET state = 'drawn', drawn_at = p_now, winners = v_won
+     WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'drawn'::text, v_won, v_waiting;
+END;
+$$;
+
 CREATE FUNCTION public.onecode_offer_round(p_slot uuid, p_now timestamp with time zone) RETURNS TABLE(offers integer, expired integer, next_run timestamp with time zone)
     LANGUAGE plpgsql
     AS $$
@@ -1080,8 +1352,8 @@ DECLARE
     r         record;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
-           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
+           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot
@@ -1091,11 +1363,16 @@ BEGIN
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
-    v_closed := p_now >= v_closes;
+    -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
+    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
+    -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
-              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
-                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+              WHERE w.slot_id = p_slot AND w.state = 'offer' AND w.expires_at <= p_now
+                AND NOT v_closed
+              UNION ALL
+             SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer') AND v_closed
     LOOP
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = r.traveller_id AND w.id = r.id
@@ -1168,11 +1445,12 @@ DECLARE
     v_held integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
-                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+                    WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
+    -- a cancelled slot holds nothing: its round expires the entries
     UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot
+     WHERE s.id = p_slot AND s.cancelled_at IS NULL
     RETURNING s.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
@@ -1538,21 +1816,6 @@ CREATE TABLE public.lotteries (
     CONSTRAINT lotteries_seed_check CHECK ((length(seed) = 32)),
     CONSTRAINT lotteries_seed_sha256_check CHECK ((length(seed_sha256) = 32)),
     CONSTRAINT lotteries_state_check CHECK ((state = ANY (ARRAY['open'::text, 'drawn'::text])))
-);
-
-CREATE TABLE public.lottery_applications (
-    id uuid NOT NULL,
-    traveller_id uuid NOT NULL,
-    lottery_id uuid NOT NULL,
-    slot_id uuid NOT NULL,
-    party_size smallint NOT NULL,
-    ticket bytea,
-    rank integer,
-    result text DEFAULT 'pending'::text NOT NULL,
-    booking_id uuid,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
-    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
 );
 
 CREATE TABLE public.operator_venues (
@@ -2093,6 +2356,8 @@ CREATE INDEX venues_created_idx ON public.venues USING btree (created_at DESC, i
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 
 CREATE UNIQUE INDEX waitlist_live_uq ON public.waitlist_entries USING btree (traveller_id, slot_id) WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
+
+CREATE INDEX waitlist_slot_offers_idx ON public.waitlist_entries USING btree (slot_id, expires_at) WHERE (state = 'offer'::text);
 
 CREATE INDEX waitlist_slot_queue_idx ON public.waitlist_entries USING btree (slot_id, "position") WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
 

@@ -208,6 +208,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         rate_limit=False,
         token_cache_seconds=0,
         log_json=False,
+        # tests run allocation jobs themselves (onecode.allocation.worker.drain)
+        allocation_idle_seconds=0,
     )
 
 

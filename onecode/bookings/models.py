@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.http.paging import ONE_PAGE
+
 Status = Literal["booked", "cancelled", "used", "no_show"]
 # how the booking was made: the app, the staffed window, an accepted offer, a lottery draw
 Channel = Literal["app", "walkin", "waitlist", "lottery"]
@@ -36,3 +38,14 @@ class Booking(msgspec.Struct, frozen=True, kw_only=True):
     local_day: date | None = None
     created_at: datetime | None = None
     channel: Channel = "app"
+    # a cancelled booking says who cancelled it and, when the venue did, why
+    cancelled_at: datetime | None = None
+    cancelled_by: Literal["traveller", "venue"] | None = None
+    cancel_reason: str | None = None
+
+
+class BookingListing(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/me/bookings``: the newest ``limit`` bookings (a bare array before 0.2)."""
+
+    items: list[Booking]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None

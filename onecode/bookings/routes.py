@@ -19,7 +19,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from onecode.auth import Caller, Kind, allow
 from onecode.bookings import service
-from onecode.bookings.models import Booking, BookingIn, Status
+from onecode.bookings.models import Booking, BookingIn, BookingListing, Status
 from onecode.db import Conn
 from onecode.errors import AppError
 from onecode.observability import record_booking
@@ -66,9 +66,11 @@ class BookingController(Controller):
     @get("/me/bookings")
     async def list_my_bookings(
         self, conn: Conn, principal: Caller, status: StatusQuery = None, limit: LimitQuery = 100
-    ) -> list[Booking]:
-        """The traveller's own bookings, newest first (optionally of one status)."""
-        return await service.list_bookings(conn, principal.id, status, limit)
+    ) -> BookingListing:
+        """The traveller's own bookings, newest first (optionally of one status).
+
+        Changed in 0.2: the answer is ``{items, next_cursor}``, no longer a bare array."""
+        return BookingListing(items=await service.list_bookings(conn, principal.id, status, limit))
 
     @get("/bookings/{booking_id:uuid}")
     async def get_booking(

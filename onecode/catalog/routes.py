@@ -20,15 +20,15 @@ from onecode.catalog.models import (
     PlannerIn,
     Region,
     RegionIn,
-    Slot,
     SlotList,
+    SlotListing,
     SlotsIn,
     Venue,
     VenueCreated,
     VenueIn,
+    VenueListing,
 )
 from onecode.db import Conn
-from onecode.http.bodies import check_day
 
 RegionQuery = Annotated[
     str | None,
@@ -87,9 +87,11 @@ class VenueController(Controller):
     tags = ["venues"]
 
     @get("/")
-    async def list_venues(self, conn: Conn, region: RegionQuery = None) -> list[Venue]:
-        """Venues (of a region and the regions below it) with rating and crowd level."""
-        return await service.list_venues(conn, region)
+    async def list_venues(self, conn: Conn, region: RegionQuery = None) -> VenueListing:
+        """Venues (of a region and the regions below it) with rating and crowd level.
+
+        Changed in 0.2: the answer is ``{items, next_cursor}``, no longer a bare array."""
+        return VenueListing(items=await service.list_venues(conn, region))
 
     @get("/{venue_id:uuid}")
     async def get_venue(self, conn: Conn, venue_id: FromPath[uuid.UUID]) -> Venue:
@@ -102,10 +104,11 @@ class VenueController(Controller):
         conn: Conn,
         venue_id: FromPath[uuid.UUID],
         day: Annotated[date, QueryParameter(name="date")],
-    ) -> list[Slot]:
-        """Time slots of a local day with the places still free."""
-        check_day(day, "date")
-        return await service.list_slots(conn, venue_id, day)
+    ) -> SlotListing:
+        """Time slots of a local day with the places still free.
+
+        Changed in 0.2: the answer is ``{items, next_cursor}``, no longer a bare array."""
+        return SlotListing(items=await service.list_slots(conn, venue_id, day))
 
     @post("/{venue_id:uuid}/slots", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])
     async def create_slots(

@@ -11,6 +11,7 @@ from msgspec import Meta
 
 from onecode.catalog.models import Input
 from onecode.http.bodies import MULTILINE
+from onecode.http.paging import SAME_AS_ITEMS
 
 Category = Literal[
     "service", "cleanliness", "safety", "price", "crowding", "accessibility", "other"
@@ -57,5 +58,6 @@ class Complaint(msgspec.Struct, frozen=True, kw_only=True):
 class ComplaintPage(msgspec.Struct, frozen=True, kw_only=True):
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
 
-    complaints: list[Complaint]
+    items: list[Complaint]
     next_cursor: str | None
+    complaints: Annotated[list[Complaint], SAME_AS_ITEMS]

@@ -37,7 +37,6 @@ from onecode.flows.models import (
     Origins,
 )
 from onecode.flows.rollup import rollup_lifespan
-from onecode.http.bodies import check_day
 
 CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
 
@@ -67,8 +66,10 @@ def _answer(
     name: str,
 ) -> Response[Any]:
     if _wants_csv(request, fmt):
+        window = getattr(body, "window", None)
+        noise = getattr(window if window is not None else body, "noise", None)
         return Response(
-            content=service.to_csv(row_type, rows),
+            content=service.to_csv(row_type, rows, noise),
             media_type=CSV_MEDIA,
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
@@ -109,8 +110,6 @@ async def provide_window(
     venue: VenueQ = None,
 ) -> Window:
     """Dependency: the checked ``from``/``to`` range and the caller's scope (404 outside)."""
-    check_day(start, "from")
-    check_day(end, "to")
     first, last = service.check_range(start, end)
     scope = await service.resolve_scope(conn, principal, region, venue)
     return Window(scope, first, last, _k(state), _privacy(state))
@@ -152,7 +151,6 @@ class PlannerController(Controller):
         fmt: FormatQ = None,
     ) -> Response[Occupancy]:
         """People inside per hour of a day against capacity, with 80/90/95% levels."""
-        check_day(day, "date")
         body = await service.occupancy(conn, principal, venue, day, _k(state), p=_privacy(state))
         return _answer(request, fmt, body, OccupancyHour, body.hours, "occupancy")
 

@@ -55,4 +55,16 @@ class Visits(msgspec.Struct, frozen=True, kw_only=True):
     """A page of visits, newest first; pass ``next_before`` as ``before`` for the next."""
 
     items: list[Visit]
-    next_before: datetime | None = None
+    next_cursor: Annotated[
+        str | None, Meta(description="Pass back as `cursor` (or as `before`) for the next page.")
+    ] = None
+    next_before: Annotated[
+        datetime | None, Meta(description="Deprecated: the same instant as `next_cursor`.")
+    ] = None
+
+
+#: ``scans.traveller_id`` of a scan whose code names no traveller of ours: the column's
+#: default, the zero uuid (the SQL rule files write it as a literal). Not the admin's
+#: ``onecode.auth.ADMIN_ID``, though that is the zero uuid too: one names a principal,
+#: this one says that there is no traveller.
+NO_TRAVELLER = uuid.UUID(int=0)

@@ -16,7 +16,6 @@ from onecode.db import Conn
 from onecode.errors import Forbidden
 from onecode.gates import service
 from onecode.gates.models import ScanIn, ScanResult, Visits
-from onecode.http.bodies import check_instant
 from onecode.observability import record_scan
 
 
@@ -57,10 +56,18 @@ async def list_visits(
     principal: Caller,
     before: Annotated[datetime | None, QueryParameter(name="before", required=False)] = None,
     limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
+    cursor: Annotated[
+        datetime | None,
+        QueryParameter(
+            name="cursor", required=False, description="The `next_cursor` of the page before."
+        ),
+    ] = None,
 ) -> Visits:
-    """The traveller's own gate entries and exits and place-code check-ins, newest first."""
-    check_instant(before, "before")
-    return await service.visits(conn, principal.id, before, limit)
+    """The traveller's own gate entries and exits and place-code check-ins, newest first.
+
+    Page with ``cursor`` = the last answer's ``next_cursor`` (``before`` = ``next_before``
+    still works: the same instant)."""
+    return await service.visits(conn, principal.id, cursor or before, limit)
 
 
 ROUTES = [create_scan, list_visits]

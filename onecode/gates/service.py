@@ -112,4 +112,8 @@ async def visits(
         for r in rows
     ]
     next_before = items[-1].at if len(items) == limit else None
-    return Visits(items=items, next_before=next_before)
+    return Visits(
+        items=items,
+        next_before=next_before,
+        next_cursor=next_before.isoformat() if next_before else None,
+    )

@@ -17,8 +17,9 @@ through :class:`JsonRequest` (the app's request class), once:
    service instead, which answers a wrong clock in its own words (``scans.bad_time``,
    or one batch item ``rejected``: a batch is not refused for one gate's wrong clock).
 
-Query parameters that are days or instants go through :func:`check_day` /
-:func:`check_instant` (the same bounds, the same code).
+Query parameters that are days or instants are held to the same bounds, with the same
+code, by :func:`bound_query_dates` (the app's ``before_request`` hook, run before
+Litestar parses the parameters): every route, with no call in its handler.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 import msgspec.inspect as mi
@@ -309,6 +310,59 @@ def decode_body(raw: bytes, model: Any, *, content_type: str = "application/json
         raise BadRequest("The body is not valid JSON.", "request.invalid") from None
     check_values(value, model)
     return value
+
+
+def _date_kind(annotation: Any) -> type | None:
+    """``datetime`` or ``date`` if a parameter's type is one (optional or not)."""
+    if annotation in (datetime, date):
+        return annotation  # type: ignore[no-any-return]
+    for arg in get_args(annotation):
+        if (kind := _date_kind(arg)) is not None:
+            return kind
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _query_dates(handler: Any) -> tuple[tuple[str, type], ...]:
+    """(query name, date or datetime) of every query parameter a handler (or one of its
+    dependencies) reads as a day or an instant."""
+    from litestar.params import ParameterKwarg
+
+    models = [handler.signature_model]
+    models += [
+        p.signature_model
+        for p in handler.resolve_dependencies().values()
+        if getattr(p, "signature_model", None)
+    ]
+    out: list[tuple[str, type]] = []
+    for model in models:
+        for name, field in getattr(model, "_fields", {}).items():
+            kind = _date_kind(field.annotation)
+            kwarg = field.kwarg_definition
+            if kind is None:
+                continue
+            if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+                continue
+            alias = (kwarg.name or kwarg.query) if isinstance(kwarg, ParameterKwarg) else None
+            out.append((alias or name, kind))
+    return tuple(out)
+
+
+async def bound_query_dates(request: Request[Any, Any, Any]) -> None:
+    """``before_request``: a day or instant in the query outside the bounds is 422
+    ``request.date_out_of_range`` (one the parser cannot read is left to its 400)."""
+    for name, kind in _query_dates(request.route_handler):
+        if name in request.path_params:
+            continue
+        for raw in request.query_params.getall(name, []):
+            try:
+                value: date = msgspec.convert(raw, kind)
+            except msgspec.ValidationError:
+                continue
+            if isinstance(value, datetime):
+                check_instant(value, name)
+            else:
+                check_day(value, name)
 
 
 def check_day(value: date | None, name: str) -> None:

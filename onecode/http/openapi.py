@@ -7,11 +7,13 @@ After the app is built, :func:`document_api` rewrites Litestar's document:
 - **summary and description** from the handler's docstring (summary: its first clause;
   description: all of it, and who may call);
 - **errors** as they are: RFC 9457 ``application/problem+json`` (see onecode/errors.py),
-  one response per status the operation can give, each with the enum of its ``code``
-  values. The codes come from what the route is (a body, a guard, a cursor, a rate
-  limit, a date: :func:`_generic`) and, for its own refusals, from :data:`ROUTE_PROBLEMS`
-  (one row per operation; tests/api/test_openapi_spec.py checks every code in the source
-  is documented somewhere and that the fuzzer never meets an undocumented one).
+  one response per status the operation can give, each naming its ``code`` values in
+  its description and giving one example per code (Swagger UI lists them; a generated
+  client gets one ``Problem`` type). The codes come from what the route is (a body, a
+  guard, a cursor, a rate limit, a date: :func:`_generic`) and, for its own refusals,
+  from :data:`ROUTE_PROBLEMS` (one row per operation). tests/api/test_openapi_spec.py
+  checks that every code in the source is documented somewhere; the fuzzer checks that
+  every code it meets is documented for its operation and status.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.openapi.spec import (
     Components,
+    Example,
     OpenAPIMediaType,
     OpenAPIResponse,
     Reference,
@@ -77,19 +80,38 @@ _TITLES = {
 }
 
 _VENUE = {404: ["venues.not_found"]}
+_REGION = {404: ["regions.not_found"]}
+_HOOK = {404: ["webhooks.not_found"]}
+_HOOK_RULES = [
+    "webhooks.bad_host",
+    "webhooks.address_not_allowed",
+    "webhooks.host_not_found",
+    "webhooks.event_not_allowed",
+    "webhooks.bad_secret",
+]
+_VENUE_RULES = [
+    "venues.bad_timezone",
+    "venues.bad_capacity",
+    "venues.contradiction",
+    "regions.not_found",
+]
 _WINDOW = {
     404: ["venues.not_found", "regions.not_found"],
     422: ["planner.bad_range", "planner.bad_scope"],
 }
 
 #: Each operation's own refusals, by status; the generic ones are added by ``_generic``.
+_SCOPE_404 = ["venues.not_found", "regions.not_found"]
+_URL_422 = ["webhooks.bad_url", "webhooks.host_not_allowed", "webhooks.address_not_allowed"]
+_EVENT_422 = "webhooks.event_not_allowed"
+_SUBSCRIPTION: Mapping[int, list[str]] = {404: ["webhooks.not_found"]}
+_DELIVERY: Mapping[int, list[str]] = {404: ["webhooks.not_found", "webhooks.delivery_not_found"]}
+
 ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /readyz": {503: ["service.not_ready"]},
     "POST /v1/admin/regions": {409: ["regions.exists"], 422: ["regions.unknown_parent"]},
-    "POST /v1/admin/venues": {
-        422: ["venues.bad_timezone", "venues.bad_capacity", "regions.not_found"]
-    },
-    "POST /v1/admin/venues/{venue_id}/gates": _VENUE,
+    "POST /v1/admin/venues": {422: _VENUE_RULES},
+    "POST /v1/admin/venues/{venue_id}/gates": {**_VENUE, 422: ["gates.venue_ungated"]},
     "POST /v1/admin/operators": {422: ["venues.not_found"]},
     "POST /v1/admin/planners": {422: ["regions.not_found"]},
     "GET /v1/venues": {404: ["regions.not_found"]},
@@ -97,8 +119,13 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "GET /v1/venues/{venue_id}/slots": _VENUE,
     "POST /v1/venues/{venue_id}/slots": {
         **_VENUE,
-        409: ["slots.duplicate"],
-        422: ["slots.naive_time", "slots.bad_window"],
+        409: ["slots.duplicate", "venues.inactive"],
+        422: [
+            "slots.naive_time",
+            "slots.bad_window",
+            "slots.out_of_range",
+            "slots.over_daily_capacity",
+        ],
     },
     "GET /v1/venues/{venue_id}/live": _VENUE,
     "GET /v1/me": {404: ["travellers.not_found"]},
@@ -156,6 +183,74 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         409: ["complaints.not_answered"],
     },
     "GET /v1/venues/{venue_id}/complaints": _VENUE,
+    **{
+        # webhooks (onecode/webhooks): subscriptions, their log, the host allow-list
+        "POST /v1/webhooks": {404: _SCOPE_404, 422: [*_URL_422, _EVENT_422, "webhooks.bad_secret"]},
+        "GET /v1/webhooks/{subscription_id}": _SUBSCRIPTION,
+        "PATCH /v1/webhooks/{subscription_id}": {
+            404: ["webhooks.not_found", *_SCOPE_404],
+            422: [*_URL_422, _EVENT_422],
+        },
+        "DELETE /v1/webhooks/{subscription_id}": _SUBSCRIPTION,
+        "POST /v1/webhooks/{subscription_id}/rotate": _SUBSCRIPTION,
+        "POST /v1/webhooks/{subscription_id}/ping": _SUBSCRIPTION,
+        "GET /v1/webhooks/{subscription_id}/deliveries": _SUBSCRIPTION,
+        "GET /v1/webhooks/{subscription_id}/deliveries/{delivery_id}": _DELIVERY,
+        "POST /v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay": {
+            **_DELIVERY,
+            409: ["webhooks.delivery_pending"],
+        },
+        "POST /v1/admin/webhook-hosts": {
+            422: ["webhooks.bad_host", "webhooks.address_not_allowed"]
+        },
+        "DELETE /v1/admin/webhook-hosts/{host}": {404: ["webhooks.host_not_found"]},
+        "GET /v1/alerts": {404: ["regions.not_found"], 422: ["alerts.bad_scope"]},
+    },
+    # operations (admin lists, changes, tokens, audit)
+    **{
+        f"GET /v1/admin/{name}": _REGION
+        for name in ("regions", "venues", "operators", "planners", "gates")
+    },
+    "GET /v1/admin/regions/{code}": _REGION,
+    "PATCH /v1/admin/regions/{code}": {
+        **_REGION,
+        422: ["regions.unknown_parent", "regions.parent_loop"],
+    },
+    "GET /v1/admin/venues/{venue_id}": _VENUE,
+    "PATCH /v1/admin/venues/{venue_id}": {
+        **_VENUE,
+        409: ["venues.has_gates", "venues.timezone_in_use"],
+        422: _VENUE_RULES,
+    },
+    "POST /v1/admin/venues/{venue_id}/deactivate": _VENUE,
+    "POST /v1/admin/venues/{venue_id}/reactivate": _VENUE,
+    **{
+        f"{method} /v1/admin/{kind}s/{{{kind}_id}}{tail}": {404: [f"{kind}s.not_found"]}
+        for kind in ("gate", "operator", "planner")
+        for method, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
+    },
+    "GET /v1/admin/audit": {404: ["regions.not_found"]},
+    # webhook subscriptions and the admin's allow-list of hosts
+    "POST /v1/webhooks": {422: _HOOK_RULES},
+    "GET /v1/webhooks/{subscription_id}": _HOOK,
+    "PATCH /v1/webhooks/{subscription_id}": {**_HOOK, 422: _HOOK_RULES},
+    "DELETE /v1/webhooks/{subscription_id}": _HOOK,
+    "POST /v1/webhooks/{subscription_id}/rotate": {**_HOOK, 422: ["webhooks.bad_secret"]},
+    "POST /v1/webhooks/{subscription_id}/ping": _HOOK,
+    "GET /v1/webhooks/{subscription_id}/deliveries": _HOOK,
+    "GET /v1/webhooks/{subscription_id}/deliveries/{delivery_id}": {
+        404: ["webhooks.not_found", "webhooks.delivery_not_found"]
+    },
+    "POST /v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay": {
+        404: ["webhooks.not_found", "webhooks.delivery_not_found"],
+        409: ["webhooks.delivery_pending"],
+    },
+    "POST /v1/admin/webhook-hosts": {422: ["webhooks.bad_host", "webhooks.address_not_allowed"]},
+    "DELETE /v1/admin/webhook-hosts/{host}": {
+        404: ["webhooks.host_not_found"],
+        422: ["webhooks.bad_host", "webhooks.address_not_allowed"],
+    },
+    "GET /v1/venues/{venue_id}/audit": _VENUE,
 }
 
 
@@ -249,22 +344,34 @@ def problems_of(key: str, handler: Any, operation: Any) -> dict[int, list[str]]:
     return dict(sorted(codes.items()))
 
 
-def _problem(description: str, codes: list[str] | None = None) -> OpenAPIResponse:
-    schema: Schema | Reference = Reference("#/components/schemas/Problem")
+def _problem(
+    description: str, codes: list[str] | None = None, status: int | None = None
+) -> OpenAPIResponse:
+    """A problem+json response; its codes are named in the description and given one
+    example each (Swagger UI lists them; a generated client gets one ``Problem`` type)."""
+    examples: dict[str, Example | Reference] | None = None
     if codes:
-        schema = Schema(
-            all_of=[
-                Reference("#/components/schemas/Problem"),
-                Schema(
-                    type=OpenAPIType.OBJECT,
-                    properties={"code": Schema(type=OpenAPIType.STRING, enum=list(codes))},
-                ),
-            ]
-        )
         description = f"{description}: " + ", ".join(f"`{c}`" for c in codes) + "."
+        examples = {
+            code: Example(
+                summary=code,
+                value={
+                    "type": f"https://onecode.dev/problems/{code}",
+                    "title": _TITLES.get(status or 0, "Refused"),
+                    "status": status,
+                    "detail": "A sentence saying what was refused and why.",
+                    "code": code,
+                },
+            )
+            for code in codes
+        }
     return OpenAPIResponse(
         description=description,
-        content={PROBLEM_JSON: OpenAPIMediaType(schema=schema)},
+        content={
+            PROBLEM_JSON: OpenAPIMediaType(
+                schema=Reference("#/components/schemas/Problem"), examples=examples
+            )
+        },
     )
 
 
@@ -283,6 +390,10 @@ def document_api(app: Litestar) -> None:
         openapi.components.schemas = {}
     openapi.components.schemas["Problem"] = PROBLEM_SCHEMA
     openapi.components.security_schemes = {"bearer": BEARER}
+    for schema in openapi.components.schemas.values():
+        for prop in (getattr(schema, "properties", None) or {}).values():
+            if str(getattr(prop, "description", "") or "").startswith("Deprecated:"):
+                prop.deprecated = True  # Litestar drops msgspec's extra_json_schema
     handlers = _handlers(app)
     for path, path_item in (openapi.paths or {}).items():
         for name in _OPERATIONS:
@@ -304,7 +415,7 @@ def document_api(app: Litestar) -> None:
                 if status[:1] not in {"4", "5"}
             }
             for status, codes in problems_of(key, handler, operation).items():
-                responses[str(status)] = _problem(_TITLES.get(status, "Refused"), codes)
+                responses[str(status)] = _problem(_TITLES.get(status, "Refused"), codes, status)
             responses["default"] = _problem(
                 "Any other refusal, as problem+json with a stable `code`"
             )

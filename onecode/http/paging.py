@@ -7,13 +7,13 @@ reader paging backwards never sees a duplicate or skips a row that existed when 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from onecode.codes.b64url import b64url_decode, b64url_encode
 from onecode.errors import BadRequest
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -36,7 +36,7 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
     delta = created_at - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     raw = msgspec.msgpack.encode(Position(micros, row_id))
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(raw)
 
 
 def decode_cursor(text: str) -> Position:
@@ -45,7 +45,7 @@ def decode_cursor(text: str) -> Position:
     if not text or len(text) > MAX_CURSOR_LEN:
         raise bad
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = b64url_decode(text)
         position = msgspec.msgpack.decode(raw, type=Position)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise bad from None
@@ -53,3 +53,15 @@ def decode_cursor(text: str) -> Position:
     if not -62_135_596_800_000_000 < position.micros < 253_402_300_799_000_000:
         raise bad
     return position
+
+
+#: Every list answers ``{items, next_cursor}``; a list's older field name stays, with
+#: the same items, marked deprecated in the OpenAPI document (removed in /v2).
+SAME_AS_ITEMS = msgspec.Meta(
+    description="Deprecated: the same list as `items`, kept for earlier clients.",
+    extra_json_schema={"deprecated": True},
+)
+#: The ``next_cursor`` of a list that is complete in one answer.
+ONE_PAGE = msgspec.Meta(
+    description="Always null: this list is complete in one answer (no further page)."
+)

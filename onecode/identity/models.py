@@ -9,6 +9,9 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.codes.keys import PublicKeyInfo
+from onecode.http.paging import ONE_PAGE
+
 # ISO 3166-1 alpha-2 (GB) or ISO 3166-2 (CN-44, CN-GZ): checked by form only.
 HomeRegion = Annotated[str, Meta(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -23,7 +26,8 @@ class Registered(msgspec.Struct, frozen=True, kw_only=True):
     """Shown once: the access token and the code secret are stored only hashed / server-side."""
 
     traveller_id: uuid.UUID
-    access_token: str
+    token: str  # as every principal's creation answer says it
+    access_token: Annotated[str, msgspec.Meta(description="The same as `token`.")]
     code_secret: str  # base64url of the 32-byte anti-screenshot secret, for the app
 
 
@@ -59,13 +63,10 @@ class PaperPass(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: datetime
 
 
-class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
-    kid: int
-    alg: str
-    public_key: str
-    not_before: datetime
-    not_after: datetime | None = None
+class Keys(msgspec.Struct, frozen=True, kw_only=True):
+    """The trust list: ``keys`` is what ``KeyRing.from_public_list`` reads (docs/tq1.md);
+    ``items`` holds the same keys, as every list does."""
 
-
-class Keys(msgspec.Struct, frozen=True):
-    keys: list[KeyInfo]
+    keys: list[PublicKeyInfo]
+    items: list[PublicKeyInfo]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None

@@ -16,7 +16,6 @@ from onecode.identity import service
 from onecode.identity.images import ImageCache, ImageFormat
 from onecode.identity.models import (
     Code,
-    KeyInfo,
     Keys,
     Me,
     PaperPass,
@@ -48,7 +47,8 @@ async def register(conn: Conn, state: State, data: JSONBody[TravellerIn]) -> Reg
 @get("/v1/keys", tags=["codes"])
 async def keys(state: State) -> Keys:
     """Public keys that verify TQ1 codes (the trust list a gate syncs)."""
-    return Keys([KeyInfo(**info) for info in state.keystore.ring().public_list()])
+    keys = state.keystore.ring().public_list()
+    return Keys(keys=keys, items=keys)
 
 
 async def _image(

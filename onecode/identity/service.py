@@ -19,7 +19,6 @@ API token; scans, bookings and reviews stay under the random traveller id.
 
 from __future__ import annotations
 
-import base64
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,16 +30,13 @@ import msgspec
 from onecode.auth import Kind, store_token
 from onecode.codes import Credential, KeyStore, SigningKey, issue, new_cred_id
 from onecode.codes import qr as qr_render
+from onecode.codes.b64url import b64url_encode
 from onecode.errors import NotFound
 from onecode.identity.images import ImageCache, ImageFormat
 from onecode.identity.models import Code, Me, PaperPass, Registered, Rotated, TravellerIn
 from onecode.sql import Q
 
 SUFFIX_SECRET_BYTES = 32
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: int) -> Registered:
@@ -55,7 +51,12 @@ async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: i
             Q()["identity_insert_credential"], new_cred_id(), traveller_id, secret, expires
         )
         token = await store_token(conn, Kind.TRAVELLER, traveller_id)
-    return Registered(traveller_id=traveller_id, access_token=token, code_secret=_b64url(secret))
+    return Registered(
+        traveller_id=traveller_id,
+        token=token,
+        access_token=token,
+        code_secret=b64url_encode(secret),
+    )
 
 
 async def me(conn: asyncpg.Connection, traveller_id: uuid.UUID) -> Me:
@@ -127,7 +128,7 @@ async def rotate_code(
         code=_sign(row, keys.signing_key),
         generation=row["generation"],
         expires_at=row["expires_at"],
-        code_secret=_b64url(secret),
+        code_secret=b64url_encode(secret),
     )
 
 

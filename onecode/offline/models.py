@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.codes.keys import PublicKeyInfo
 from onecode.gates.rules import ScanReason
 from onecode.http.bodies import DEVICE_CLOCK
-from onecode.identity.models import KeyInfo
+from onecode.http.paging import ONE_PAGE, SAME_AS_ITEMS
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]
 REVOCATION_FIELDS = ["cred_id", "min_generation"]
@@ -43,7 +44,7 @@ class Pack(msgspec.Struct, frozen=True, kw_only=True):
     server_time: datetime
     full: bool
     venue: PackVenue
-    keys: list[KeyInfo]
+    keys: list[PublicKeyInfo]
     revocations: list[tuple[str, int]]
     entitlements: list[tuple[str, str, int, int, int, str]]
     entitlement_fields: list[str] = msgspec.field(default_factory=lambda: list(ENTITLEMENT_FIELDS))
@@ -101,5 +102,7 @@ class Conflict(msgspec.Struct, frozen=True, kw_only=True):
     reason: ScanReason
 
 
-class ConflictList(msgspec.Struct, frozen=True):
-    conflicts: list[Conflict]
+class ConflictList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Conflict]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
+    conflicts: Annotated[list[Conflict], SAME_AS_ITEMS]

@@ -78,7 +78,8 @@ async def conflicts(
 ) -> ConflictList:
     """Entries beyond the venue's rule that offline gates admitted (kept as facts)."""
     require_venue(principal, venue_id)
-    return ConflictList(await service.conflicts(conn, venue_id, days, limit))
+    found = await service.conflicts(conn, venue_id, days, limit)
+    return ConflictList(items=found, conflicts=found)
 
 
 @asynccontextmanager

@@ -14,7 +14,6 @@ never an entry); the gate's decisions are facts and are not judged again.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +23,11 @@ import asyncpg
 import msgspec
 
 from onecode.codes import KeyRing, Reason, Verified, verify
+from onecode.codes.b64url import b64url_encode
 from onecode.errors import BadRequest, PayloadTooLarge
+from onecode.gates.models import NO_TRAVELLER
 from onecode.gates.rules import ScanReason
 from onecode.http.bodies import clamp_instant
-from onecode.identity.models import KeyInfo
 from onecode.offline.models import (
     Conflict,
     ConflictEntry,
@@ -40,15 +40,10 @@ from onecode.offline.models import (
 )
 from onecode.sql import Q
 
-ZERO = uuid.UUID(int=0)
 CURSOR_MARGIN = timedelta(seconds=30)
 CURSOR_MAX_AGE = timedelta(days=2)
 # uploads older than this, or from the future beyond the skew, are refused as bad_time
 UPLOAD_MAX_AGE = timedelta(days=30)
-
-
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def encode_cursor(at: datetime) -> str:
@@ -81,12 +76,12 @@ async def pack(
         server_time=server_time,
         full=since is None,
         venue=msgspec.convert(dict(venue.items()), PackVenue),
-        keys=msgspec.convert(ring.public_list(), list[KeyInfo]),
-        revocations=[(b64(bytes(r["cred_id"])), r["min_generation"]) for r in revoked],
+        keys=ring.public_list(),
+        revocations=[(b64url_encode(bytes(r["cred_id"])), r["min_generation"]) for r in revoked],
         entitlements=[
             (
                 str(r["id"]),
-                b64(bytes(r["cred_id"])),
+                b64url_encode(bytes(r["cred_id"])),
                 r["party_size"],
                 r["starts_at"],
                 r["ends_at"],
@@ -224,7 +219,7 @@ async def upload(
         else:
             cred = result.credential
             row = creds.get(cred.cred_id) if cred is not None else None
-            travellers.append(row["traveller_id"] if row is not None else ZERO)
+            travellers.append(row["traveller_id"] if row is not None else NO_TRAVELLER)
             refusal = _refusal(item.scanned_at, now, skew, result, row)
             if refusal is not None:
                 decision, reason, party, flag = "reject", refusal, 0, "refused_upload"

@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.catalog.place_keys import load_place_keys
 from onecode.codes.place import PlaceKeys
@@ -72,7 +73,7 @@ class VenuePlaceCodeController(Controller):
     ) -> PlaceCode:
         """Replace the place code with a new one; the old code stops resolving (404)."""
         require_venue(principal, venue_id)
-        return await service.rotate(conn, _keys(state), venue_id)
+        return await service.rotate(conn, _keys(state), venue_id, Actor.of(principal))
 
 
 class VenuePosterController(Controller):

@@ -11,6 +11,7 @@ from msgspec import Meta
 
 from onecode.catalog.models import Input
 from onecode.http.bodies import MULTILINE
+from onecode.http.paging import SAME_AS_ITEMS
 
 Rating = Annotated[int, Meta(ge=1, le=5)]
 MAX_TEXT = 2000
@@ -37,7 +38,8 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
 class ReviewPage(msgspec.Struct, frozen=True, kw_only=True):
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
 
-    reviews: list[Review]
+    items: list[Review]
     next_cursor: str | None
+    reviews: Annotated[list[Review], SAME_AS_ITEMS]
     rating: float | None
     rating_count: int

@@ -84,6 +84,7 @@ async def list_reviews(
         next_cursor = encode_cursor(last.created_at, last.id)
     count = int(rating["rating_count"])
     return ReviewPage(
+        items=reviews,
         reviews=reviews,
         next_cursor=next_cursor,
         rating=round(int(rating["rating_sum"]) / count, 2) if count else None,

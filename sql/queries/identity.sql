@@ -74,7 +74,10 @@ SELECT EXISTS (SELECT 1 FROM bookings WHERE traveller_id = $1 AND id = $2) AS mi
 
 -- name: identity_erase_traveller
 -- Personal fields go, the random id stays (scans, bookings and reviews keep counting);
--- the credential is revoked in every generation. Returns the traveller id once.
+-- the credential is revoked in every generation. Free text goes too (issue #16): the
+-- traveller's review and complaint texts, and the answers to their complaints (which
+-- may quote them), become a fixed marker; ratings, categories, times and counts stay.
+-- Returns the traveller id once.
 WITH erased AS (
     UPDATE travellers
        SET display_name = NULL, home_region = NULL, erased_at = now()
@@ -85,5 +88,18 @@ WITH erased AS (
        SET revoked_all = true, changed_at = now()
      WHERE traveller_id IN (SELECT id FROM erased)
     RETURNING cred_id
+), reviews_redacted AS (
+    UPDATE reviews SET text = '[erased]'
+     WHERE traveller_id = $1 AND EXISTS (SELECT 1 FROM erased)
+    RETURNING id
+), complaints_redacted AS (
+    UPDATE complaints
+       SET text = '[erased]', answer = CASE WHEN answer IS NOT NULL THEN '[erased]' END
+     WHERE traveller_id = $1 AND EXISTS (SELECT 1 FROM erased)
+    RETURNING id
 )
-SELECT id, (SELECT count(*) FROM revoked) AS credentials FROM erased;
+SELECT id, (SELECT count(*) FROM revoked) AS credentials,
+       (SELECT count(*) FROM reviews_redacted) AS reviews,
+       (SELECT count(*) FROM complaints_redacted) AS complaints
+  FROM erased;
+

@@ -3,7 +3,6 @@ windows, the occupancy cap, idempotent retries, scope and bad input."""
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from onecode.codes import BODY_LEN, Credential, SigningKey, issue, screenshot_suffix
+from onecode.codes.b64url import b64url_decode
+from onecode.gates.models import NO_TRAVELLER
 from tests.conftest import ADMIN, World, bearer
 
 Client = AsyncTestClient[Litestar]
@@ -318,13 +319,12 @@ async def test_code_verification_failures_are_recorded_rejections(
             assert answer["party_size"] == 0 and answer["booking_id"] is None
     stored = await scan_rows(conn)
     assert len(stored) == sum(len(t) for t in cases.values())
-    zero = uuid.UUID(int=0)
     traveller = uuid.UUID(world.ids["traveller_t"])
     for r in stored:
         # a code that names no traveller is stored under the zero uuid; an authentic one
         # (even out of date or revoked) under its traveller
         unnamed = r["reason"] in ("invalid_code", "unknown_key")
-        assert r["traveller_id"] == (zero if unnamed else traveller), r["reason"]
+        assert r["traveller_id"] == (NO_TRAVELLER if unnamed else traveller), r["reason"]
     # an exit of an authentic pass is never blocked, whatever the pass's state
     for text in (cases["expired_code"][0], cases["revoked_code"][0]):
         assert reason(await scan(client, gate, text, "out")) == ("accept", "not_inside")
@@ -350,7 +350,7 @@ async def test_screenshot_suffix_is_checked_online(
     reg = await world.traveller("t")
     code = await world.code("t")
     secret = await conn.fetchval("SELECT suffix_secret FROM credentials")
-    assert base64.urlsafe_b64decode(reg["code_secret"] + "==") == bytes(secret)
+    assert b64url_decode(reg["code_secret"]) == bytes(secret)
     now = time.time()
     stale = code + screenshot_suffix(code, bytes(secret), now - 600)
     wrong = code + screenshot_suffix(code, bytes(32), now)

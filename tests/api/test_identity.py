@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import time
 import uuid
@@ -24,25 +23,18 @@ from PIL import Image
 from onecode.app import create_app
 from onecode.codes import KeyRing, screenshot_suffix, verify
 from onecode.codes import qr as qr_module
+from onecode.codes.b64url import b64url_decode, b64url_encode
 from onecode.identity import routes as identity_routes
 from onecode.settings import Settings
 from tests.conftest import World, bearer
+from tests.support.db import fetch_row
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 
 
-def _problem(r: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"status", "title", "detail", "code"} <= set(body)
-    if code is not None:
-        assert body["code"] == code, body
-    return dict(body)
-
-
 def _secret(text: str) -> bytes:
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = b64url_decode(text)
     assert len(raw) == 32
     return raw
 
@@ -122,7 +114,7 @@ async def test_rotation_issues_a_new_credential_id_and_revokes_the_old(
     # the gate pack lists the old credential as revoked
     pack = (await client.get("/v1/gate/pack", headers=world.auth("gate_a"))).json()
     revoked = {cred_id for cred_id, _ in pack["revocations"]}
-    assert base64.urlsafe_b64encode(old.cred_id).rstrip(b"=").decode() in revoked
+    assert b64url_encode(old.cred_id) in revoked
 
 
 async def test_racing_rotations_each_get_their_own_credential(
@@ -199,11 +191,11 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     assert r.status_code == 204, r.text
     assert r.content == b""
 
-    row = await conn.fetchrow("SELECT * FROM travellers WHERE id = $1", traveller_id)
+    row = await fetch_row(conn, "SELECT * FROM travellers WHERE id = $1", traveller_id)
     assert row["display_name"] is None and row["home_region"] is None
     assert row["erased_at"] is not None
-    cred_row = await conn.fetchrow(
-        "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
+    cred_row = await fetch_row(
+        conn, "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
     )
     assert cred_row["revoked_all"] is True
     assert cred_row["changed_at"] >= row["erased_at"]
@@ -220,10 +212,10 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     assert await _gate_reason(client, world, code) == "revoked_code"
 
     # the token is dead: every traveller route answers 401
-    _problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
-    _problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
-    _problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
-    _problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
     # the other traveller is untouched
     other = (await client.get("/v1/me", headers=world.auth("traveller_b"))).json()
     assert other["display_name"] == "Other" and other["home_region"] == "CN-GZ"
@@ -262,8 +254,8 @@ async def test_erasure_takes_effect_at_once_despite_the_token_cache(
     async with AsyncTestClient(app=create_app(cached), raise_server_exceptions=False) as c:
         assert (await c.get("/v1/me", headers=headers)).status_code == 200  # now cached
         assert (await c.delete("/v1/me", headers=headers)).status_code == 204
-        _problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
-        _problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
+        assert_problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
+        assert_problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
 
 
 # --- images --------------------------------------------------------------------------------
@@ -352,14 +344,16 @@ async def test_images_are_rendered_once_per_generation(
 
 
 async def test_register_refuses_unknown_fields_and_bad_values(client: Client) -> None:
-    _problem(await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid")
-    _problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
-    _problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
-    _problem(await client.post("/v1/travellers", json=[]), 400)
+    assert_problem(
+        await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid"
+    )
+    assert_problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
+    assert_problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
+    assert_problem(await client.post("/v1/travellers", json=[]), 400)
     r = await client.post(
         "/v1/travellers", content=b"{not json", headers={"content-type": "application/json"}
     )
-    _problem(r, 400)
+    assert_problem(r, 400)
     r = await client.post("/v1/travellers", json={})
     assert r.status_code == 201, r.text
 
@@ -380,12 +374,12 @@ async def test_traveller_routes_refuse_other_principals_and_no_token(
     for method, path in ME_ROUTES:
         for who in ("gate_a", "operator_a", "planner_x", "admin"):
             r = await client.request(method, path, headers=world.auth(who))
-            _problem(r, 403, "auth.wrong_principal")
-        _problem(await client.request(method, path), 401, "auth.missing_token")
+            assert_problem(r, 403, "auth.wrong_principal")
+        assert_problem(await client.request(method, path), 401, "auth.missing_token")
         r = await client.request(method, path, headers={"Authorization": "Basic eDp5"})
-        _problem(r, 401, "auth.malformed")
+        assert_problem(r, 401, "auth.malformed")
         r = await client.request(method, path, headers=bearer("oc_traveller_nope"))
-        _problem(r, 401, "auth.invalid_token")
+        assert_problem(r, 401, "auth.invalid_token")
 
 
 def test_rate_limit_tags_are_on_the_routes(app: Litestar) -> None:

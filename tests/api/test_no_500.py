@@ -7,6 +7,7 @@ has its row there: it is called as its first allowed principal.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from litestar.routes import HTTPRoute
 
 from tests.api.test_authz_matrix import TABLE, _objects_of_a, fill
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 DEEP_ARRAY = b"[" * 1000 + b"]" * 1000  # 2 KB, the issue's RecursionError
 DEEP_OBJECT = b'{"a":' * 1000 + b"1" + b"}" * 1000
@@ -344,3 +346,45 @@ async def test_an_empty_body_gets_a_sentence(client: Client) -> None:
     )
     problem = assert_problem(r, 400, "request.invalid")
     assert problem["detail"].endswith("."), r.text
+
+
+def _date_params(op: dict[str, Any]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for p in op.get("parameters", []):
+        schema = p.get("schema", {})
+        formats = {schema.get("format"), *(s.get("format") for s in schema.get("oneOf", []))}
+        if p.get("in") == "query" and formats & {"date", "date-time"}:
+            out.append((p["name"], "date-time" if "date-time" in formats else "date"))
+    return out
+
+
+async def test_every_date_in_every_query_is_bounded(client: Client, world: World) -> None:
+    """Each operation's day or instant query parameter, sent as year 9999 and year 1."""
+    await _world_with_objects(world)
+    doc = (await client.get("/schema/openapi.json")).json()
+    checked: list[str] = []
+    failures: list[str] = []
+    for key, row in TABLE.items():
+        method, template = key.split(" ", 1)
+        path = re.sub(r":\w+\}", "}", template)
+        op = doc["paths"].get(path, {}).get(method.lower())
+        if op is None:
+            continue
+        for name, kind in _date_params(op):
+            for extreme in (
+                ("9999-12-31", "0001-01-01")
+                if kind == "date"
+                else ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00")
+            ):
+                params = {k: (v(world) if callable(v) else v) for k, v in row.query.items()}
+                params[name] = extreme
+                principal = principal_of(key)
+                headers = {} if principal == "none" else world.auth(principal)
+                r = await client.request(
+                    method, fill(template, world), params=params, headers=headers
+                )
+                checked.append(f"{key} {name}")
+                if r.status_code != 422 or r.json().get("code") != "request.date_out_of_range":
+                    failures.append(f"{key} {name}={extreme}: {r.status_code} {r.text[:160]}")
+    assert len(set(checked)) >= 12, sorted(set(checked))
+    assert not failures, "\n".join(failures)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,9 @@ from litestar.testing import AsyncTestClient
 
 from onecode.codes import Credential, SigningKey, issue, verify
 from onecode.codes import KeyRing as Ring
+from onecode.codes.b64url import b64url_encode
 from tests.conftest import World
+from tests.support.db import fetch_row
 
 Client = AsyncTestClient[Litestar]
 
@@ -49,9 +50,9 @@ def item(code: str, direction: str = "in", decision: str = "accept", **kw: Any) 
 
 
 def cred_id_of(code: str, keys: list[dict[str, Any]]) -> str:
-    result = verify(code, Ring.from_public_list(keys), time.time())  # type: ignore[arg-type]
+    result = verify(code, Ring.from_public_list(keys), time.time())
     assert result.credential is not None
-    return base64.urlsafe_b64encode(result.credential.cred_id).rstrip(b"=").decode()
+    return b64url_encode(result.credential.cred_id)
 
 
 async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.Connection) -> None:
@@ -133,7 +134,7 @@ async def test_upload_is_idempotent_and_counts(
     ).json()
     assert live["inside"] == 0
     assert live["entries_today"] == 2
-    row = await conn.fetchrow("SELECT entries, inside FROM presence")
+    row = await fetch_row(conn, "SELECT entries, inside FROM presence")
     assert (row["entries"], row["inside"]) == (1, False)
 
 
@@ -223,6 +224,7 @@ async def test_batch_limits_and_bad_bodies(client: Client, world: World) -> None
     same = item(code)
     r = await client.post("/v1/gate/scans/batch", json={"scans": [same, same]}, headers=gate)
     assert r.status_code == 400
+    bad: dict[str, Any]
     for bad in (
         {"scans": [{**item(code), "direction": "sideways"}]},
         {"scans": [{**item(code), "scanned_at": "2026-01-01T00:00:00"}]},

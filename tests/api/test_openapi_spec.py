@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.api.test_authz_matrix import TABLE
-from tests.hardening import Client
+from tests.support.apps import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -37,12 +37,13 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def codes_of(response: dict[str, Any]) -> list[str]:
-    schema = response["content"]["application/problem+json"]["schema"]
-    for part in schema.get("allOf", []):
-        enum = part.get("properties", {}).get("code", {}).get("enum")
-        if enum:
-            return list(enum)
-    return []
+    """The problem codes a response documents: one example each."""
+    media = response["content"]["application/problem+json"]
+    assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+    examples = media.get("examples") or {}
+    for code, example in examples.items():
+        assert example["value"]["code"] == code
+    return list(examples)
 
 
 def matrix_key(method: str, path: str) -> str | None:
@@ -179,3 +180,69 @@ async def test_the_docs_page_loads_nothing_from_another_host(client: Client) -> 
         assert "validatorUrl: null" in html
         csp = r.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "http" not in csp
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _success_schema(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] | None:
+    for status, response in op["responses"].items():
+        if status[0] == "2" and "application/json" in response.get("content", {}):
+            return _resolve(doc, response["content"]["application/json"]["schema"])
+    return None
+
+
+# answers that hold lists but are documents, not lists of one thing
+NOT_LISTS = {
+    "GET /v1/gate/pack": "the offline sync pack: keys, revocations and entitlements, as deltas",
+}
+
+
+async def test_every_list_answers_items_and_next_cursor(client: Client) -> None:
+    doc = await spec(client)
+    lists = 0
+    for method, path, op in operations(doc):
+        schema = _success_schema(doc, op)
+        if schema is None:
+            continue
+        label = f"{method.upper()} {path}"
+        assert schema.get("type") != "array", f"{label} answers a bare array"
+        properties = schema.get("properties", {})
+        arrays = [
+            name
+            for name, prop in properties.items()
+            if _resolve(doc, prop).get("type") == "array"
+            and _resolve(doc, _resolve(doc, prop).get("items", {})).get("type") == "object"
+            and not _resolve(doc, prop).get("deprecated")
+        ]
+        names = {p["name"] for p in op.get("parameters", [])}
+        paged = bool(names & {"cursor", "limit"}) or path.startswith(("/v1/venues", "/v1/keys"))
+        if method == "get" and paged and arrays and label not in NOT_LISTS:
+            lists += 1
+            assert "items" in properties and "next_cursor" in properties, (
+                label,
+                sorted(properties),
+            )
+        for name, prop in properties.items():
+            if _resolve(doc, prop).get("deprecated"):
+                assert "items" in properties, (label, name)
+    assert lists >= 12, lists
+
+
+async def test_every_principal_creation_answers_its_token(client: Client) -> None:
+    doc = await spec(client)
+    for path in (
+        "/v1/travellers",
+        "/v1/admin/operators",
+        "/v1/admin/planners",
+        "/v1/admin/venues/{venue_id}/gates",
+    ):
+        schema = _success_schema(doc, doc["paths"][path]["post"])
+        assert schema is not None and "token" in schema["properties"], path
+        assert "token" in schema.get("required", []), path
+    r = await client.post("/v1/travellers", json={})
+    body = r.json()
+    assert body["token"] == body["access_token"]

@@ -12,7 +12,8 @@ from onecode.app import create_app
 from onecode.ratelimit import TokenBuckets, parse_rate
 from onecode.settings import Settings, SettingsError
 from tests.conftest import World, bearer
-from tests.hardening import assert_problem, client_with
+from tests.support.apps import client_with
+from tests.support.problems import assert_problem
 
 
 def test_token_bucket_spends_and_refills() -> None:

@@ -12,7 +12,8 @@ import asyncpg
 
 from tests.api.test_gates import scan
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 
 def _slot(start: datetime, capacity: int = 10, minutes: int = 60) -> dict[str, Any]:
@@ -144,8 +145,8 @@ async def test_contradictory_input_is_refused_at_creation(client: Client, world:
         f"/v1/admin/venues/{village['id']}/gates", json={"name": "g"}, headers=ADMIN
     )
     assert_problem(r, 422, "gates.venue_ungated")
-    # slots in year 0001, in 9999 (outside any date the API takes: the body decoder's
-    # bound), far back (the slot rule's), above the venue's daily capacity
+    # slots in year 0001 or 9999 (refused by the body check, before any rule), then
+    # within the years a body may name: far back, too far ahead, above the daily capacity
     va = world.ids["venue_a"]
     now = datetime.now(UTC).replace(microsecond=0)
     for slot, code in (
@@ -165,6 +166,7 @@ async def test_contradictory_input_is_refused_at_creation(client: Client, world:
             },
             "request.date_out_of_range",
         ),
+        (_slot(datetime(2095, 1, 1, 9, tzinfo=UTC)), "slots.out_of_range"),
         (_slot(now - timedelta(days=60)), "slots.out_of_range"),
         (_slot(now + timedelta(days=1), capacity=1001), "slots.over_daily_capacity"),
     ):
