@@ -125,7 +125,7 @@ def scan_reasons() -> set[str]:
     for path in (SQL / "functions").glob("*.sql"):
         text = path.read_text(encoding="utf-8")
         reasons.update(_SQL_REASON.findall(text))
-    agent = (PACKAGE / "offline" / "agent.py").read_text(encoding="utf-8")
+    agent = (ROOT / "onecode_gate" / "agent.py").read_text(encoding="utf-8")
     reasons.update(_SQL_REASON_CASE.findall(agent))
     tree = ast.parse(agent)
     for node in ast.walk(tree):

@@ -11,7 +11,7 @@ import pytest
 
 from onecode import cli
 from onecode.devdb import describe
-from onecode.offline import agent
+from onecode_gate import agent
 
 RST = re.compile(r"``|:(class|func|ref|mod|meth):`")
 
@@ -36,7 +36,7 @@ def test_every_gate_agent_option_has_help_and_a_default(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     parser = argparse.ArgumentParser()
-    agent._args(parser)
+    agent.add_arguments(parser)
     options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
     assert {a.dest for a in options} >= {"upload_interval", "sync_interval", "lang", "direction"}
     for action in options:
