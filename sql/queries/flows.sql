@@ -316,3 +316,13 @@ DELETE FROM flow_dwell f
 -- name: flows_delete_expired_trips
 DELETE FROM flow_trips f
  WHERE f.local_day IN (SELECT r.local_day FROM flow_release_days r WHERE r.local_day <= $1);
+
+-- name: flows_select_venue_activity
+-- the venues of a scope ($1) with their released (noisy) visitors summed over the range
+SELECT v.id, v.name, v.region_code, v.gated,
+       COALESCE((SELECT sum(r.value)
+                   FROM flow_releases r
+                  WHERE r.venue_id = v.id AND r.local_day BETWEEN $2 AND $3
+                    AND r.indicator = 'visitors' AND r.bucket = ''), 0)::bigint AS visitors
+  FROM venues v
+ WHERE v.id = ANY($1::uuid[]);
