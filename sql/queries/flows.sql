@@ -165,6 +165,10 @@ SELECT k.venue_id, k.name,
 
 -- --- differentially private releases (onecode/flows/privacy.py, migration 0030) ---------
 
+-- name: flows_lock_release_day
+-- $1 + $2: the release lock's base key plus the day's ordinal (one lock per day)
+SELECT pg_advisory_xact_lock($1::bigint + $2::bigint);
+
 -- name: flows_select_release_day
 SELECT EXISTS (SELECT 1 FROM flow_release_days WHERE local_day = $1);
 
