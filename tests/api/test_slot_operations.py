@@ -125,7 +125,9 @@ async def test_cancel_cancels_the_bookings_with_a_reason_the_traveller_sees(
         "venue",
         reason,
     )
-    listed = (await client.get("/v1/me/bookings", headers=world.auth("traveller_t"))).json()
+    listed = (await client.get("/v1/me/bookings", headers=world.auth("traveller_t"))).json()[
+        "items"
+    ]
     assert [(b["id"], b["cancel_reason"]) for b in listed] == [(mine["id"], reason)]
     # the traveller's own earlier cancel keeps its author and has no venue reason
     u_seen = (
@@ -143,7 +145,7 @@ async def test_cancel_cancels_the_bookings_with_a_reason_the_traveller_sees(
     # the slot is gone from the public listing and takes no booking
     day = datetime.fromisoformat(slot["starts_at"]).astimezone(SHANGHAI).date().isoformat()
     r = await client.get(f"/v1/venues/{world.ids['venue_a']}/slots", params={"date": day})
-    assert slot["id"] not in [s["id"] for s in r.json()]
+    assert slot["id"] not in [s["id"] for s in r.json()["items"]]
     await world.traveller("v")
     assert_problem(await book(client, world, "v", slot["id"]), 409, "slots.cancelled")
     # it cannot change any more; cancelling again answers the same, audited once
