@@ -1872,7 +1872,9 @@ CREATE TABLE public.regions (
     parent_code text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    default_locale text DEFAULT 'zh-CN'::text NOT NULL,
     CONSTRAINT regions_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{0,31}$'::text)),
+    CONSTRAINT regions_default_locale_check CHECK ((default_locale = ANY (ARRAY['zh-CN'::text, 'en'::text]))),
     CONSTRAINT regions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 
