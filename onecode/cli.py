@@ -22,7 +22,7 @@ from onecode.commands import Command
 from onecode.demo import run as demo_run
 from onecode.devdb import database
 from onecode.flows import cli as flows_cli
-from onecode.offline import agent as offline_agent
+from onecode.offline import agent_command as offline_agent
 from onecode.operations import cli as operations_cli
 from onecode.settings import Settings, SettingsError
 from onecode.webhooks import cli as webhooks_cli

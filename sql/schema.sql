@@ -1015,6 +1015,8 @@ BEGIN
        SET booked = sl.booked - v_freed, held = 0,
            walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
      WHERE sl.id = p_slot;
+    -- its waiting list ends: an offer round on a cancelled slot expires every entry
+    PERFORM onecode_places_freed(p_slot);
     RETURN QUERY SELECT 'ok', v_n;
 END;
 $$;
@@ -1542,6 +1544,7 @@ CREATE FUNCTION public.onecode_waitlist_json(p_entry public.waitlist_entries, p_
         'local_day', p_entry.local_day, 'party_size', p_entry.party_size,
         'state', CASE WHEN p_entry.state IN ('waiting', 'offer')
                            AND (p_now >= s.ends_at - make_interval(mins => v.late_grace_min)
+                                OR s.cancelled_at IS NOT NULL OR NOT v.active
                                 OR (p_entry.state = 'offer' AND p_entry.expires_at <= p_now))
                       THEN 'expired' ELSE p_entry.state END,
         'position', p_entry.position, 'source', p_entry.source,

@@ -35,8 +35,11 @@ from onecode.flows.models import (
     OdLink,
     OriginRow,
     Origins,
+    ReleasedDay,
+    Releases,
 )
 from onecode.flows.rollup import rollup_lifespan
+from onecode.sql import Q
 
 CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
 
@@ -211,5 +214,34 @@ class PlannerController(Controller):
         return _answer(request, fmt, body, FeedbackVenueRow, body.venues, "feedback")
 
 
-ROUTES = [PlannerController]
+class ReleasesController(Controller):
+    path = "/v1/admin/releases"
+    tags = ["admin", "planner"]
+    guards = [allow(Kind.ADMIN)]
+
+    @get("/")
+    async def releases(
+        self, conn: Conn, state: State, start: From = None, end: To = None
+    ) -> Releases:
+        """The privacy releases: parameters, and the days released in the range."""
+        first, last = service.check_range(start, end)
+        p = _privacy(state)
+        rows = await conn.fetch(Q()["flows_select_release_ledger"], first, last)
+        return Releases(
+            params=p.params.describe(),
+            epsilon_per_traveller_day=p.params.total_epsilon(),
+            k=p.k,
+            days=[
+                ReleasedDay(
+                    local_day=r["local_day"],
+                    released_at=r["released_at"].isoformat(),
+                    epsilon=float(r["epsilon"]),
+                    cells=int(r["cells"]),
+                )
+                for r in rows
+            ],
+        )
+
+
+ROUTES = [PlannerController, ReleasesController]
 LIFESPANS = [rollup_lifespan]

@@ -199,9 +199,17 @@ def _publish(raw: int, k: int) -> int | None:
     return None if 0 < value < k else value
 
 
-def _noise(p: Privacy, epsilon: float | None, days: set[date], **fields: tuple[str, int]) -> Noise:
+def _noise(
+    p: Privacy,
+    epsilon: float | None,
+    days: set[date],
+    *,
+    totals_add_up: bool = False,
+    **fields: tuple[str, int],
+) -> Noise:
     """The noise statement of an answer: per field, (indicator, cells summed) -> ±95%."""
     return Noise(
+        totals_add_up=totals_add_up,
         epsilon=None if epsilon is None else round(epsilon, 4),
         released_through=max(days) if days else None,
         ci95={
@@ -397,7 +405,12 @@ async def od(
     ]
     return Od(
         window=await _window(
-            conn, resolved, start, end, k, _noise(p, epsilon, days, trips=("od", len(days)))
+            conn,
+            resolved,
+            start,
+            end,
+            k,
+            _noise(p, epsilon, days, totals_add_up=True, trips=("od", len(days))),
         ),
         nodes=nodes,
         links=links,

@@ -349,8 +349,19 @@ def _query_dates(handler: Any) -> tuple[tuple[str, type], ...]:
 
 
 async def bound_query_dates(request: Request[Any, Any, Any]) -> None:
-    """``before_request``: a day or instant in the query outside the bounds is 422
-    ``request.date_out_of_range`` (one the parser cannot read is left to its 400)."""
+    """``before_request``, for every route before Litestar parses its parameters:
+
+    - a control character in any query or text path parameter is 422
+      ``request.control_character`` (a NUL reached PostgreSQL as a 500);
+    - a day or instant in the query outside the bounds is 422
+      ``request.date_out_of_range`` (one the parser cannot read is left to its 400).
+    """
+    for name, texts in request.query_params.dict().items():
+        for text in texts:
+            _refuse_controls(text, name, "query")
+    for name, param in request.path_params.items():
+        if isinstance(param, str):
+            _refuse_controls(param, name, "path")
     for name, kind in _query_dates(request.route_handler):
         if name in request.path_params:
             continue
@@ -363,6 +374,16 @@ async def bound_query_dates(request: Request[Any, Any, Any]) -> None:
                 check_instant(value, name)
             else:
                 check_day(value, name)
+
+
+def _refuse_controls(value: str, name: str, source: str) -> None:
+    if found := _SINGLE_LINE_BAD.search(value):
+        raise Unprocessable(
+            f"The {source} parameter `{name}` contains the control character "
+            f"U+{ord(found.group()):04X}, which no parameter may hold.",
+            "request.control_character",
+            errors=[{"field": name, "source": source, "code": "request.control_character"}],
+        )
 
 
 def check_day(value: date | None, name: str) -> None:

@@ -230,6 +230,44 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         for method, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
     },
     "GET /v1/admin/audit": {404: ["regions.not_found"]},
+    "PATCH /v1/admin/gates/{gate_id}": {404: ["gates.not_found"]},
+    "PATCH /v1/admin/operators/{operator_id}": {
+        404: ["operators.not_found"],
+        422: ["venues.not_found"],
+    },
+    "PATCH /v1/admin/planners/{planner_id}": {
+        404: ["planners.not_found"],
+        422: ["regions.not_found"],
+    },
+    "GET /v1/venues/{venue_id}/slots/{slot_id}": {404: ["venues.not_found", "slots.not_found"]},
+    "PATCH /v1/venues/{venue_id}/slots/{slot_id}": {
+        404: ["venues.not_found", "slots.not_found"],
+        409: ["slots.cancelled", "slots.below_booked", "slots.times_locked", "slots.duplicate"],
+        422: [
+            "slots.naive_time",
+            "slots.out_of_range",
+            "slots.over_daily_capacity",
+            "slots.bad_window",
+        ],
+    },
+    "POST /v1/venues/{venue_id}/slots/{slot_id}/cancel": {
+        404: ["venues.not_found", "slots.not_found"],
+        409: ["slots.ended"],
+        422: ["slots.no_reason"],
+    },
+    "POST /v1/venues/{venue_id}/slots/recurring": {
+        404: ["venues.not_found"],
+        409: ["venues.inactive"],
+        422: [
+            "slots.bad_range",
+            "slots.duplicate",
+            "slots.bad_window",
+            "slots.too_many",
+            "slots.empty_pattern",
+            "slots.over_daily_capacity",
+            "slots.out_of_range",
+        ],
+    },
     # webhook subscriptions and the admin's allow-list of hosts
     "POST /v1/webhooks": {422: _HOOK_RULES},
     "GET /v1/webhooks/{subscription_id}": _HOOK,
@@ -289,6 +327,19 @@ def _summary(doc: str) -> str:
     return first.rstrip(".")
 
 
+def _has_text(parameters: Iterable[Any]) -> bool:
+    """Any query parameter, or a text path parameter: what the ``before_request`` hook
+    checks for control characters (path ids are UUIDs, refused by the router)."""
+    for parameter in parameters:
+        where = str(getattr(getattr(parameter, "param_in", None), "value", ""))
+        if where == "query":
+            return True
+        schema = getattr(parameter, "schema", None)
+        if where == "path" and getattr(schema, "format", None) != "uuid":
+            return True
+    return False
+
+
 def _has_query_date(parameters: Iterable[Any]) -> bool:
     for parameter in parameters:
         schema = getattr(parameter, "schema", None)
@@ -315,6 +366,8 @@ def _generic(key: str, handler: Any, operation: Any) -> dict[int, list[str]]:
         c.endswith("bad_cursor") for c in ROUTE_PROBLEMS.get(key, {}).get(400, [])
     ):
         codes.setdefault(400, []).append("request.bad_cursor")
+    if _has_text(parameters):
+        codes.setdefault(422, []).append("request.control_character")
     if _has_query_date(parameters):
         codes.setdefault(422, []).append("request.date_out_of_range")
     if model is not None:

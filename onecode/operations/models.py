@@ -64,6 +64,9 @@ class AdminVenue(msgspec.Struct, frozen=True, kw_only=True):
     deactivated_at: datetime | None
     created_at: datetime
     changed_at: datetime
+    walkin_quota_pct: int = 0
+    walkin_release_min: int = 60
+    offer_expiry_min: int = 15
 
 
 class VenuePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +98,9 @@ class VenuePatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     booking_window_days: Annotated[int, Meta(ge=0, le=366)] | UnsetType = UNSET
     early_grace_min: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
     late_grace_min: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    walkin_quota_pct: Annotated[int, Meta(ge=0, le=100)] | UnsetType = UNSET
+    walkin_release_min: Annotated[int, Meta(ge=0, le=1440)] | UnsetType = UNSET
+    offer_expiry_min: Annotated[int, Meta(ge=1, le=1440)] | UnsetType = UNSET
 
     def given(self) -> dict[str, Any]:
         """The fields the request named, with their new values."""

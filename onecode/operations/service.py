@@ -76,6 +76,10 @@ VENUE_FIELDS = (
     "booking_window_days",
     "early_grace_min",
     "late_grace_min",
+    # fair allocation (docs/allocation.md)
+    "walkin_quota_pct",
+    "walkin_release_min",
+    "offer_expiry_min",
 )
 
 

@@ -273,6 +273,13 @@ SELECT r.venue_id AS from_venue, r.bucket::uuid AS to_venue, sum(r.value)::bigin
 SELECT local_day, epsilon FROM flow_release_days WHERE local_day BETWEEN $1 AND $2
  ORDER BY local_day;
 
+-- name: flows_select_release_ledger
+SELECT d.local_day, d.released_at, d.epsilon,
+       (SELECT count(*) FROM flow_releases r WHERE r.local_day = d.local_day) AS cells
+  FROM flow_release_days d
+ WHERE d.local_day BETWEEN $1 AND $2
+ ORDER BY d.local_day;
+
 -- name: flows_select_release_start
 -- where the rollup loop's releases resume: after the last released day, or at the
 -- first day with any visit

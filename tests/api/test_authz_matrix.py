@@ -212,6 +212,7 @@ TABLE: dict[str, Row] = {
     ),
     "GET /v1/venues": public(),
     # operations (issue 17): listings, changes, revocation, audit
+    "GET /v1/admin/releases": only("admin", query=_RANGE),
     "GET /v1/admin/regions": only("admin"),
     "GET /v1/admin/regions/{code:str}": only("admin"),
     "PATCH /v1/admin/regions/{code:str}": only("admin", body=lambda w, n: {"name": f"r{n}"}),

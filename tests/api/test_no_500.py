@@ -388,3 +388,37 @@ async def test_every_date_in_every_query_is_bounded(client: Client, world: World
                     failures.append(f"{key} {name}={extreme}: {r.status_code} {r.text[:160]}")
     assert len(set(checked)) >= 12, sorted(set(checked))
     assert not failures, "\n".join(failures)
+
+
+async def test_control_characters_in_path_and_query_parameters_are_422(
+    app: Litestar, client: Client, world: World
+) -> None:
+    """Found by tests/fuzz/test_hostile_inputs.py: a NUL in a text path parameter
+    (``GET /v1/admin/regions/%00``, ``DELETE /v1/admin/webhook-hosts/%00``) reached
+    PostgreSQL as a 500."""
+    await _world_with_objects(world)
+    texts = [
+        key
+        for key in TABLE
+        if re.search(r":(str|path)\}", key)
+        and not key.split(" ", 1)[1].startswith(("/schema", "/planner"))
+    ]
+    assert len(texts) >= 4, texts
+    failures: list[str] = []
+    for key in texts:
+        method, template = key.split(" ", 1)
+        path = re.sub(r"\{\w+:(str|path)\}", "a%00b", template)
+        path = fill(path, world)
+        principal = principal_of(key)
+        headers = {} if principal == "none" else world.auth(principal)
+        r = await client.request(method, path, headers=headers)
+        if r.status_code != 422 or r.json()["code"] != "request.control_character":
+            failures.append(f"{key}: {r.status_code} {r.text[:160]}")
+    assert not failures, "\n".join(failures)
+    r = await client.get("/v1/venues", params={"region": "CN\x00GZ"})
+    problem = assert_problem(r, 422, "request.control_character")
+    assert problem["errors"][0] == {
+        "field": "region",
+        "source": "query",
+        "code": "request.control_character",
+    }

@@ -1,4 +1,8 @@
-"""The reference gate agent: ``onecode gate-agent``.
+"""The reference gate agent: ``onecode-gate`` (or ``onecode gate-agent``).
+
+Its own package: it needs only the TQ1 codes (``onecode.codes``) and the gate rules
+(``onecode.gates.rules``), never the server (no web framework, no database driver,
+no settings); a test keeps it so.
 
 It reads scanned codes as lines on stdin (keyboard-wedge scanners type a code and
 Enter), decides each one online with a short timeout and falls back to a local
@@ -31,9 +35,7 @@ import httpx
 
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
 from onecode.codes.b64url import b64url_encode
-from onecode.commands import Command
 from onecode.gates.rules import OfflineEntitlement, OfflineVenue, ScanReason, decide_offline
-from onecode.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -328,7 +330,12 @@ class Agent:
         return 0
 
 
-def _args(p: argparse.ArgumentParser) -> None:
+#: The clock difference tolerated when checking a code (the server's default).
+DEFAULT_SKEW_SECONDS = 120
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The agent's options (``onecode-gate`` and ``onecode gate-agent`` share them)."""
     p.add_argument("--url", required=True, help="onecode API base URL")
     p.add_argument("--token", required=True, help="the gate's bearer token")
     p.add_argument("--state-dir", default=".onecode-gate", help="local queue folder")
@@ -345,12 +352,22 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def gate_agent(args: argparse.Namespace, settings: Settings) -> int:
-    return Agent(args, settings.clock_skew_seconds).run(sys.stdin, sys.stdout)
+def run(args: argparse.Namespace, skew_seconds: int = DEFAULT_SKEW_SECONDS) -> int:
+    """Read codes from stdin until it closes, then drain the queue for a while."""
+    return Agent(args, skew_seconds).run(sys.stdin, sys.stdout)
 
 
-COMMANDS = [
-    Command(
-        "gate-agent", "reference gate: stdin codes, online with offline fallback", gate_agent, _args
-    ),
-]
+def main(argv: list[str] | None = None) -> int:
+    """``onecode-gate``: the agent on its own, without the server package's command."""
+    p = argparse.ArgumentParser(
+        prog="onecode-gate", description="reference gate: stdin codes, online with offline"
+    )
+    add_arguments(p)
+    p.add_argument(
+        "--skew",
+        type=int,
+        default=DEFAULT_SKEW_SECONDS,
+        help="tolerated clock difference when checking a code offline (s)",
+    )
+    args = p.parse_args(argv)
+    return run(args, args.skew)
