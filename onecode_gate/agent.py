@@ -6,7 +6,8 @@ no settings); a test keeps it so.
 
 It reads scanned codes as lines on stdin (keyboard-wedge scanners type a code and
 Enter), decides each one online with a short timeout and falls back to a local
-decision from the sync pack, and prints one JSON decision line per code.
+decision from the sync pack, and prints one JSON decision line per code, with the reason's
+label for the gate screen in the gate's language (``--lang``, zh-CN unless told).
 
 Durability: every scan is committed to a local SQLite queue (WAL, synchronous=FULL)
 *before* any network call, and its decision is committed *before* it is printed.
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from onecode import i18n
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
 from onecode.codes.b64url import b64url_encode
 from onecode.gates.rules import OfflineEntitlement, OfflineVenue, ScanReason, decide_offline
@@ -176,6 +178,7 @@ class Agent:
     def __init__(self, args: argparse.Namespace, skew: int) -> None:
         self.args = args
         self.skew = skew
+        self.lang = str(getattr(args, "lang", i18n.ZH))
         Path(args.state_dir).mkdir(parents=True, exist_ok=True)
         self.db = open_db(Path(args.state_dir) / "queue.sqlite3")
         self.db_lock = threading.Lock()
@@ -229,9 +232,12 @@ class Agent:
                     "scan_id": scan_id,
                     "decision": decision.decision,
                     "reason": decision.reason,
+                    # what the gate screen shows, in the gate's language (issue 19)
+                    "label": i18n.reason_label(decision.reason, self.lang),
                     "party_size": decision.party_size,
                     "mode": mode,
-                }
+                },
+                ensure_ascii=False,
             )
             + "\n"
         )
@@ -336,19 +342,44 @@ DEFAULT_SKEW_SECONDS = 120
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The agent's options (``onecode-gate`` and ``onecode gate-agent`` share them)."""
-    p.add_argument("--url", required=True, help="onecode API base URL")
-    p.add_argument("--token", required=True, help="the gate's bearer token")
-    p.add_argument("--state-dir", default=".onecode-gate", help="local queue folder")
-    p.add_argument("--direction", choices=["in", "out"], default="in")
-    p.add_argument("--timeout", type=float, default=0.3, help="online decision timeout (s)")
-    p.add_argument("--batch", type=int, default=500, help="scans per upload")
-    p.add_argument("--upload-interval", type=float, default=2.0)
-    p.add_argument("--sync-interval", type=float, default=60.0)
+    p.add_argument("--url", required=True, help="onecode API base URL, e.g. https://api.example")
+    p.add_argument("--token", required=True, help="the gate's bearer token (oc_gate_…)")
+    p.add_argument(
+        "--state-dir", default=".onecode-gate", help="local queue folder (SQLite, survives kills)"
+    )
+    p.add_argument(
+        "--direction", choices=["in", "out"], default="in", help="which way this gate counts"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=0.3,
+        help="seconds to wait for the online decision before deciding offline",
+    )
+    p.add_argument("--batch", type=int, default=500, help="scans per upload of the offline queue")
+    p.add_argument(
+        "--upload-interval",
+        type=float,
+        default=2.0,
+        help="seconds between uploads of queued offline decisions",
+    )
+    p.add_argument(
+        "--sync-interval",
+        type=float,
+        default=60.0,
+        help="seconds between downloads of the sync pack (keys, passes, bookings)",
+    )
     p.add_argument(
         "--drain-seconds",
         type=float,
         default=10.0,
         help="at end of input, how long to keep uploading",
+    )
+    p.add_argument(
+        "--lang",
+        choices=list(i18n.LOCALES),
+        default=i18n.ZH,
+        help="language of the reason label printed with each decision (the gate screen's)",
     )
 
 

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from onecode.bookings.models import Booking, PartySize
+from onecode.http.paging import ONE_PAGE
 
 EntryState = Literal["waiting", "offer", "booked", "expired", "left"]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -101,7 +102,8 @@ class Draw(msgspec.Struct, frozen=True, kw_only=True):
     (SHA-256 of seed || application id) and rank (docs/allocation.md)."""
 
     lottery: Lottery
-    applications: list[DrawRow]
+    items: list[DrawRow]  # every application, by rank (the whole draw: one page)
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
 
 
 class ApplicationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -122,3 +124,24 @@ class Application(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     rank: int | None = None
     booking_id: uuid.UUID | None = None
+
+
+class WaitlistPage(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/me/waitlist``: the newest ``limit`` entries."""
+
+    items: list[WaitlistEntry]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
+
+
+class ApplicationPage(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/me/applications``: the newest ``limit`` applications."""
+
+    items: list[Application]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
+
+
+class LotteryPage(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/venues/{venue_id}/lotteries``: the venue's lotteries from a day on."""
+
+    items: list[Lottery]
+    next_cursor: Annotated[str | None, ONE_PAGE] = None

@@ -20,11 +20,14 @@ from onecode.allocation import service, worker
 from onecode.allocation.models import (
     Application,
     ApplicationIn,
+    ApplicationPage,
     Draw,
     Lottery,
     LotteryIn,
+    LotteryPage,
     WaitlistEntry,
     WaitlistIn,
+    WaitlistPage,
     Walkin,
     WalkinIn,
 )
@@ -53,11 +56,9 @@ class WaitlistController(Controller):
         return await service.join_waitlist(conn, principal.id, slot_id, data)
 
     @get("/me/waitlist")
-    async def mine(
-        self, conn: Conn, principal: Caller, limit: LimitQuery = 100
-    ) -> list[WaitlistEntry]:
+    async def mine(self, conn: Conn, principal: Caller, limit: LimitQuery = 100) -> WaitlistPage:
         """The traveller's waiting-list entries, newest first, with their state."""
-        return await service.my_waitlist(conn, principal.id, limit)
+        return WaitlistPage(items=await service.my_waitlist(conn, principal.id, limit))
 
     @get("/me/waitlist/{entry_id:uuid}")
     async def one(
@@ -100,11 +101,9 @@ class LotteryApplicationController(Controller):
         return await service.apply(conn, principal.id, lottery_id, data)
 
     @get("/me/applications")
-    async def mine(
-        self, conn: Conn, principal: Caller, limit: LimitQuery = 100
-    ) -> list[Application]:
+    async def mine(self, conn: Conn, principal: Caller, limit: LimitQuery = 100) -> ApplicationPage:
         """The traveller's lottery applications and their results."""
-        return await service.my_applications(conn, principal.id, limit)
+        return ApplicationPage(items=await service.my_applications(conn, principal.id, limit))
 
 
 class VenueAllocationController(Controller):
@@ -142,9 +141,9 @@ class VenueAllocationController(Controller):
     @get("/lotteries")
     async def list_lotteries(
         self, conn: Conn, venue_id: FromPath[uuid.UUID], since: SinceQuery = None
-    ) -> list[Lottery]:
+    ) -> LotteryPage:
         """The venue's lotteries from a day on (default: all): open ones take applications."""
-        return await service.list_lotteries(conn, venue_id, since or date.min)
+        return LotteryPage(items=await service.list_lotteries(conn, venue_id, since or date.min))
 
     @get("/lotteries/{lottery_id:uuid}/draw", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])
     async def draw(

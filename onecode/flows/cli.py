@@ -10,7 +10,7 @@ import contextlib
 import asyncpg
 
 from onecode.commands import Command
-from onecode.devdb import database
+from onecode.devdb import database, describe
 from onecode.flows import privacy
 from onecode.flows.rollup import advance
 from onecode.settings import Settings
@@ -40,6 +40,7 @@ async def _run(dsn: str, loop: bool, interval: float, params: privacy.Params) ->
 
 def rollup(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as dsn, contextlib.suppress(KeyboardInterrupt):
+        print(f"database: {describe(dsn, embedded=not settings.database_url)}", flush=True)
         params = privacy.Params(
             epsilon=settings.dp_epsilon, delay_hours=settings.dp_release_delay_hours
         )

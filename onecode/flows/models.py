@@ -172,6 +172,8 @@ class OriginRow(msgspec.Struct, frozen=True, kw_only=True):
     visitors: int | None  # distinct travellers
     share: float | None  # visitors / total_visitors
     suppressed: bool = False
+    #: the region's name in the answer's language (广东 / Guangdong for CN-44), if known
+    home_region_name: str | None = None
 
 
 class Origins(msgspec.Struct, frozen=True, kw_only=True):
@@ -289,3 +291,24 @@ class RollupResult(msgspec.Struct, frozen=True, kw_only=True):
     """What one advance did (for the CLI and the admin)."""
 
     consumed: int
+
+
+# --- venues of a scope -----------------------------------------------------------
+
+
+class PlannerVenue(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    region_code: str
+    gated: bool
+
+
+class PlannerVenues(msgspec.Struct, frozen=True, kw_only=True):
+    """The venues a planner may see in a scope, busiest first: by the released (noisy)
+    visitors of the range where at least k are published, then by name (the order never
+    ranks a venue below k). ``busiest`` is the first gated one, where occupancy opens."""
+
+    window: Window
+    items: list[PlannerVenue]
+    busiest: uuid.UUID | None = None
+    next_cursor: str | None = None  # the list shape; a scope's venues come in one page

@@ -183,6 +183,12 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         409: ["complaints.not_answered"],
     },
     "GET /v1/venues/{venue_id}/complaints": _VENUE,
+    "POST /v1/venues/{venue_id}/lotteries": {
+        **_VENUE,
+        409: ["lotteries.exists"],
+        422: ["lotteries.bad_deadline"],
+    },
+    "GET /v1/venues/{venue_id}/lotteries/{lottery_id}/draw": {404: ["lotteries.not_found"]},
     **{
         # webhooks (onecode/webhooks): subscriptions, their log, the host allow-list
         "POST /v1/webhooks": {404: _SCOPE_404, 422: [*_URL_422, _EVENT_422, "webhooks.bad_secret"]},

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from onecode.catalog.models import Capacity, EntryRule, Input, Name, RegionCode
+from onecode.catalog.models import Capacity, EntryRule, Input, LocaleTag, Name, RegionCode
 
 PrincipalKind = Literal["gates", "operators", "planners"]
 Weekday = Annotated[int, Meta(ge=1, le=7)]  # ISO: 1 Monday … 7 Sunday
@@ -22,6 +22,7 @@ class AdminRegion(msgspec.Struct, frozen=True, kw_only=True):
     parent_code: str | None
     created_at: datetime
     changed_at: datetime
+    default_locale: str = "zh-CN"
 
 
 class RegionPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +37,9 @@ class RegionPatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
     name: Name | UnsetType = UNSET
     parent_code: RegionCode | UnsetType | None = UNSET
+    #: the language the region's dashboard opens in when the browser asks for none
+    #: onecode speaks (issue 19)
+    default_locale: LocaleTag | UnsetType = UNSET
 
 
 class AdminVenue(msgspec.Struct, frozen=True, kw_only=True):

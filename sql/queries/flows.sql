@@ -47,19 +47,11 @@ SELECT v.id, v.name, v.region_code, v.lat, v.lon
  ORDER BY v.name, v.id;
 
 -- name: flows_select_occupancy
--- per local hour of the day: people in and out, distinct travellers who entered in
--- the hour, and distinct travellers entered so far that day
+-- per local hour of the day: people in and out (party sizes), for the crowd level at
+-- the end of each hour (the counts themselves never reach a planner, issue #16)
 SELECT h.hour,
        COALESCE(o.people_in, 0)::bigint AS people_in,
-       COALESCE(o.people_out, 0)::bigint AS people_out,
-       (SELECT count(*)
-          FROM flow_visit_hours f
-         WHERE f.venue_id = $1
-           AND f.local_hour = $2::date + make_interval(hours => h.hour)) AS hour_travellers,
-       (SELECT count(DISTINCT f.traveller_id)
-          FROM flow_visit_hours f
-         WHERE f.venue_id = $1 AND f.local_hour >= $2::date
-           AND f.local_hour < $2::date + make_interval(hours => h.hour + 1)) AS travellers
+       COALESCE(o.people_out, 0)::bigint AS people_out
   FROM generate_series(0, 23) AS h(hour)
   LEFT JOIN flow_occupancy_hours o
          ON o.venue_id = $1 AND o.local_hour = $2::date + make_interval(hours => h.hour)
@@ -113,26 +105,49 @@ SELECT width_bucket(x.days, ARRAY[1, 2, 4, 8, 15]) AS bin,
  ORDER BY is_total, bin;
 
 -- name: flows_select_ratings
-SELECT r.rating::integer AS rating,
-       GROUPING(r.rating) = 1 AS is_total,
-       count(*)::bigint AS reviews,
-       count(DISTINCT r.traveller_id) AS travellers,
-       avg(r.rating)::float8 AS mean
-  FROM reviews r JOIN venues v ON v.id = r.venue_id
- WHERE r.venue_id = ANY($1::uuid[])
-   AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
- GROUP BY GROUPING SETS ((r.rating), ())
- ORDER BY is_total, rating;
-
--- name: flows_select_feedback_venues
--- one row per venue, then the scope total (venue_id NULL)
-WITH rv AS (
-    SELECT r.venue_id, count(*) AS reviews, avg(r.rating)::float8 AS rating_mean,
-           count(DISTINCT r.traveller_id) AS reviewers
+-- per rating, then the total (distinct travellers cannot be summed from the rows); two
+-- aggregates in UNION ALL, not GROUPING SETS, which Citus does not run
+SELECT rating, is_total, reviews, travellers, mean FROM (
+    SELECT r.rating::integer AS rating, false AS is_total,
+           count(*)::bigint AS reviews,
+           count(DISTINCT r.traveller_id) AS travellers,
+           avg(r.rating)::float8 AS mean
       FROM reviews r JOIN venues v ON v.id = r.venue_id
      WHERE r.venue_id = ANY($1::uuid[])
        AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
-     GROUP BY GROUPING SETS ((r.venue_id), ())
+     GROUP BY r.rating
+    UNION ALL
+    SELECT NULL::integer, true,
+           count(*)::bigint,
+           count(DISTINCT r.traveller_id),
+           avg(r.rating)::float8
+      FROM reviews r JOIN venues v ON v.id = r.venue_id
+     WHERE r.venue_id = ANY($1::uuid[])
+       AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
+) t
+ ORDER BY is_total, rating;
+
+-- name: flows_select_feedback_venues
+-- one row per venue, then the scope total (venue_id NULL); each total is its own
+-- aggregate in UNION ALL (distinct counts and medians cannot be summed from the rows),
+-- not GROUPING SETS, which Citus does not run
+WITH r AS (
+    SELECT r.venue_id, r.rating, r.traveller_id
+      FROM reviews r JOIN venues v ON v.id = r.venue_id
+     WHERE r.venue_id = ANY($1::uuid[])
+       AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
+), rv AS (
+    SELECT r.venue_id, count(*) AS reviews, avg(r.rating)::float8 AS rating_mean,
+           count(DISTINCT r.traveller_id) AS reviewers
+      FROM r GROUP BY r.venue_id
+    UNION ALL
+    SELECT NULL::uuid, count(*), avg(r.rating)::float8, count(DISTINCT r.traveller_id)
+      FROM r
+), c AS (
+    SELECT c.venue_id, c.answered_at, c.created_at, c.answer_rating, c.traveller_id
+      FROM complaints c JOIN venues v ON v.id = c.venue_id
+     WHERE c.venue_id = ANY($1::uuid[])
+       AND (c.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
 ), cp AS (
     SELECT c.venue_id, count(*) AS complaints,
            count(c.answered_at) AS answered,
@@ -142,10 +157,16 @@ WITH rv AS (
            avg(extract(epoch FROM c.answered_at - c.created_at) / 3600)::float8 AS mean_hours,
            avg(c.answer_rating)::float8 AS answer_rating_mean,
            count(DISTINCT c.traveller_id) AS complainants
-      FROM complaints c JOIN venues v ON v.id = c.venue_id
-     WHERE c.venue_id = ANY($1::uuid[])
-       AND (c.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
-     GROUP BY GROUPING SETS ((c.venue_id), ())
+      FROM c GROUP BY c.venue_id
+    UNION ALL
+    SELECT NULL::uuid, count(*), count(c.answered_at),
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM c.answered_at - c.created_at) / 3600
+           )::float8,
+           avg(extract(epoch FROM c.answered_at - c.created_at) / 3600)::float8,
+           avg(c.answer_rating)::float8,
+           count(DISTINCT c.traveller_id)
+      FROM c
 ), keys AS (
     SELECT v.id AS venue_id, v.name FROM venues v WHERE v.id = ANY($1::uuid[])
     UNION ALL
@@ -164,6 +185,10 @@ SELECT k.venue_id, k.name,
  ORDER BY k.venue_id IS NULL, k.name, k.venue_id;
 
 -- --- differentially private releases (onecode/flows/privacy.py, migration 0030) ---------
+
+-- name: flows_lock_release_day
+-- $1 + $2: the release lock's base key plus the day's ordinal (one lock per day)
+SELECT pg_advisory_xact_lock($1::bigint + $2::bigint);
 
 -- name: flows_select_release_day
 SELECT EXISTS (SELECT 1 FROM flow_release_days WHERE local_day = $1);
@@ -316,3 +341,13 @@ DELETE FROM flow_dwell f
 -- name: flows_delete_expired_trips
 DELETE FROM flow_trips f
  WHERE f.local_day IN (SELECT r.local_day FROM flow_release_days r WHERE r.local_day <= $1);
+
+-- name: flows_select_venue_activity
+-- the venues of a scope ($1) with their released (noisy) visitors summed over the range
+SELECT v.id, v.name, v.region_code, v.gated,
+       COALESCE((SELECT sum(r.value)
+                   FROM flow_releases r
+                  WHERE r.venue_id = v.id AND r.local_day BETWEEN $2 AND $3
+                    AND r.indicator = 'visitors' AND r.bucket = ''), 0)::bigint AS visitors
+  FROM venues v
+ WHERE v.id = ANY($1::uuid[]);

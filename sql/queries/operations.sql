@@ -3,7 +3,7 @@
 -- NULL: from the top), $1 rows.
 
 -- name: operations_select_regions
-SELECT r.code, r.name, r.parent_code, r.created_at, r.changed_at
+SELECT r.code, r.name, r.parent_code, r.created_at, r.changed_at, r.default_locale
   FROM regions r
  WHERE ($2::text IS NULL OR r.code > $2::text)
    AND ($3::text IS NULL OR r.parent_code = $3::text)
@@ -12,7 +12,7 @@ SELECT r.code, r.name, r.parent_code, r.created_at, r.changed_at
  LIMIT $1;
 
 -- name: operations_lock_region
-SELECT r.code, r.name, r.parent_code FROM regions r WHERE r.code = $1 FOR UPDATE;
+SELECT r.code, r.name, r.parent_code, r.default_locale FROM regions r WHERE r.code = $1 FOR UPDATE;
 
 -- name: operations_region_has_ancestor
 -- Is $2 the region $1 or below it (a new parent that would make a loop)?
@@ -24,9 +24,9 @@ WITH RECURSIVE up AS (
 SELECT EXISTS (SELECT 1 FROM up WHERE code = $1);
 
 -- name: operations_update_region
-UPDATE regions SET name = $2, parent_code = $3, changed_at = now()
+UPDATE regions SET name = $2, parent_code = $3, default_locale = $4, changed_at = now()
  WHERE code = $1
-RETURNING code, name, parent_code, created_at, changed_at;
+RETURNING code, name, parent_code, created_at, changed_at, default_locale;
 
 -- name: operations_select_venues
 SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry_rule,

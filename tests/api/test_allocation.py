@@ -30,7 +30,8 @@ async def join(client: Client, world: World, who: str, slot_id: str, party: int 
 async def entries(client: Client, world: World, who: str) -> list[dict[str, Any]]:
     r = await client.get("/v1/me/waitlist", headers=world.auth(f"traveller_{who}"))
     assert r.status_code == 200, r.text
-    return list(r.json())
+    assert r.json()["next_cursor"] is None
+    return list(r.json()["items"])
 
 
 async def notifications(client: Client, world: World, who: str) -> list[dict[str, Any]]:
@@ -373,7 +374,7 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
     seed = bytes.fromhex(draw["lottery"]["seed"])
     assert hashlib.sha256(seed).hexdigest() == lottery["seed_sha256"]
     # anyone can redo the order: SHA-256(seed || application id bytes), ascending
-    rows = draw["applications"]
+    rows = draw["items"]
     tickets = {
         a["application_id"]: hashlib.sha256(seed + uuid.UUID(a["application_id"]).bytes).digest()
         for a in rows
@@ -390,17 +391,17 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
         assert note["type"] == "lottery.drawn"
         results[tag] = note["payload"]["result"]
         r = await client.get("/v1/me/applications", headers=world.auth(f"traveller_{tag}"))
-        assert r.json()[0]["result"] == results[tag]
+        assert r.json()["items"][0]["result"] == results[tag]
     losers = [t for t in tags if results[t] == "waitlisted"]
     positions = {t: (await entries(client, world, t))[0]["position"] for t in losers}
     ranks = {}
     for t in losers:
         r = await client.get("/v1/me/applications", headers=world.auth(f"traveller_{t}"))
-        ranks[t] = r.json()[0]["rank"]
+        ranks[t] = r.json()["items"][0]["rank"]
     assert sorted(losers, key=positions.__getitem__) == sorted(losers, key=ranks.__getitem__)
     # the public list shows the lottery, the seed once drawn
     r = await client.get(f"/v1/venues/{world.ids['venue_a']}/lotteries")
-    assert r.json()[0]["seed"] == draw["lottery"]["seed"]
+    assert r.json()["items"][0]["seed"] == draw["lottery"]["seed"]
     assert await worker.drain(conn) == 0
 
 

@@ -198,6 +198,7 @@ def _success_schema(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] |
 # answers that hold lists but are documents, not lists of one thing
 NOT_LISTS = {
     "GET /v1/gate/pack": "the offline sync pack: keys, revocations and entitlements, as deltas",
+    "GET /v1/alerts": "a region's board: each venue's current level and the latest alerts",
 }
 
 

@@ -404,7 +404,7 @@ async def test_planner_queries_never_read_raw_scans(conn: asyncpg.Connection, wo
             }:
                 continue
             calls[name] = (ids, D, D)
-    assert len(calls) == 13
+    assert len(calls) >= 13  # every flows_select_ query is planned (new ones too)
     raw = re.compile(r"\bon (scans|checkins)\b")
     for name, args in calls.items():
         plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + Q()[name], *args))

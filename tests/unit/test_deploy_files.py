@@ -396,9 +396,7 @@ def test_the_cli_answers_help_with_every_command(capsys: pytest.CaptureFixture[s
         cli.main(["--help"])
     assert exit_info.value.code == 0
     usage = " ".join(capsys.readouterr().out.split("\n\n")[0].split())  # unwrapped
-    assert (
-        usage == "usage: onecode [-h] {" + ",".join(sorted(c.name for c in cli.COMMANDS)) + "} ..."
-    )
+    assert usage == "usage: onecode [-h] COMMAND ..."
     assert {"serve", "migrate", "rollup", "keys", "gate-agent", "demo"} <= {
         c.name for c in cli.COMMANDS
     }

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# what onecode_gate may load of the onecode distribution: the codes and the gate rules
-ALLOWED = ("onecode.codes", "onecode.gates.rules")
+# what onecode_gate may load of the onecode distribution: the codes, the gate rules and
+# the message catalogs (the reason label on the gate's screen; Babel only, no server)
+ALLOWED = ("onecode.codes", "onecode.gates.rules", "onecode.i18n")
 
 
 def test_the_agent_loads_only_codes_and_the_gate_rules() -> None:
