@@ -466,7 +466,7 @@ async def replay(
 ) -> Delivery:
     """Send a delivered or dead-lettered message again, with the same ``webhook-id``
     (receivers that kept it deduplicate); a fresh retry window starts now."""
-    detail = await get_delivery(conn, principal, subscription_id, delivery_id)
+    await get_delivery(conn, principal, subscription_id, delivery_id)  # 404s first
     now = datetime.now(UTC)
     row = await conn.fetchrow(
         Q()["webhooks_replay_delivery"],
@@ -476,7 +476,6 @@ async def replay(
         now + timedelta(hours=settings.webhooks_retry_hours),
     )
     if row is None:
-        del detail
         raise Conflict(
             "The message is still queued; it is sent without a replay.",
             "webhooks.delivery_pending",

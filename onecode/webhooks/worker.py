@@ -185,6 +185,10 @@ class DeliveryWorker:
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("webhook worker: database trouble (%s), retrying", exc)
                     claimed = 0
+                except Exception:
+                    # a defect in one step must not stop deliveries: log it, go on
+                    log.exception("webhook worker step failed")
+                    claimed = 0
                 if claimed == 0 or len(self._inflight) >= self.settings.webhooks_concurrency:
                     await self._pause(stop)
         finally:
