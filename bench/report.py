@@ -64,6 +64,22 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("p99 ms", "p99_ms"),
         ("answers", "statuses"),
     ],
+    "waitlist": [
+        ("scenario", "scenario"),
+        ("bookings/s", "bookings_per_s"),
+        ("attempts/s", "attempts_per_s"),
+        ("p50 ms", "p50_ms"),
+        ("p99 ms", "p99_ms"),
+        ("answers", "answers"),
+    ],
+    "webhooks": [
+        ("webhook worker", "mode"),
+        ("receiver", "receiver"),
+        ("scans/s", "scans_per_s"),
+        ("p50 ms", "p50_ms"),
+        ("p99 ms", "p99_ms"),
+        ("decisions recorded", "decisions"),
+    ],
     "offline": [
         ("upload", "scenario"),
         ("scans/s", "scans_per_s"),

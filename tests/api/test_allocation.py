@@ -4,6 +4,7 @@ with an auditable draw, notifications, and the durable worker."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -428,8 +429,14 @@ async def test_a_job_survives_a_crashed_worker(
         job["id"],
     )
     # the worker's process is killed before it commits
-    await conn.execute("SELECT pg_terminate_backend($1)", doomed.get_server_pid())
+    pid = doomed.get_server_pid()
+    await conn.execute("SELECT pg_terminate_backend($1)", pid)
     doomed.terminate()
+    # the backend is gone only once its locks are (SKIP LOCKED would skip the job till then)
+    for _ in range(200):
+        if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+            break
+        await asyncio.sleep(0.05)
     assert await conn.fetchval("SELECT count(*) FROM allocation_jobs") == 1
     assert (await entries(client, world, "w"))[0]["state"] == "waiting"
     assert await worker.drain(conn) == 1
