@@ -23,9 +23,9 @@ from pathlib import Path
 import asyncpg
 
 from onecode.devdb import EmbeddedPostgres
+from onecode.gates.models import NO_TRAVELLER
 from onecode.migrate import migrate
 
-ZERO = uuid.UUID(int=0)
 REASONS_REJECT = ["no_booking", "already_used", "too_early", "invalid_code", "expired_code"]
 
 
@@ -149,7 +149,7 @@ async def measure(dsn: str, rows: int, travellers: int) -> None:
                     gid,
                     uuid.uuid4(),
                     vid,
-                    rnd.choice(tids) if known else ZERO,
+                    rnd.choice(tids) if known else NO_TRAVELLER,
                     uuid.uuid4() if accepted and rnd.random() < 0.8 else None,
                     "in" if rnd.random() < 0.55 else "out",
                     "accept" if accepted else "reject",

@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -17,12 +16,9 @@ from litestar.openapi import OpenAPIConfig
 
 from onecode import __version__
 from onecode.auth import (
-    ADMIN_ID,
     GateSightings,
-    Kind,
     TokenCache,
-    hash_token,
-    new_token,
+    ensure_admin_token,
     provide_principal,
 )
 from onecode.codes import KeyStore
@@ -44,6 +40,7 @@ Hook = Callable[[Litestar], Any]
 def _route_modules() -> list[Any]:
     """Each domain exposes ``ROUTES``; the list here is the whole API."""
     from onecode import observability
+    from onecode.allocation import routes as allocation
     from onecode.bookings import routes as bookings
     from onecode.catalog import routes as catalog
     from onecode.complaints import routes as complaints
@@ -59,26 +56,10 @@ def _route_modules() -> list[Any]:
     from onecode.system import routes as system
     from onecode.webhooks import routes as webhooks
 
-    modules: list[Any] = [system, observability, catalog, identity, bookings, gates, offline]
+    modules: list[Any] = [system, observability, catalog, identity, bookings, allocation]
+    modules += [gates, offline]
     modules += [flows, reviews, places, complaints, events, dashboard, operations, webhooks]
     return modules
-
-
-async def ensure_admin_token(conn: asyncpg.Connection, settings: Settings) -> str | None:
-    """Register the configured admin token, or mint one on first start (returned once)."""
-    if settings.admin_token:
-        await conn.execute(
-            "INSERT INTO api_tokens (token_hash, kind, principal_id) VALUES ($1, 'admin', $2) "
-            "ON CONFLICT (token_hash) DO NOTHING",
-            hash_token(settings.admin_token),
-            ADMIN_ID,
-        )
-        return None
-    if await conn.fetchval(Q()["auth_count_admin_tokens"]):
-        return None
-    token = new_token(Kind.ADMIN)
-    await conn.execute(Q()["auth_insert_token"], hash_token(token), "admin", ADMIN_ID)
-    return token
 
 
 def load_keystore(settings: Settings) -> KeyStore:
@@ -106,7 +87,7 @@ def create_app(
         assert settings.database_url
         app.state.pool = await create_pool(settings.database_url, settings)
         async with app.state.pool.acquire() as conn:
-            token = await ensure_admin_token(conn, settings)
+            token = await ensure_admin_token(conn, settings.admin_token)
         if token:
             print(f"\nonecode: admin token (shown once, stored hashed): {token}\n", flush=True)
         try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from cachetools import TTLCache
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
@@ -71,34 +72,42 @@ async def store_token(conn: asyncpg.Connection, kind: Kind, principal_id: uuid.U
     return token
 
 
+async def ensure_admin_token(conn: asyncpg.Connection, configured: str | None) -> str | None:
+    """The one place an admin token is made: register the configured one (idempotent), or
+    mint the database's first on a fresh start and return it, to be shown once."""
+    if configured:
+        await conn.execute(
+            Q()["auth_register_token"], hash_token(configured), Kind.ADMIN.value, ADMIN_ID
+        )
+        return None
+    if await conn.fetchval(Q()["auth_count_admin_tokens"]):
+        return None
+    return await store_token(conn, Kind.ADMIN, ADMIN_ID)
+
+
 class TokenCache:
-    """token hash -> (principal, expiry); bounded, short-lived."""
+    """token hash -> principal for ``ttl`` seconds (0: no caching); bounded, the least
+    recently used out first (a ``cachetools.TTLCache``)."""
 
     def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: dict[bytes, tuple[Principal, float]] = {}
+        self._items: TTLCache[bytes, Principal] = TTLCache(
+            maxsize=max_entries, ttl=max(ttl, 0.0), timer=time.monotonic
+        )
         # bumped by every forget: a lookup that started before a revocation must not
         # put back what the revocation just dropped (see ``put``)
         self.generation = 0
 
     def get(self, key: bytes) -> Principal | None:
-        hit = self._items.get(key)
-        if hit is None:
-            return None
-        if hit[1] < time.monotonic():
-            self._items.pop(key, None)
-            return None
-        return hit[0]
+        return self._items.get(key)
 
     def put(self, key: bytes, principal: Principal, generation: int | None = None) -> None:
         if self.ttl <= 0:
             return
         if generation is not None and generation != self.generation:
             return  # tokens were revoked while this one was being looked up
-        if len(self._items) >= self.max_entries:
-            self._items.clear()
-        self._items[key] = (principal, time.monotonic() + self.ttl)
+        self._items[key] = principal
 
     def clear(self) -> None:
         self.generation += 1
@@ -107,7 +116,7 @@ class TokenCache:
     def forget_principal(self, principal_id: uuid.UUID) -> None:
         """Drop every cached token of a principal whose tokens were just revoked."""
         self.generation += 1
-        for key in [k for k, (p, _) in self._items.items() if p.id == principal_id]:
+        for key in [k for k, p in self._items.items() if p.id == principal_id]:
             self._items.pop(key, None)
 
 

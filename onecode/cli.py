@@ -23,6 +23,7 @@ from onecode.demo import run as demo_run
 from onecode.devdb import database
 from onecode.flows import cli as flows_cli
 from onecode.offline import agent as offline_agent
+from onecode.operations import cli as operations_cli
 from onecode.settings import Settings, SettingsError
 from onecode.webhooks import cli as webhooks_cli
 
@@ -101,7 +102,7 @@ async def _prepare_database(settings: Settings) -> str | None:
     before any worker starts, so that workers never race to mint two."""
     import asyncpg
 
-    from onecode.app import ensure_admin_token
+    from onecode.auth import ensure_admin_token
     from onecode.migrate import migrate
 
     assert settings.database_url
@@ -110,7 +111,7 @@ async def _prepare_database(settings: Settings) -> str | None:
         log.info("migrations applied: %s", ", ".join(applied))
     conn = await asyncpg.connect(settings.database_url)
     try:
-        return await ensure_admin_token(conn, settings)
+        return await ensure_admin_token(conn, settings.admin_token)
     finally:
         await conn.close()
 
@@ -134,20 +135,23 @@ COMMANDS: tuple[Command, ...] = (
     *flows_cli.COMMANDS,
     *demo_run.COMMANDS,
     *webhooks_cli.COMMANDS,
+    *operations_cli.COMMANDS,
 )
 """Every sub-command: the server's own, then each domain's ``COMMANDS``."""
 
 
+def parser() -> argparse.ArgumentParser:
+    """The ``onecode`` argument parser: one sub-parser per command of ``COMMANDS``."""
+    top = argparse.ArgumentParser(prog="onecode", description=_DESCRIPTION)
+    sub = top.add_subparsers(dest="command", required=True)
+    for c in sorted(COMMANDS, key=lambda c: c.name):
+        c.arguments(sub.add_parser(c.name, help=c.help))
+    return top
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     by_name = {c.name: c for c in COMMANDS}
-    parser = argparse.ArgumentParser(
-        prog="onecode",
-        description="The ``onecode`` command: serve, migrate and the operator tools.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, c in sorted(by_name.items()):
-        c.arguments(sub.add_parser(name, help=c.help))
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

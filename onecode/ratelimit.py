@@ -9,7 +9,9 @@ refilled continuously). The caller is counted
   phones is not throttled as one, yet minting random tokens does not escape;
 - per client address otherwise (registration).
 
-Gate tokens are never throttled, and no gate route carries a bucket. A refusal is a
+No gate route carries a bucket, so gate devices are never throttled; a header that
+merely looks like a gate token (``Bearer oc_gate_…``) is no exemption anywhere: it is
+counted like any token (and the address budget caps made-up ones). A refusal is a
 429 ``rate_limited`` problem with ``Retry-After``. ``ONECODE_RATE_LIMIT=off`` disables
 every bucket.
 
@@ -38,7 +40,6 @@ from onecode.observability import record_rate_limited
 from onecode.settings import Settings, SettingsError
 
 OPT_KEY = "rate_limit"
-_GATE_PREFIX = b"oc_gate_"
 
 
 def parse_rate(text: str) -> tuple[int, float]:
@@ -172,13 +173,12 @@ def rate_limit_middleware(limits: Limits) -> Callable[[ASGIApp], ASGIApp]:
             bucket = handler.opt.get(OPT_KEY) if handler is not None else None
             if bucket and scope["type"] == ScopeType.HTTP and limits.settings.rate_limit:
                 token = _bearer(scope)
-                if token is None or not token.startswith(_GATE_PREFIX):
-                    client = scope.get("client")
-                    address = client[0] if client else "unknown"
-                    wait = limits.check(bucket, token, address)
-                    if wait:
-                        await _refuse(send, bucket, wait)
-                        return
+                client = scope.get("client")
+                address = client[0] if client else "unknown"
+                wait = limits.check(bucket, token, address)
+                if wait:
+                    await _refuse(send, bucket, wait)
+                    return
             await app(scope, receive, send)
 
         return middleware

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import msgspec
 
-_SECRET_FIELDS = frozenset({"admin_token", "signing_keys", "database_url", "webhook_key"})
+_SECRET_FIELDS = frozenset(
+    {"admin_token", "signing_keys", "database_url", "webhook_key", "webhook_signing_key"}
+)
 
 
 class SettingsError(ValueError):
@@ -45,23 +47,38 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # everywhere it is released (late offline uploads after that are not counted)
     dp_epsilon: float = 4.0
     dp_release_delay_hours: float = 3.0
+    # raw scans and check-ins (and the traveller-level rollups) older than this many
+    # days are deleted, once released (onecode/flows/retention.py); 0 keeps them
+    retention_days: int = 180
     rate_limit: bool = True
     # "N/S": N requests per S seconds; per address for anonymous callers, per token
     # otherwise (see onecode/ratelimit.py). Other domains add ``rate_<bucket>`` fields.
-    rate_register: str = "10/60"
+    # registration is per address (no token yet): a burst of 50 lets a tour group behind
+    # one NAT register at once, then one every 6 s
+    rate_register: str = "50/300"
     rate_booking: str = "30/60"
     rate_code_rotate: str = "6/60"
+    rate_review: str = "10/600"
+    rate_complaint: str = "10/600"
+    rate_checkin: str = "20/600"
     # a client address shared by many token holders (carrier NAT) gets this many
     # times a token's budget before its tokens are throttled together
     rate_address_factor: int = 10
     metrics_public: bool = False
     rollup_interval_seconds: float = 30.0
+    # the allocation worker (offer rounds, lottery draws: onecode/allocation/worker.py)
+    # runs in every serving process; 0 turns it off in this one (another runs it)
+    allocation_idle_seconds: float = 1.0
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True
     # webhooks (docs/webhooks.md): the key that seals subscription secrets (base64 of 32
     # bytes; generated into the data folder when unset), the SSRF policy, the retry plan
     webhook_key: str | None = None
+    # Ed25519 key of the v1a signatures (whsk_ + base64 of the 32-byte seed; generated
+    # into the data folder when unset); its public half is GET /v1/webhooks/keys
+    webhook_signing_key: str | None = None
+    webhooks_sign_ed25519: bool = True
     webhooks_allow_loopback: bool = False  # tests and local development only
     webhooks_allow_http: bool = False  # plain http receivers (tests, local development)
     webhooks_timeout_seconds: float = 10.0
@@ -73,6 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhooks_concurrency: int = 16
     webhooks_poll_seconds: float = 1.0
     webhooks_in_process: bool = False  # run the delivery worker inside `onecode serve`
+    webhooks_log_days: int = 30  # delivered and dead messages are kept this long
     # alert detectors (run by the worker)
     alerts_interval_seconds: float = 15.0
     alerts_hysteresis_pct: int = 5

@@ -135,6 +135,16 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.gate_entry_limit(p_rule text) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_rule = 'single' THEN 1
+        WHEN p_rule = 'reentry' THEN NULL
+        WHEN p_rule ~ '^daily:[1-9][0-9]{0,2}$' THEN substring(p_rule FROM 7)::integer
+    END
+$_$;
+
 CREATE FUNCTION public.gate_hmac_pads(p_key bytea, OUT ipad bytea, OUT opad bytea) RETURNS record
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
@@ -160,7 +170,7 @@ CREATE FUNCTION public.gate_hmac_sha256(p_key bytea, p_msg bytea) RETURNS bytea
     SELECT sha256(p.opad || sha256(p.ipad || p_msg)) FROM gate_hmac_pads(p_key) AS p
 $$;
 
-CREATE FUNCTION public.gate_scan(p_gate_id uuid, p_venue_id uuid, p_scan_id uuid, p_direction text, p_device_time timestamp with time zone, p_verdict text, p_cred_id bytea, p_generation integer, p_body text, p_suffix bytea) RETURNS TABLE(decision text, reason text, party_size integer, booking_id uuid, replayed boolean)
+CREATE FUNCTION public.gate_scan(p_gate_id uuid, p_venue_id uuid, p_scan_id uuid, p_direction text, p_device_time timestamp with time zone, p_verdict text, p_cred_id bytea, p_generation integer, p_body text, p_suffix bytea) RETURNS TABLE(decision text, reason text, party_size integer, booking_id uuid, replayed boolean, credential text)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
@@ -183,20 +193,48 @@ DECLARE
     v_room    boolean := true;
     v_fresh   boolean := false;
     v_known   boolean := false;
+    v_kind    text;
 BEGIN
-    -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
-    SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
-      FROM scans s WHERE s.gate_id = p_gate_id AND s.scan_id = p_scan_id
-     LIMIT 1;
-    IF FOUND THEN
-        RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
-                            prior.booking_id, true;
+    -- the credential, when the signature is good (even for an expired or not yet valid
+    -- code: its fields are authentic)
+    IF p_cred_id IS NOT NULL THEN
+        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
+               c.booking_id
+          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
+        v_known := FOUND;
+        IF v_known THEN
+            traveller := cred.traveller_id;
+            v_kind := cred.kind;
+        END IF;
+    END IF;
+
+    -- 1. retries: one (gate, scan_id) is decided once, online or uploaded. The claim in
+    -- the ledger is the serialization point: a concurrent claim of the same pair (a
+    -- retry, or a batch naming the id) waits for this one to commit and then loses,
+    -- and answers what the first claim stored.
+    INSERT INTO gate_scan_ids (gate_id, scan_id, traveller_id)
+    VALUES (p_gate_id, p_scan_id, traveller)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        -- two single-shard reads (the ledger by gate, the scan by its traveller)
+        SELECT l.traveller_id INTO traveller
+          FROM gate_scan_ids l WHERE l.gate_id = p_gate_id AND l.scan_id = p_scan_id;
+        SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
+          FROM scans s
+         WHERE s.traveller_id = traveller AND s.gate_id = p_gate_id AND s.scan_id = p_scan_id;
+        IF FOUND THEN
+            RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
+                                prior.booking_id, true, v_kind;
+        ELSE  -- claimed long ago, the scan row since deleted (retention): never re-decided
+            RETURN QUERY SELECT 'reject'::text, 'invalid_code'::text, 0, NULL::uuid, true,
+                                NULL::text;
+        END IF;
         RETURN;
     END IF;
 
-    SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min,
+    SELECT ve.requires_booking, gate_entry_limit(ve.entry_rule) AS entry_limit,
+           ve.capacity_instant, ve.occupancy_cap_pct, ve.timezone, ve.early_grace_min,
+           ve.late_grace_min, coalesce(ve.live_code_required, ve.gated) AS live_code,
            ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
@@ -209,16 +247,16 @@ BEGIN
             v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
             EXIT decide;
         END IF;
-        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret INTO cred
-          FROM credentials c WHERE c.cred_id = p_cred_id;
-        v_known := FOUND;
-        IF v_known THEN
-            traveller := cred.traveller_id;
+        -- an exit of an authentic pass is never blocked, whatever the state of the pass
+        -- (expired, rotated, erased, even a credential no row knows): it closes the
+        -- presence if there is one, else it is accepted and flagged, never counted
+        IF p_direction = 'out' AND NOT v_known THEN
+            v_accept := true;
+            v_reason := 'not_inside';
+            v_party := 1;
+            EXIT decide;
         END IF;
-
-        -- an exit of an authentic pass is never blocked, whatever the state of the pass:
-        -- it closes the presence if there is one, else it is accepted and flagged
-        IF p_direction = 'out' AND v_known THEN
+        IF p_direction = 'out' THEN
             SELECT p.inside, p.party_size INTO pr FROM presence p
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
@@ -252,18 +290,23 @@ BEGIN
             v_reason := 'revoked_code';     -- rotated, erased, or the credential is gone
             EXIT decide;
         END IF;
-        IF p_suffix IS NOT NULL
-           AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
-            v_reason := 'screenshot_code';
+        IF p_suffix IS NOT NULL THEN
+            IF NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
+                v_reason := 'screenshot_code';
+                EXIT decide;
+            END IF;
+        ELSIF v.live_code AND cred.kind = 'phone' THEN
+            v_reason := 'static_code';      -- a screenshot cut to the static text
             EXIT decide;
         END IF;
 
-        -- 3. the entitlement here and now
-        IF v.requires_booking THEN
+        -- 3. the entitlement here and now (a paper pass: its own booking only)
+        IF v.requires_booking OR cred.kind = 'paper' THEN
             SELECT b.id, b.party_size INTO bk FROM bookings b
              WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                AND b.local_day BETWEEN v_day - 1 AND v_day
                AND b.status IN ('booked', 'used')
+               AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                AND now_at >= b.starts_at - make_interval(mins => v.early_grace_min)
                AND now_at < b.ends_at + make_interval(mins => v.late_grace_min)
              ORDER BY (b.status = 'booked') DESC, b.starts_at
@@ -273,17 +316,21 @@ BEGIN
                             WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                               AND b.local_day BETWEEN v_day - 1 AND v_day
                               AND b.status IN ('booked', 'used')
+                              AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                               AND now_at < b.starts_at - make_interval(mins => v.early_grace_min)) THEN
                     v_reason := 'too_early';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
                                WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                                  AND b.local_day BETWEEN v_day - 1 AND v_day
-                                 AND b.status IN ('booked', 'used')) THEN
+                                 AND b.status IN ('booked', 'used')
+                                 AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'too_late';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
-                               WHERE b.traveller_id = traveller AND b.local_day = v_day
+                               WHERE b.traveller_id = traveller
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day
                                  AND b.venue_id <> p_venue_id
-                                 AND b.status IN ('booked', 'used')) THEN
+                                 AND b.status IN ('booked', 'used')
+                                 AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'wrong_venue';
                 ELSE
                     v_reason := 'no_booking';
@@ -326,12 +373,10 @@ BEGIN
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
             IF FOUND THEN
-                IF v.entry_rule = 'single' THEN
-                    IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
-                ELSIF v.entry_rule = 'reentry' THEN
-                    IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
-                ELSIF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN  -- daily:N
+                IF pr.entries >= v.entry_limit THEN
                     v_reason := 'already_used'; EXIT decide;
+                ELSIF pr.inside THEN
+                    v_reason := 'already_inside'; EXIT decide;   -- anti-passback
                 END IF;
             END IF;
             IF NOT v_room THEN
@@ -364,7 +409,7 @@ BEGIN
             p_device_time, now_at)
     ON CONFLICT DO NOTHING;
     RETURN QUERY SELECT CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason,
-                        v_party, v_booking, false;
+                        v_party, v_booking, false, v_kind;
 END
 $$;
 
@@ -390,99 +435,228 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.gate_upload(p_gate uuid, p_venue uuid, p_scan_ids uuid[], p_travellers uuid[], p_directions text[], p_decisions text[], p_reasons text[], p_party smallint[], p_times timestamp with time zone[]) RETURNS TABLE(scan_id uuid, status text)
+CREATE FUNCTION public.gate_upload(p_gate uuid, p_venue uuid, p_scan_ids uuid[], p_travellers uuid[], p_directions text[], p_decisions text[], p_reasons text[], p_party smallint[], p_times timestamp with time zone[], p_flags text[]) RETURNS TABLE(scan_id uuid, status text, reason text, flag text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_tz   text;
-    v_rule text;
-    v_max  integer;
-    v_new  uuid[];
+    zero     constant uuid := '00000000-0000-0000-0000-000000000000';
+    v        record;
+    it       record;
+    v_new    uuid[];
+    n        integer := cardinality(p_scan_ids);
+    o_dec    text[] := p_decisions;
+    o_reason text[] := p_reasons;
+    o_party  smallint[] := p_party;
+    o_flag   text[] := p_flags;
+    g_trav   uuid;
+    g_day    date;
+    g_bound  integer;
+    g_inside boolean;
+    g_party  integer;
+    g_last   timestamptz;
+    g_in_at  timestamptz;
+    g_out_at timestamptz;
+    g_ins    integer;
+    v_events bigint;
 BEGIN
-    SELECT v.timezone, v.entry_rule INTO v_tz, v_rule FROM venues v WHERE v.id = p_venue;
-    v_max := CASE
-        WHEN v_rule = 'single' THEN 1
-        WHEN v_rule LIKE 'daily:%' THEN split_part(v_rule, ':', 2)::integer
-    END;
+    SELECT ve.timezone, gate_entry_limit(ve.entry_rule) AS entry_limit, ve.max_party_size,
+           ve.region_code
+      INTO v FROM venues ve WHERE ve.id = p_venue;
 
-    WITH ins AS (
-        INSERT INTO scans AS s (gate_id, scan_id, venue_id, traveller_id, direction, decision,
-                                reason, party_size, device_time, offline)
-        SELECT p_gate, u.scan_id, p_venue, u.traveller_id, u.direction, u.decision, u.reason,
-               u.party_size, u.device_time, true
-          FROM unnest(p_scan_ids, p_travellers, p_directions, p_decisions, p_reasons, p_party,
-                      p_times) AS u (scan_id, traveller_id, direction, decision, reason,
-                                     party_size, device_time)
+    -- 1. the ledger: the items this call wins (sorted, so racing batches lock in order)
+    WITH claimed AS (
+        INSERT INTO gate_scan_ids AS l (gate_id, scan_id, traveller_id)
+        SELECT p_gate, u.id, u.traveller_id
+          FROM unnest(p_scan_ids, p_travellers) AS u (id, traveller_id) ORDER BY u.id
         ON CONFLICT DO NOTHING
-        RETURNING s.scan_id
+        RETURNING l.scan_id
     )
-    SELECT coalesce(array_agg(ins.scan_id), '{}') INTO v_new FROM ins;
+    SELECT coalesce(array_agg(claimed.scan_id), '{}') INTO v_new FROM claimed;
 
-    IF cardinality(v_new) > 0 THEN
-        -- entries beyond the rule that day, counting every gate's earlier entries
-        IF v_max IS NOT NULL THEN
-            UPDATE scans s SET conflict = true
-             WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new)
-               AND s.decision = 'accept' AND s.direction = 'in'
-               AND s.traveller_id <> '00000000-0000-0000-0000-000000000000'
-               AND (SELECT count(*) FROM scans o
-                     WHERE o.traveller_id = s.traveller_id
-                       AND o.venue_id = s.venue_id
-                       AND o.decision = 'accept' AND o.direction = 'in'
-                       AND o.device_time >= date_trunc('day', s.device_time AT TIME ZONE v_tz) AT TIME ZONE v_tz
-                       AND (o.device_time, o.gate_id, o.scan_id) < (s.device_time, s.gate_id, s.scan_id)
-                   ) >= v_max;
+    -- not accepted by the gate: stored as they came, never counted
+    FOR i IN 1..n LOOP
+        IF o_dec[i] <> 'accept' THEN
+            o_party[i] := 0;
+        END IF;
+    END LOOP;
+
+    -- 2. the accepted new items, per traveller and local day in scan time order (the
+    -- presence rows are taken in one order: racing batches cannot deadlock)
+    FOR it IN
+        SELECT u.i::integer AS i, u.traveller_id, u.direction, u.reason, u.party, u.t,
+               (u.t AT TIME ZONE v.timezone)::date AS day
+          FROM unnest(p_scan_ids, p_travellers, p_directions, p_decisions, p_reasons,
+                      p_party, p_times)
+               WITH ORDINALITY AS u (scan_id, traveller_id, direction, decision, reason,
+                                     party, t, i)
+         WHERE u.scan_id = ANY (v_new) AND u.decision = 'accept'
+           AND u.traveller_id <> zero
+         ORDER BY u.traveller_id, 7, u.t, u.scan_id
+    LOOP
+        IF g_trav IS DISTINCT FROM it.traveller_id OR g_day IS DISTINCT FROM it.day THEN
+            IF g_trav IS NOT NULL THEN
+                UPDATE presence p
+                   SET entries = p.entries + g_ins, inside = g_inside, party_size = g_party,
+                       last_entry_at = g_in_at, last_exit_at = g_out_at
+                 WHERE p.traveller_id = g_trav AND p.venue_id = p_venue AND p.local_day = g_day;
+            END IF;
+            g_trav := it.traveller_id;
+            g_day := it.day;
+            INSERT INTO presence AS p (traveller_id, venue_id, local_day)
+            VALUES (g_trav, p_venue, g_day) ON CONFLICT DO NOTHING;
+            SELECT p.inside, p.party_size, p.last_entry_at, p.last_exit_at
+              INTO g_inside, g_party, g_in_at, g_out_at
+              FROM presence p
+             WHERE p.traveller_id = g_trav AND p.venue_id = p_venue AND p.local_day = g_day
+               FOR UPDATE;
+            g_last := greatest(g_in_at, g_out_at);
+            g_ins := 0;
+            SELECT coalesce(max(b.party_size), v.max_party_size) INTO g_bound
+              FROM bookings b
+             WHERE b.traveller_id = g_trav AND b.venue_id = p_venue AND b.local_day = g_day;
         END IF;
 
+        IF it.party > g_bound THEN
+            o_dec[it.i] := 'reject';
+            o_reason[it.i] := 'party_too_large';
+            o_party[it.i] := 0;
+            o_flag[it.i] := 'refused_upload';
+        ELSIF it.direction = 'in' THEN
+            g_ins := g_ins + 1;
+            IF g_last IS NOT NULL AND it.t < g_last THEN
+                o_party[it.i] := 0;   -- older than what is known of the day: kept only
+            ELSIF NOT g_inside THEN
+                g_inside := true;
+                g_party := greatest(it.party, 1);
+                o_party[it.i] := g_party;
+                g_last := it.t;
+            ELSE                      -- inside already: at most the rest of the party
+                o_party[it.i] := least(greatest(it.party, 1), greatest(g_bound - g_party, 0));
+                g_party := g_party + o_party[it.i];
+                g_last := it.t;
+            END IF;
+            g_in_at := greatest(g_in_at, it.t);
+        ELSIF g_inside AND (g_last IS NULL OR it.t >= g_last) THEN
+            g_inside := false;
+            o_party[it.i] := greatest(g_party, 1);   -- the people who went in
+            g_last := it.t;
+            g_out_at := greatest(g_out_at, it.t);
+        ELSIF it.reason = 'not_inside' THEN
+            o_party[it.i] := 0;       -- the gate knew: an exit without entry, as online
+        ELSE
+            o_dec[it.i] := 'reject';
+            o_reason[it.i] := 'not_inside';
+            o_party[it.i] := 0;
+            o_flag[it.i] := 'refused_upload';
+        END IF;
+    END LOOP;
+    IF g_trav IS NOT NULL THEN
+        UPDATE presence p
+           SET entries = p.entries + g_ins, inside = g_inside, party_size = g_party,
+               last_entry_at = g_in_at, last_exit_at = g_out_at
+         WHERE p.traveller_id = g_trav AND p.venue_id = p_venue AND p.local_day = g_day;
+    END IF;
+
+    IF cardinality(v_new) > 0 THEN
+        -- 3. the scans, once each
+        INSERT INTO scans AS s (gate_id, scan_id, venue_id, traveller_id, direction, decision,
+                                reason, party_size, device_time, offline, flag)
+        SELECT p_gate, u.scan_id, p_venue, u.traveller_id, u.direction, u.decision, u.reason,
+               u.party_size, u.device_time, true, u.flag
+          FROM unnest(p_scan_ids, p_travellers, p_directions, o_dec, o_reason, o_party,
+                      p_times, o_flag)
+               AS u (scan_id, traveller_id, direction, decision, reason, party_size,
+                     device_time, flag)
+         WHERE u.scan_id = ANY (v_new)
+        ON CONFLICT DO NOTHING;
+
+        -- 4. the gate's counters count what was counted
         INSERT INTO gate_counters AS c (gate_id, venue_id, local_day, ins, outs)
-        SELECT p_gate, p_venue, (s.device_time AT TIME ZONE v_tz)::date,
-               coalesce(sum(s.party_size) FILTER (WHERE s.direction = 'in'), 0),
-               coalesce(sum(s.party_size) FILTER (WHERE s.direction = 'out'), 0)
-          FROM scans s
-         WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new) AND s.decision = 'accept'
+        SELECT p_gate, p_venue, (u.t AT TIME ZONE v.timezone)::date,
+               coalesce(sum(u.party) FILTER (WHERE u.direction = 'in'), 0),
+               coalesce(sum(u.party) FILTER (WHERE u.direction = 'out'), 0)
+          FROM unnest(p_scan_ids, p_directions, o_dec, o_party, p_times)
+               AS u (scan_id, direction, decision, party, t)
+         WHERE u.scan_id = ANY (v_new) AND u.decision = 'accept' AND u.party > 0
          GROUP BY 3
         ON CONFLICT (gate_id, local_day)
         DO UPDATE SET ins = c.ins + excluded.ins, outs = c.outs + excluded.outs;
 
-        INSERT INTO presence AS p (traveller_id, venue_id, local_day, entries, inside, party_size,
-                                   last_entry_at, last_exit_at)
-        SELECT s.traveller_id, p_venue, (s.device_time AT TIME ZONE v_tz)::date,
-               count(*) FILTER (WHERE s.direction = 'in'),
-               (array_agg(s.direction ORDER BY s.device_time DESC))[1] = 'in',
-               max(s.party_size),
-               max(s.device_time) FILTER (WHERE s.direction = 'in'),
-               max(s.device_time) FILTER (WHERE s.direction = 'out')
-          FROM scans s
-         WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new) AND s.decision = 'accept'
-           AND s.traveller_id <> '00000000-0000-0000-0000-000000000000'
-         GROUP BY s.traveller_id, 3
-        ON CONFLICT (traveller_id, venue_id, local_day) DO UPDATE SET
-            entries = p.entries + excluded.entries,
-            inside = CASE
-                WHEN greatest(excluded.last_entry_at, excluded.last_exit_at)
-                     >= coalesce(greatest(p.last_entry_at, p.last_exit_at), '-infinity')
-                THEN excluded.inside ELSE p.inside END,
-            party_size = greatest(p.party_size, excluded.party_size),
-            last_entry_at = greatest(p.last_entry_at, excluded.last_entry_at),
-            last_exit_at = greatest(p.last_exit_at, excluded.last_exit_at);
-
+        -- 5. the bookings the entries used
         UPDATE bookings b
            SET status = 'used', used_at = e.first_in, changed_at = now()
-          FROM (SELECT s.traveller_id, (s.device_time AT TIME ZONE v_tz)::date AS day,
-                       min(s.device_time) AS first_in
-                  FROM scans s
-                 WHERE s.gate_id = p_gate AND s.scan_id = ANY (v_new)
-                   AND s.decision = 'accept' AND s.direction = 'in'
+          FROM (SELECT u.traveller_id, (u.t AT TIME ZONE v.timezone)::date AS day,
+                       min(u.t) AS first_in
+                  FROM unnest(p_scan_ids, p_travellers, p_directions, o_dec, p_times)
+                       AS u (scan_id, traveller_id, direction, decision, t)
+                 WHERE u.scan_id = ANY (v_new) AND u.decision = 'accept' AND u.direction = 'in'
+                   AND u.traveller_id <> zero
                  GROUP BY 1, 2) e
          WHERE b.traveller_id = e.traveller_id AND b.venue_id = p_venue
            AND b.local_day = e.day AND b.status IN ('booked', 'no_show');
+
+        -- 6. double entries, over everything stored for each traveller and day touched,
+        -- in scan time order (whatever the upload order)
+        WITH touched AS (
+            SELECT DISTINCT u.traveller_id, (u.t AT TIME ZONE v.timezone)::date AS day
+              FROM unnest(p_scan_ids, p_travellers, o_dec, p_times)
+                   AS u (scan_id, traveller_id, decision, t)
+             WHERE u.scan_id = ANY (v_new) AND u.decision = 'accept'
+               AND u.traveller_id <> zero
+        ), ordered AS (
+            SELECT s.traveller_id, s.gate_id, s.scan_id, s.direction, s.conflict,
+                   count(*) FILTER (WHERE s.direction = 'in') OVER w AS ins_so_far,
+                   lag(s.direction) OVER w AS before
+              FROM touched t
+              JOIN scans s
+                ON s.traveller_id = t.traveller_id AND s.venue_id = p_venue
+               AND s.decision = 'accept'
+               AND s.device_time >= t.day::timestamp AT TIME ZONE v.timezone
+               AND s.device_time < (t.day + 1)::timestamp AT TIME ZONE v.timezone
+            WINDOW w AS (PARTITION BY s.traveller_id, t.day
+                         ORDER BY s.device_time, s.gate_id, s.scan_id)
+        )
+        , changed AS (
+            UPDATE scans s
+               SET conflict = x.now_conflict
+              FROM (SELECT o.traveller_id, o.gate_id, o.scan_id,
+                           coalesce(o.direction = 'in'
+                                    AND (o.ins_so_far > v.entry_limit OR o.before = 'in'),
+                                    false) AS now_conflict
+                      FROM ordered o) x
+             WHERE s.traveller_id = x.traveller_id AND s.gate_id = x.gate_id
+               AND s.scan_id = x.scan_id AND s.conflict IS DISTINCT FROM x.now_conflict
+            RETURNING s.scan_id, s.gate_id, s.device_time, s.offline, s.conflict
+        )
+        -- each newly found double entry is an event for the venue's operators (webhooks);
+        -- nothing personal in it: the operator reads the conflict list
+        SELECT count(onecode_emit_event(
+                   'gate.conflict_found', v.region_code, p_venue,
+                   jsonb_build_object('scan_id', c.scan_id, 'gate_id', c.gate_id,
+                                      'scanned_at', c.device_time, 'offline', c.offline,
+                                      'local_day', (c.device_time AT TIME ZONE v.timezone)::date)))
+          INTO v_events
+          FROM changed c WHERE c.conflict;
     END IF;
 
+    -- 7. the answer per item
     RETURN QUERY
     SELECT u.scan_id,
            CASE WHEN NOT (u.scan_id = ANY (v_new)) THEN 'duplicate'
-                WHEN s.conflict THEN 'conflict'
-                ELSE 'recorded' END
+                WHEN s.flag = 'refused_upload' THEN 'rejected'
+                WHEN s.decision = 'accept' AND s.direction = 'in'
+                     AND (s.conflict OR EXISTS (
+                          SELECT 1 FROM scans o
+                           WHERE o.traveller_id = s.traveller_id AND o.venue_id = s.venue_id
+                             AND o.conflict AND o.decision = 'accept' AND o.direction = 'in'
+                             AND (o.device_time AT TIME ZONE v.timezone)::date
+                                 = (s.device_time AT TIME ZONE v.timezone)::date
+                             AND (o.device_time, o.gate_id, o.scan_id)
+                                 > (s.device_time, s.gate_id, s.scan_id)))
+                     THEN 'conflict'
+                ELSE 'recorded' END,
+           CASE WHEN u.scan_id = ANY (v_new) AND s.flag = 'refused_upload' THEN s.reason END,
+           CASE WHEN u.scan_id = ANY (v_new) AND s.flag = 'stale_code' THEN s.flag END
       FROM unnest(p_scan_ids, p_travellers) AS u (scan_id, traveller_id)
       LEFT JOIN scans s
         ON s.traveller_id = u.traveller_id AND s.gate_id = p_gate AND s.scan_id = u.scan_id;
@@ -496,7 +670,7 @@ DECLARE
     v_slot_id uuid;
     v_slot    record;
     v_entry   waitlist_entries%ROWTYPE;
-    v_booking record;
+    v_booking bookings%ROWTYPE;
     v_count   integer;
 BEGIN
     SELECT w.slot_id INTO v_slot_id FROM waitlist_entries w
@@ -542,7 +716,8 @@ BEGIN
 
     UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
      WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity;
+       AND s.booked + v_entry.party_size <= s.capacity
+       AND s.cancelled_at IS NULL;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
@@ -559,6 +734,30 @@ BEGIN
      WHERE w.traveller_id = p_traveller AND w.id = p_entry;
     RETURN QUERY SELECT 'booked'::text, onecode_booking_json(v_booking), false;
 END;
+$$;
+
+CREATE TABLE public.lottery_applications (
+    id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    lottery_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    party_size smallint NOT NULL,
+    ticket bytea,
+    rank integer,
+    result text DEFAULT 'pending'::text NOT NULL,
+    booking_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
+    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
+);
+
+CREATE FUNCTION public.onecode_application_json(p_app public.lottery_applications) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT jsonb_build_object(
+        'id', p_app.id, 'lottery_id', p_app.lottery_id, 'slot_id', p_app.slot_id,
+        'party_size', p_app.party_size, 'result', p_app.result, 'rank', p_app.rank,
+        'booking_id', p_app.booking_id, 'created_at', p_app.created_at);
 $$;
 
 CREATE FUNCTION public.onecode_book_slot(p_traveller uuid, p_slot uuid, p_party integer, p_key text, p_request_hash bytea, p_key_ttl interval, p_channel text DEFAULT 'app'::text) RETURNS TABLE(outcome text, body jsonb, replayed boolean)
@@ -720,7 +919,10 @@ CREATE FUNCTION public.onecode_booking_json(p_booking public.bookings) RETURNS j
         'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
         'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
         'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
-        'channel', p_booking.channel);
+        'channel', p_booking.channel,
+        -- operations (issue 17): who cancelled, and the venue's reason
+        'cancelled_at', p_booking.cancelled_at, 'cancelled_by', p_booking.cancelled_by,
+        'cancel_reason', p_booking.cancel_reason);
 $$;
 
 CREATE FUNCTION public.onecode_cancel_booking(p_traveller uuid, p_booking uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
@@ -737,7 +939,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+           cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;
@@ -759,6 +962,105 @@ BEGIN
      WHERE s.id = v_booking.slot_id;
     PERFORM onecode_places_freed(v_booking.slot_id);
     RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_cancel_slot(p_slot uuid, p_venue uuid, p_reason text, p_now timestamp with time zone) RETURNS TABLE(outcome text, cancelled_bookings integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s      record;
+    b      record;
+    v_n    integer := 0;
+    v_freed integer := 0;
+    v_walkin integer := 0;
+BEGIN
+    SELECT sl.starts_at, sl.ends_at, sl.cancelled_at, v.region_code INTO s
+      FROM slots sl JOIN venues v ON v.id = sl.venue_id
+     WHERE sl.id = p_slot AND sl.venue_id = p_venue
+       FOR UPDATE OF sl;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', 0;
+        RETURN;
+    END IF;
+    IF s.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'already_cancelled', 0;
+        RETURN;
+    END IF;
+    IF s.ends_at <= p_now THEN
+        RETURN QUERY SELECT 'ended', 0;
+        RETURN;
+    END IF;
+    UPDATE slots sl SET cancelled_at = p_now, cancel_reason = p_reason WHERE sl.id = p_slot;
+    FOR b IN
+        UPDATE bookings bk
+           SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+               cancelled_by = 'venue', cancel_reason = p_reason
+         WHERE bk.slot_id = p_slot AND bk.status = 'booked'
+        RETURNING bk.id, bk.traveller_id, bk.party_size, bk.channel
+    LOOP
+        v_n := v_n + 1;
+        v_freed := v_freed + b.party_size;
+        IF b.channel = 'walkin' THEN
+            v_walkin := v_walkin + b.party_size;
+        END IF;
+        PERFORM onecode_emit_event(
+            'booking.cancelled_by_venue', s.region_code, p_venue,
+            jsonb_build_object('booking_id', b.id, 'slot_id', p_slot, 'venue_id', p_venue,
+                               'starts_at', s.starts_at, 'ends_at', s.ends_at,
+                               'reason', p_reason),
+            b.traveller_id);
+    END LOOP;
+    UPDATE slots sl
+       SET booked = sl.booked - v_freed, held = 0,
+           walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
+     WHERE sl.id = p_slot;
+    RETURN QUERY SELECT 'ok', v_n;
+END;
+$$;
+
+CREATE FUNCTION public.onecode_change_slot(p_slot uuid, p_venue uuid, p_capacity integer, p_starts timestamp with time zone, p_ends timestamp with time zone) RETURNS TABLE(outcome text, booked integer, old_capacity integer, old_starts_at timestamp with time zone, old_ends_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s       record;
+    v_cap   integer;
+    v_start timestamptz;
+    v_end   timestamptz;
+BEGIN
+    SELECT sl.capacity, sl.booked, sl.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
+      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found', NULL::integer, NULL::integer,
+                            NULL::timestamptz, NULL::timestamptz;
+        RETURN;
+    END IF;
+    v_cap := COALESCE(p_capacity, s.capacity);
+    v_start := COALESCE(p_starts, s.starts_at);
+    v_end := COALESCE(p_ends, s.ends_at);
+    outcome := 'ok';
+    IF s.cancelled_at IS NOT NULL THEN
+        outcome := 'cancelled';
+    ELSIF v_cap < s.booked + s.held THEN
+        outcome := 'below_booked';
+    ELSIF (v_start <> s.starts_at OR v_end <> s.ends_at) AND s.booked > 0 THEN
+        outcome := 'times_locked';
+    ELSIF v_end <= v_start OR v_end - v_start >= interval '2 days' THEN
+        outcome := 'bad_window';
+    ELSE
+        BEGIN
+            UPDATE slots sl SET capacity = v_cap, starts_at = v_start, ends_at = v_end
+             WHERE sl.id = p_slot;
+        EXCEPTION WHEN unique_violation THEN
+            outcome := 'duplicate_window';
+        END;
+        IF outcome = 'ok' AND v_cap > s.capacity THEN
+            PERFORM onecode_places_freed(p_slot);
+        END IF;
+    END IF;
+    RETURN QUERY SELECT outcome, (s.booked + s.held)::integer, s.capacity::integer,
+                        s.starts_at, s.ends_at;
 END;
 $$;
 
@@ -787,7 +1089,8 @@ DECLARE
     v_count integer;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           s.walkin_booked, s.cancelled_at, v.active,
+           v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (p_now AT TIME ZONE v.timezone)::date AS today,
@@ -799,6 +1102,14 @@ BEGIN
      WHERE s.id = p_slot;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_slot.active THEN
+        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
         RETURN;
     END IF;
     IF p_party > v_slot.max_party_size THEN
@@ -889,6 +1200,141 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.onecode_lottery_apply(p_traveller uuid, p_lottery uuid, p_slot uuid, p_party integer, p_now timestamp with time zone) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_lot record;
+    v_app lottery_applications%ROWTYPE;
+BEGIN
+    SELECT l.id, l.venue_id, l.local_day, l.closes_at, l.state, v.max_party_size, v.timezone
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_lot.state <> 'open' OR p_now >= v_lot.closes_at THEN
+        RETURN QUERY SELECT 'lottery_closed'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM slots s
+                    WHERE s.id = p_slot AND s.venue_id = v_lot.venue_id
+                      AND (s.starts_at AT TIME ZONE v_lot.timezone)::date = v_lot.local_day) THEN
+        RETURN QUERY SELECT 'slot_not_in_lottery'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF p_party > v_lot.max_party_size THEN
+        RETURN QUERY SELECT 'party_too_large'::text,
+                            jsonb_build_object('max_party_size', v_lot.max_party_size);
+        RETURN;
+    END IF;
+    INSERT INTO lottery_applications AS a (id, traveller_id, lottery_id, slot_id, party_size,
+                                           created_at)
+    VALUES (gen_random_uuid(), p_traveller, p_lottery, p_slot, p_party, p_now)
+    ON CONFLICT (traveller_id, lottery_id) DO NOTHING
+    RETURNING * INTO v_app;
+    IF NOT FOUND THEN
+        SELECT * INTO v_app FROM lottery_applications a
+         WHERE a.traveller_id = p_traveller AND a.lottery_id = p_lottery;
+        RETURN QUERY SELECT 'already_applied'::text, onecode_application_json(v_app);
+        RETURN;
+    END IF;
+    UPDATE lotteries l SET applications = l.applications + 1 WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'applied'::text, onecode_application_json(v_app);
+END;
+$$;
+
+CREATE FUNCTION public.onecode_lottery_draw(p_lottery uuid, p_now timestamp with time zone) RETURNS TABLE(outcome text, winners integer, waitlisted integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_lot     record;
+    r         record;
+    v_rank    integer := 0;
+    v_won     integer := 0;
+    v_waiting integer := 0;
+    v_booking uuid;
+    v_result  text;
+    v_entry   uuid;
+BEGIN
+    SELECT l.*, v.region_code, v.walkin_quota_pct, v.walkin_release_min
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery
+       FOR UPDATE OF l;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, 0, 0;
+        RETURN;
+    END IF;
+    IF v_lot.state = 'drawn' THEN
+        RETURN QUERY SELECT 'already_drawn'::text, v_lot.winners, 0;
+        RETURN;
+    END IF;
+    IF p_now < v_lot.closes_at THEN
+        RETURN QUERY SELECT 'not_yet'::text, 0, 0;
+        RETURN;
+    END IF;
+    -- the day's slots, in a fixed order (the lock order)
+    PERFORM 1 FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.venue_id = v_lot.venue_id
+       AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day
+     ORDER BY s.id FOR UPDATE OF s;
+
+    FOR r IN SELECT a.traveller_id, a.id, a.slot_id, a.party_size,
+                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket
+               FROM lottery_applications a
+              WHERE a.lottery_id = p_lottery
+              ORDER BY 5, a.id
+    LOOP
+        v_rank := v_rank + 1;
+        v_booking := NULL;
+        v_entry := NULL;
+        UPDATE slots s SET booked = s.booked + r.party_size
+         WHERE s.id = r.slot_id
+           AND s.booked + s.held + r.party_size <= s.capacity
+               - onecode_walkin_hold(s.capacity, v_lot.walkin_quota_pct, s.walkin_booked,
+                                     s.starts_at, v_lot.walkin_release_min, p_now);
+        IF FOUND THEN
+            INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                                       starts_at, ends_at, local_day, channel,
+                                       created_at, changed_at)
+            SELECT gen_random_uuid(), r.traveller_id, s.id, s.venue_id, r.party_size,
+                   s.starts_at, s.ends_at, v_lot.local_day, 'lottery', p_now, p_now
+              FROM slots s WHERE s.id = r.slot_id
+            RETURNING b.id INTO v_booking;
+            v_result := 'won';
+            v_won := v_won + 1;
+        ELSE
+            INSERT INTO waitlist_entries AS w (id, traveller_id, slot_id, venue_id, local_day,
+                                               party_size, position, source, created_at,
+                                               changed_at)
+            VALUES (gen_random_uuid(), r.traveller_id, r.slot_id, v_lot.venue_id,
+                    v_lot.local_day, r.party_size, nextval('waitlist_position_seq'),
+                    'lottery', p_now, p_now)
+            ON CONFLICT DO NOTHING
+            RETURNING w.id INTO v_entry;
+            v_result := CASE WHEN v_entry IS NULL THEN 'lost' ELSE 'waitlisted' END;
+            v_waiting := v_waiting + CASE WHEN v_entry IS NULL THEN 0 ELSE 1 END;
+        END IF;
+        UPDATE lottery_applications a
+           SET ticket = r.ticket, rank = v_rank, result = v_result, booking_id = v_booking
+         WHERE a.traveller_id = r.traveller_id AND a.id = r.id;
+        PERFORM onecode_emit_event(
+            'lottery.drawn', v_lot.region_code, v_lot.venue_id,
+            jsonb_build_object('lottery_id', p_lottery, 'application_id', r.id,
+                               'slot_id', r.slot_id, 'result', v_result, 'rank', v_rank,
+                               'booking_id', v_booking, 'waitlist_entry_id', v_entry),
+            r.traveller_id);
+    END LOOP;
+
+    UPDATE lotteries l SET state = 'drawn', drawn_at = p_now, winners = v_won
+     WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'drawn'::text, v_won, v_waiting;
+END;
+$$;
+
 CREATE FUNCTION public.onecode_offer_round(p_slot uuid, p_now timestamp with time zone) RETURNS TABLE(offers integer, expired integer, next_run timestamp with time zone)
     LANGUAGE plpgsql
     AS $$
@@ -906,8 +1352,8 @@ DECLARE
     r         record;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
-           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
+           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot
@@ -917,11 +1363,16 @@ BEGIN
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
-    v_closed := p_now >= v_closes;
+    -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
+    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
+    -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
-              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
-                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+              WHERE w.slot_id = p_slot AND w.state = 'offer' AND w.expires_at <= p_now
+                AND NOT v_closed
+              UNION ALL
+             SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer') AND v_closed
     LOOP
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = r.traveller_id AND w.id = r.id
@@ -994,11 +1445,12 @@ DECLARE
     v_held integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
-                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+                    WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
+    -- a cancelled slot holds nothing: its round expires the entries
     UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot
+     WHERE s.id = p_slot AND s.cancelled_at IS NULL
     RETURNING s.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
@@ -1227,8 +1679,12 @@ CREATE TABLE public.credentials (
     expires_at timestamp with time zone NOT NULL,
     revoked_all boolean DEFAULT false NOT NULL,
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    kind text DEFAULT 'phone'::text NOT NULL,
+    booking_id uuid,
     CONSTRAINT credentials_cred_id_check CHECK ((length(cred_id) = 16)),
     CONSTRAINT credentials_generation_check CHECK ((generation >= 1)),
+    CONSTRAINT credentials_kind_check CHECK ((kind = ANY (ARRAY['phone'::text, 'paper'::text]))),
+    CONSTRAINT credentials_paper_booking_ck CHECK (((kind = 'paper'::text) = (booking_id IS NOT NULL))),
     CONSTRAINT credentials_suffix_secret_check CHECK ((length(suffix_secret) = 32))
 );
 
@@ -1317,6 +1773,13 @@ CREATE TABLE public.gate_heartbeats (
     offline_since timestamp with time zone
 );
 
+CREATE TABLE public.gate_scan_ids (
+    gate_id uuid NOT NULL,
+    scan_id uuid NOT NULL,
+    traveller_id uuid NOT NULL,
+    claimed_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.gates (
     id uuid NOT NULL,
     venue_id uuid NOT NULL,
@@ -1353,21 +1816,6 @@ CREATE TABLE public.lotteries (
     CONSTRAINT lotteries_seed_check CHECK ((length(seed) = 32)),
     CONSTRAINT lotteries_seed_sha256_check CHECK ((length(seed_sha256) = 32)),
     CONSTRAINT lotteries_state_check CHECK ((state = ANY (ARRAY['open'::text, 'drawn'::text])))
-);
-
-CREATE TABLE public.lottery_applications (
-    id uuid NOT NULL,
-    traveller_id uuid NOT NULL,
-    lottery_id uuid NOT NULL,
-    slot_id uuid NOT NULL,
-    party_size smallint NOT NULL,
-    ticket bytea,
-    rank integer,
-    result text DEFAULT 'pending'::text NOT NULL,
-    booking_id uuid,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT lottery_applications_party_size_check CHECK (((party_size >= 1) AND (party_size <= 100))),
-    CONSTRAINT lottery_applications_result_check CHECK ((result = ANY (ARRAY['pending'::text, 'won'::text, 'waitlisted'::text, 'lost'::text])))
 );
 
 CREATE TABLE public.operator_venues (
@@ -1453,8 +1901,10 @@ CREATE TABLE public.scans (
     conflict boolean DEFAULT false NOT NULL,
     seq bigint NOT NULL,
     ingest_xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    flag text,
     CONSTRAINT scans_decision_check CHECK ((decision = ANY (ARRAY['accept'::text, 'reject'::text]))),
-    CONSTRAINT scans_direction_check CHECK ((direction = ANY (ARRAY['in'::text, 'out'::text])))
+    CONSTRAINT scans_direction_check CHECK ((direction = ANY (ARRAY['in'::text, 'out'::text]))),
+    CONSTRAINT scans_flag_check CHECK ((flag = ANY (ARRAY['stale_code'::text, 'refused_upload'::text])))
 );
 
 CREATE SEQUENCE public.scans_seq_seq
@@ -1572,6 +2022,7 @@ CREATE TABLE public.venues (
     walkin_quota_pct smallint DEFAULT 0 NOT NULL,
     walkin_release_min smallint DEFAULT 60 NOT NULL,
     offer_expiry_min smallint DEFAULT 15 NOT NULL,
+    live_code_required boolean,
     CONSTRAINT venues_active_ck CHECK ((active = (deactivated_at IS NULL))),
     CONSTRAINT venues_booking_window_days_check CHECK (((booking_window_days >= 0) AND (booking_window_days <= 366))),
     CONSTRAINT venues_bookings_per_day_check CHECK (((bookings_per_day >= 1) AND (bookings_per_day <= 100))),
@@ -1714,6 +2165,9 @@ ALTER TABLE ONLY public.gate_counters
 ALTER TABLE ONLY public.gate_heartbeats
     ADD CONSTRAINT gate_heartbeats_pkey PRIMARY KEY (gate_id);
 
+ALTER TABLE ONLY public.gate_scan_ids
+    ADD CONSTRAINT gate_scan_ids_pkey PRIMARY KEY (gate_id, scan_id);
+
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_pkey PRIMARY KEY (id);
 
@@ -1761,6 +2215,9 @@ ALTER TABLE ONLY public.reviews
 
 ALTER TABLE ONLY public.scans
     ADD CONSTRAINT scans_pkey PRIMARY KEY (traveller_id, gate_id, scan_id);
+
+ALTER TABLE public.scans
+    ADD CONSTRAINT scans_reason_ck CHECK ((reason = ANY (ARRAY['ok'::text, 'not_inside'::text, 'invalid_code'::text, 'unknown_key'::text, 'expired_code'::text, 'not_yet_valid'::text, 'revoked_code'::text, 'screenshot_code'::text, 'static_code'::text, 'no_booking'::text, 'wrong_venue'::text, 'too_early'::text, 'too_late'::text, 'already_used'::text, 'already_inside'::text, 'venue_full'::text, 'no_pack'::text, 'agent_interrupted'::text, 'bad_time'::text, 'party_too_large'::text, 'venue_inactive'::text]))) NOT VALID;
 
 ALTER TABLE ONLY public.schema_functions
     ADD CONSTRAINT schema_functions_pkey PRIMARY KEY (name);
@@ -1850,7 +2307,9 @@ CREATE INDEX complaints_venue_page_idx ON public.complaints USING btree (venue_i
 
 CREATE INDEX credentials_changed_idx ON public.credentials USING btree (changed_at);
 
-CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id);
+CREATE INDEX credentials_traveller_all_idx ON public.credentials USING btree (traveller_id);
+
+CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id) WHERE ((kind = 'phone'::text) AND (NOT revoked_all));
 
 CREATE INDEX events_created_idx ON public.events USING btree (created_at, id);
 
@@ -1861,6 +2320,8 @@ CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id
 CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, from_venue, to_venue);
 
 CREATE INDEX gate_counters_venue_day_idx ON public.gate_counters USING btree (venue_id, local_day);
+
+CREATE INDEX gate_scan_ids_claimed_idx ON public.gate_scan_ids USING btree (claimed_at);
 
 CREATE INDEX gates_created_idx ON public.gates USING btree (created_at DESC, id DESC);
 
@@ -1884,6 +2345,8 @@ CREATE INDEX scans_ingest_xid_idx ON public.scans USING btree (ingest_xid);
 
 CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, device_time);
 
+CREATE INDEX scans_venue_flag_idx ON public.scans USING btree (venue_id, device_time) WHERE ((flag IS NOT NULL) OR conflict);
+
 CREATE INDEX scans_venue_time_idx ON public.scans USING btree (venue_id, device_time);
 
 CREATE INDEX traveller_notifications_page_idx ON public.traveller_notifications USING btree (traveller_id, created_at DESC, id DESC);
@@ -1893,6 +2356,8 @@ CREATE INDEX venues_created_idx ON public.venues USING btree (created_at DESC, i
 CREATE INDEX venues_region_idx ON public.venues USING btree (region_code);
 
 CREATE UNIQUE INDEX waitlist_live_uq ON public.waitlist_entries USING btree (traveller_id, slot_id) WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
+
+CREATE INDEX waitlist_slot_offers_idx ON public.waitlist_entries USING btree (slot_id, expires_at) WHERE (state = 'offer'::text);
 
 CREATE INDEX waitlist_slot_queue_idx ON public.waitlist_entries USING btree (slot_id, "position") WHERE (state = ANY (ARRAY['waiting'::text, 'offer'::text]));
 
@@ -1932,6 +2397,9 @@ ALTER TABLE ONLY public.gate_counters
 
 ALTER TABLE ONLY public.gate_heartbeats
     ADD CONSTRAINT gate_heartbeats_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
+
+ALTER TABLE ONLY public.gate_scan_ids
+    ADD CONSTRAINT gate_scan_ids_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
 
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);

@@ -19,9 +19,11 @@ Tests that change the schema itself are marked ``own_database`` and skipped ther
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,6 +36,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from onecode.app import create_app
+from onecode.codes import screenshot_suffix
 from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
 from onecode.settings import Settings
@@ -205,6 +208,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         rate_limit=False,
         token_cache_seconds=0,
         log_json=False,
+        # tests run allocation jobs themselves (onecode.allocation.worker.drain)
+        allocation_idle_seconds=0,
     )
 
 
@@ -234,6 +239,7 @@ class World:
         self.client = client
         self.ids: dict[str, Any] = {}
         self.tokens: dict[str, str] = {}
+        self.code_secrets: dict[str, bytes] = {}
 
     async def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         r = await self.client.post(path, json=body, headers=headers or ADMIN)
@@ -293,6 +299,8 @@ class World:
         out = dict(r.json())
         self.tokens[f"traveller_{tag}"] = out["access_token"]
         self.ids[f"traveller_{tag}"] = out["traveller_id"]
+        secret = out["code_secret"]
+        self.code_secrets[tag] = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
         return out
 
     async def code(self, tag: str) -> str:
@@ -300,6 +308,11 @@ class World:
         r = await self.client.get("/v1/me/code", headers=self.auth(f"traveller_{tag}"))
         assert r.status_code == 200, r.text
         return str(r.json()["code"])
+
+    async def live_code(self, tag: str) -> str:
+        """What the phone shows now: the code text and this 30 s step's suffix."""
+        text = await self.code(tag)
+        return text + screenshot_suffix(text, self.code_secrets[tag], time.time())
 
     def auth(self, who: str) -> dict[str, str]:
         return bearer(self.tokens[who])

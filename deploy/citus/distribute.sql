@@ -119,6 +119,10 @@ SELECT create_distributed_table('lottery_applications', 'traveller_id', colocate
 -- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
 SELECT create_distributed_table('credentials', 'cred_id', colocate_with => 'none')
  WHERE NOT pg_temp.onecode_citus_has('credentials');
+-- The (gate, scan_id) ledger: claimed once per scan by the gate that made it
+-- (docs/gates.md), always looked up by both columns.
+SELECT create_distributed_table('gate_scan_ids', 'gate_id', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('gate_scan_ids');
 -- A bearer token is only ever looked up by its SHA-256.
 SELECT create_distributed_table('api_tokens', 'token_hash', colocate_with => 'none')
  WHERE NOT pg_temp.onecode_citus_has('api_tokens');

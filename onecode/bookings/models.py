@@ -38,6 +38,10 @@ class Booking(msgspec.Struct, frozen=True, kw_only=True):
     local_day: date | None = None
     created_at: datetime | None = None
     channel: Channel = "app"
+    # a cancelled booking says who cancelled it and, when the venue did, why
+    cancelled_at: datetime | None = None
+    cancelled_by: Literal["traveller", "venue"] | None = None
+    cancel_reason: str | None = None
 
 
 class BookingListing(msgspec.Struct, frozen=True, kw_only=True):

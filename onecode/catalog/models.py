@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
+from onecode.crowd import Level
 from onecode.http.paging import ONE_PAGE
 
 RegionCode = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", max_length=32)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 EntryRule = Annotated[str, Meta(pattern=r"^(single|reentry|daily:[1-9][0-9]{0,2})$")]
 Capacity = Annotated[int, Meta(ge=1, le=10_000_000)]
-Level = Literal["green", "yellow", "orange", "red"]
 
 
 class Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +52,13 @@ class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     booking_window_days: Annotated[int, Meta(ge=0, le=366)] = 14
     early_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
     late_grace_min: Annotated[int, Meta(ge=0, le=720)] = 30
+    #: online gates refuse a code without a live suffix (``static_code``); default: gated
+    live_code_required: bool | None = None
+    # fair allocation (docs/allocation.md): the share of each slot held for walk-ins,
+    # when it frees into general sale (minutes before the start), how long an offer stands
+    walkin_quota_pct: Annotated[int, Meta(ge=0, le=100)] = 0
+    walkin_release_min: Annotated[int, Meta(ge=0, le=1440)] = 60
+    offer_expiry_min: Annotated[int, Meta(ge=1, le=1440)] = 15
 
 
 class Venue(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +80,10 @@ class Venue(msgspec.Struct, frozen=True, kw_only=True):
     booking_window_days: int
     early_grace_min: int
     late_grace_min: int
+    live_code_required: bool
+    walkin_quota_pct: int = 0
+    walkin_release_min: int = 60
+    offer_expiry_min: int = 15
     rating: float | None = None
     rating_count: int = 0
     # the crowd level only: an exact live count would let anyone time one person's
@@ -133,7 +144,10 @@ class Slot(msgspec.Struct, frozen=True, kw_only=True):
     starts_at: datetime
     ends_at: datetime
     capacity: int
+    # places general sale can take now
     remaining: int
+    # places the staffed window can take (the walk-in quota included); docs/allocation.md
+    walkin_remaining: int | None = None
 
 
 class SlotListing(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,15 +169,3 @@ class Live(msgspec.Struct, frozen=True, kw_only=True):
     level: Level
     entries_today: int = 0
     occupancy_cap_pct: int | None = None
-
-
-def crowd_level(inside: int, capacity: int) -> Level:
-    """green below 80%, yellow from 80%, orange from 90%, red from 95% of capacity."""
-    load = inside / capacity if capacity > 0 else 0.0
-    if load >= 0.95:
-        return "red"
-    if load >= 0.90:
-        return "orange"
-    if load >= 0.80:
-        return "yellow"
-    return "green"

@@ -26,10 +26,10 @@ from onecode.catalog.models import (
     Venue,
     VenueCreated,
     VenueIn,
-    crowd_level,
 )
 from onecode.catalog.place_keys import initial_place_code
 from onecode.catalog.rules import check_slot_capacity, check_slot_window, check_venue
+from onecode.crowd import crowd_level
 from onecode.errors import Conflict, NotFound, Unprocessable
 from onecode.sql import Q
 
@@ -109,7 +109,11 @@ async def _insert_venue(conn: asyncpg.Connection, venue_id: uuid.UUID, data: Ven
         data.booking_window_days,
         data.early_grace_min,
         data.late_grace_min,
+        data.live_code_required,
         await initial_place_code(conn, venue_id),  # signed (onecode.catalog.place_keys)
+        data.walkin_quota_pct,
+        data.walkin_release_min,
+        data.offer_expiry_min,
     )
 
 

@@ -2,8 +2,9 @@
 
 Pure functions, no framework: `issue` signs a `Credential` into `TQ1:` text, `verify`
 parses it strictly and answers with a `Verified` outcome (never raises), and
-`screenshot_suffix` / `check_suffix` make and check the optional 30-second
-anti-screenshot suffix. The byte layout is documented in `docs/tq1.md`.
+`screenshot_suffix` makes the 30-second anti-screenshot suffix (the app's side;
+the server checks it in SQL, ``gate_suffix_ok`` in sql/functions/gates.sql). The byte
+layout is documented in `docs/tq1.md`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ __all__ = [
     "Credential",
     "Reason",
     "Verified",
-    "check_suffix",
     "issue",
     "new_cred_id",
     "screenshot_suffix",
@@ -84,7 +84,7 @@ class Reason(StrEnum):
     EXPIRED_CODE = "expired_code"
     NOT_YET_VALID = "not_yet_valid"
     REVOKED_CODE = "revoked_code"  # decided by the caller (database generation)
-    SCREENSHOT_CODE = "screenshot_code"  # decided by the caller (`check_suffix`)
+    SCREENSHOT_CODE = "screenshot_code"  # decided by the caller (gate_scan, in SQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,26 +184,6 @@ def screenshot_suffix(code: str, secret: bytes, at_unix: float) -> str:
         raise ValueError("code must be a TQ1 code without suffix")
     mac = _mac(code, secret, _step(at_unix))
     return SUFFIX_MARK + _b45encode(mac)
-
-
-def check_suffix(body: str, suffix: bytes, secret: bytes, now_unix: float, steps: int = 1) -> bool:
-    """True if `suffix` is the HMAC of `body` for a time step within `steps` of now.
-
-    Compares in constant time and checks every step in the window (no early exit).
-    """
-    if (
-        len(suffix) != SUFFIX_MAC_BYTES
-        or len(secret) != SUFFIX_SECRET_BYTES
-        or not math.isfinite(now_unix)
-        or steps < 0
-        or not body.isascii()
-    ):
-        return False
-    current = _step(now_unix)
-    match = False
-    for step in range(max(current - steps, 0), current + steps + 1):
-        match |= hmac.compare_digest(_mac(body, secret, step), suffix)
-    return match
 
 
 _REJECT = Verified(ok=False, reason=Reason.INVALID_CODE)

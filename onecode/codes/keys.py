@@ -8,18 +8,19 @@ Private seeds are never put in a `repr`, an exception message or a log line.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn, TypedDict
+from typing import Annotated, NoReturn
 
+import msgspec
 import nacl.signing
+
+from onecode.codes.b64url import b64url_decode, b64url_encode
 
 __all__ = [
     "EPOCH",
@@ -43,15 +44,10 @@ class KeyStoreError(Exception):
     """A key source is malformed, read-only, or exhausted. Never carries a seed."""
 
 
-def _b64url_encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _b64url_decode(text: str) -> bytes:
-    text = text.strip()
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(text.strip())
+    except ValueError:
         raise KeyStoreError("key material is not base64url") from None
 
 
@@ -112,11 +108,11 @@ class SigningKey:
     @property
     def public_key_b64url(self) -> str:
         """The 32 raw public key bytes, base64url without padding."""
-        return _b64url_encode(self.public_key)
+        return b64url_encode(self.public_key)
 
     def seed_b64url(self) -> str:
         """The private seed, base64url. Only for writing the key file; never log it."""
-        return _b64url_encode(bytes(self._nacl))
+        return b64url_encode(bytes(self._nacl))
 
     def retired(self, at: datetime) -> SigningKey:
         """A copy of this key marked retired at `at`."""
@@ -136,14 +132,15 @@ class SigningKey:
         raise TypeError("SigningKey cannot be pickled")
 
 
-class PublicKeyInfo(TypedDict):
-    """One entry of `GET /v1/keys`."""
+class PublicKeyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of the trust list (``GET /v1/keys``, the offline pack): the one shape of
+    a public key on the wire."""
 
     kid: int
     alg: str
-    public_key: str
-    not_before: str
-    not_after: str | None
+    public_key: str  # base64url, 32 bytes
+    not_before: Annotated[datetime, msgspec.Meta(tz=True)]
+    not_after: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,26 +158,31 @@ class PublicKey:
             raise KeyStoreError(f"key {self.kid}: public key must be {PUBLIC_KEY_BYTES} bytes")
 
     def info(self) -> PublicKeyInfo:
-        """The JSON-ready trust-list entry."""
-        return {
-            "kid": self.kid,
-            "alg": ALG,
-            "public_key": _b64url_encode(self.raw),
-            "not_before": _iso(self.not_before),
-            "not_after": None if self.not_after is None else _iso(self.not_after),
-        }
+        """The trust-list entry of this key."""
+        return PublicKeyInfo(
+            kid=self.kid,
+            alg=ALG,
+            public_key=b64url_encode(self.raw),
+            not_before=self.not_before,
+            not_after=self.not_after,
+        )
 
     @classmethod
-    def from_info(cls, info: PublicKeyInfo) -> PublicKey:
-        """Read a trust-list entry back (what a third-party gate does)."""
-        if info.get("alg") != ALG:
+    def from_info(cls, info: PublicKeyInfo | Mapping[str, object]) -> PublicKey:
+        """Read a trust-list entry back (what a third-party gate does), as the Struct or as
+        the JSON object it decodes from."""
+        if not isinstance(info, PublicKeyInfo):
+            try:
+                info = msgspec.convert(info, PublicKeyInfo)
+            except msgspec.ValidationError as exc:
+                raise KeyStoreError(f"not a trust-list entry: {exc}") from None
+        if info.alg != ALG:
             raise KeyStoreError("unsupported key algorithm")
-        after = info.get("not_after")
         return cls(
-            kid=info["kid"],
-            raw=_b64url_decode(info["public_key"]),
-            not_before=_parse_iso(info["not_before"]),
-            not_after=None if after is None else _parse_iso(after),
+            kid=info.kid,
+            raw=_b64url_decode(info.public_key),
+            not_before=_utc(info.not_before),
+            not_after=None if info.not_after is None else _utc(info.not_after),
         )
 
 
@@ -209,7 +211,7 @@ class KeyRing:
         return [key.info() for key in ordered]
 
     @classmethod
-    def from_public_list(cls, infos: Iterable[PublicKeyInfo]) -> KeyRing:
+    def from_public_list(cls, infos: Iterable[PublicKeyInfo | Mapping[str, object]]) -> KeyRing:
         """Build a ring from a `GET /v1/keys` answer."""
         return cls(PublicKey.from_info(info) for info in infos)
 

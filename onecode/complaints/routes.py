@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.complaints import service
 from onecode.complaints.models import (
@@ -33,7 +34,7 @@ class ComplaintController(Controller):
     path = "/v1/complaints"
     tags = ["complaints"]
 
-    @post("/", guards=[allow(Kind.TRAVELLER)])
+    @post("/", guards=[allow(Kind.TRAVELLER)], opt={"rate_limit": "complaint"})
     async def file_complaint(
         self,
         conn: Conn,
@@ -59,7 +60,9 @@ class ComplaintController(Controller):
     ) -> Complaint:
         """Answer a complaint about one of the operator's venues (first answer time kept)."""
         scope = None if principal.kind is Kind.ADMIN else sorted(principal.venue_ids)
-        return await service.answer(conn, complaint_id, scope, principal.id, data)
+        return await service.answer(
+            conn, complaint_id, scope, principal.id, data, Actor.of(principal)
+        )
 
     @post("/{complaint_id:uuid}/rating", guards=[allow(Kind.TRAVELLER)], status_code=HTTP_200_OK)
     async def rate(

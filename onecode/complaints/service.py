@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 
+from onecode.audit import trail as audit
+from onecode.audit.trail import Actor
 from onecode.complaints.models import (
     MAX_TEXT,
     AnswerIn,
@@ -98,6 +100,7 @@ async def answer(
     venue_ids: list[uuid.UUID] | None,
     answered_by: uuid.UUID,
     data: AnswerIn,
+    actor: Actor | None = None,
 ) -> Complaint:
     """Answer (or edit the answer); ``venue_ids`` None is an admin's unlimited scope."""
     text = clean_text(data.text, max_len=MAX_TEXT, code="complaints.bad_text")
@@ -122,6 +125,16 @@ async def answer(
             venue=complaint.venue_id,
             traveller=row["traveller_id"],
         )
+        if actor is not None:  # the audit keeps no text: it may quote the traveller
+            await audit.record(
+                conn,
+                actor,
+                "complaint.answered",
+                "complaint",
+                complaint_id,
+                venue_id=complaint.venue_id,
+                after={"answer_length": len(text)},
+            )
     return complaint
 
 

@@ -404,11 +404,28 @@ async def advance_rollups(dsn: str) -> str:
     return f"rollups advanced: {result}"
 
 
+async def announce_alerts(dsn: str, settings: Settings) -> str:
+    """Run the alert detectors once, so that the dashboard shows the crowd levels the
+    demo's visitors made (the webhook worker does this every alerts_interval_seconds)."""
+    import asyncpg
+
+    from onecode.webhooks.detectors import detect
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await detect(conn, settings)
+        n = await conn.fetchval("SELECT count(*) FROM venue_alert_levels WHERE level <> 'green'")
+    finally:
+        await conn.close()
+    return f"alerts: {n} venue level(s) above green announced"
+
+
 async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> Summary:
     """Serve the app over ASGI inside this process and play the plan against it."""
     import asyncpg
 
-    from onecode.app import create_app, ensure_admin_token
+    from onecode.app import create_app
+    from onecode.auth import ensure_admin_token
 
     admin_token = settings.admin_token
     minted = None
@@ -418,7 +435,7 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
         assert settings.database_url
         conn = await asyncpg.connect(settings.database_url)
         try:
-            minted = await ensure_admin_token(conn, settings)
+            minted = await ensure_admin_token(conn, settings.admin_token)
         finally:
             await conn.close()
         if minted is None:
@@ -510,6 +527,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
                 settings = msgspec.structs.replace(settings, database_url=dsn)
                 summary = asyncio.run(run_in_process(settings, plan, progress))
                 rollups = asyncio.run(advance_rollups(dsn))
+                rollups += "; " + asyncio.run(announce_alerts(dsn, settings))
             dashboard = f"http://{settings.host}:{settings.port}/planner/"
     except (DemoError, httpx.HTTPError) as exc:
         print(f"\nonecode demo: {exc}", file=sys.stderr)

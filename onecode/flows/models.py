@@ -18,8 +18,9 @@ from typing import Literal
 
 import msgspec
 
+from onecode.crowd import Level
+
 Grain = Literal["hour", "day"]
-Level = Literal["green", "yellow", "orange", "red"]
 ScopeKind = Literal["region", "venue"]
 
 

@@ -288,5 +288,17 @@ async def ensure_released(
     return out
 
 
-def day_range(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+async def release_due(conn: asyncpg.Connection, params: Params, *, limit: int = 31) -> int:
+    """Release the closed days after the last released one (at most ``limit``), so a
+    planner's first question about yesterday does not wait for the release."""
+    start = await conn.fetchval(Q()["flows_select_release_start"])
+    if start is None:
+        return 0
+    done = 0
+    last = start + timedelta(days=limit - 1)
+    for row in await conn.fetch(
+        Q()["flows_select_closed_days"], start, last, params.delay_hours * 3600.0
+    ):
+        if not row["released"] and await release_day(conn, row["local_day"], params):
+            done += 1
+    return done

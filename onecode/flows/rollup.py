@@ -37,12 +37,14 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from litestar import Litestar
 
+from onecode.flows import privacy, retention
 from onecode.observability import set_rollup_lag
 from onecode.sql import Q
 
 log = logging.getLogger("onecode.flows.rollup")
 
 _BACKLOG_TIMEOUT = 3600.0  # seconds one advance may take in the loop (a long backlog)
+_RETENTION_EVERY = 3600.0  # seconds between two retention passes of the loop
 
 
 async def advance(
@@ -61,22 +63,39 @@ async def advance(
     return int(consumed or 0)
 
 
-async def rollup_loop(pool: asyncpg.Pool, interval: float) -> None:
+async def rollup_loop(
+    pool: asyncpg.Pool,
+    interval: float,
+    params: privacy.Params | None = None,
+    retention_days: int = 0,
+) -> None:
     """Advance forever; a database error is logged and retried at the next tick.
 
+    With ``params``, each tick also releases the closed days due (privacy.release_due),
+    and once an hour (the first an hour after start) applies the retention of
+    ``retention_days`` (retention.retain; 0 keeps everything).
     ``rollup_lag_seconds`` is the time since this process last completed an advance.
     """
     last = time.monotonic()
+    last_retention = last
     while True:
         await asyncio.sleep(interval)
         set_rollup_lag(time.monotonic() - last)
         try:
             async with pool.acquire(timeout=interval) as conn:
                 consumed = await advance(conn, wait=False, command_timeout=_BACKLOG_TIMEOUT)
-            last = time.monotonic()
-            set_rollup_lag(0.0)
-            if consumed:
-                log.info("flows rollup consumed %d rows", consumed)
+                last = time.monotonic()
+                set_rollup_lag(0.0)
+                if consumed:
+                    log.info("flows rollup consumed %d rows", consumed)
+                if params is not None:
+                    released = await privacy.release_due(conn, params)  # type: ignore[arg-type]
+                    if released:
+                        log.info("flows released %d days", released)
+                    if retention_days > 0 and last - last_retention >= _RETENTION_EVERY:
+                        last_retention = last
+                        done = await retention.retain(conn, retention_days, params)  # type: ignore[arg-type]
+                        log.info("flows retention: %s", done)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the loop must survive any fault, the database's first
@@ -86,8 +105,15 @@ async def rollup_loop(pool: asyncpg.Pool, interval: float) -> None:
 @asynccontextmanager
 async def rollup_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     """Lifespan: run :func:`rollup_loop` beside the API while it serves."""
-    interval = max(float(app.state.settings.rollup_interval_seconds), 0.05)
-    task = asyncio.create_task(rollup_loop(app.state.pool, interval), name="flows-rollup")
+    settings = app.state.settings
+    interval = max(float(settings.rollup_interval_seconds), 0.05)
+    params = privacy.Params(
+        epsilon=float(settings.dp_epsilon), delay_hours=float(settings.dp_release_delay_hours)
+    )
+    task = asyncio.create_task(
+        rollup_loop(app.state.pool, interval, params, int(settings.retention_days)),
+        name="flows-rollup",
+    )
     try:
         yield
     finally:

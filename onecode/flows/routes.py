@@ -66,8 +66,10 @@ def _answer(
     name: str,
 ) -> Response[Any]:
     if _wants_csv(request, fmt):
+        window = getattr(body, "window", None)
+        noise = getattr(window if window is not None else body, "noise", None)
         return Response(
-            content=service.to_csv(row_type, rows),
+            content=service.to_csv(row_type, rows, noise),
             media_type=CSV_MEDIA,
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

@@ -22,6 +22,7 @@ import asyncpg
 import msgspec
 
 from onecode.auth import Kind, Principal
+from onecode.crowd import THRESHOLDS, level_of
 from onecode.errors import NotFound, Unprocessable
 from onecode.flows import privacy
 from onecode.flows.models import (
@@ -37,7 +38,6 @@ from onecode.flows.models import (
     HeatCell,
     Heatmap,
     LeadTimeBin,
-    Level,
     Noise,
     Occupancy,
     OccupancyHour,
@@ -53,7 +53,6 @@ from onecode.flows.models import (
 from onecode.sql import Q
 
 MAX_SPAN_DAYS = 366
-THRESHOLDS = {"yellow": 80, "orange": 90, "red": 95}
 DWELL_EDGES = (0, 30, 60, 120, 240, 480)
 LEAD_EDGES = (0, 1, 2, 4, 8, 15)
 # the one row that stands for every home region below k: never named
@@ -87,16 +86,6 @@ def hide_cells(
         else:
             total_hidden = True
     return hidden, total_hidden
-
-
-def level_of(load: float) -> Level:
-    if load >= THRESHOLDS["red"] / 100:
-        return "red"
-    if load >= THRESHOLDS["orange"] / 100:
-        return "orange"
-    if load >= THRESHOLDS["yellow"] / 100:
-        return "yellow"
-    return "green"
 
 
 def _ratio(num: int | float | None, den: int | float | None) -> float | None:
@@ -699,15 +688,22 @@ async def feedback(
 # --- CSV -----------------------------------------------------------------------------
 
 
-def to_csv(row_type: type[msgspec.Struct], rows: Sequence[msgspec.Struct]) -> bytes:
-    """The rows of one table as CSV with a header; a hidden cell is empty."""
+def to_csv(
+    row_type: type[msgspec.Struct], rows: Sequence[msgspec.Struct], noise: Noise | None = None
+) -> bytes:
+    """The rows of one table as CSV with a header; a hidden cell is empty.
+
+    A differentially private answer adds, for each noised column ``x``, a column
+    ``x_ci95``: the ±N at 95% of the noise on that column's values."""
     columns = [f.encode_name for f in msgspec.structs.fields(row_type)]
+    ci = {c: noise.ci95[c] for c in columns if noise is not None and c in noise.ci95}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([*columns, *(f"{c}_ci95" for c in ci)])
     for row in rows:
         data: dict[str, Any] = msgspec.to_builtins(row)
-        writer.writerow(["" if data.get(c) is None else _cell(data[c]) for c in columns])
+        cells = ["" if data.get(c) is None else _cell(data[c]) for c in columns]
+        writer.writerow([*cells, *(str(v) for v in ci.values())])
     return out.getvalue().encode("utf-8")
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.gates.rules import CredentialKind, ScanReason
 from onecode.http.bodies import DEVICE_CLOCK
 
 Direction = Literal["in", "out"]
@@ -33,9 +34,11 @@ class ScanResult(msgspec.Struct, frozen=True, kw_only=True):
 
     scan_id: uuid.UUID
     decision: Decision
-    reason: str
+    reason: ScanReason
     party_size: int
     booking_id: uuid.UUID | None = None
+    #: what the code is, for the gate's screen: ``paper`` is a printed pass (one booking)
+    credential: CredentialKind | None = None
 
 
 class Visit(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,3 +61,10 @@ class Visits(msgspec.Struct, frozen=True, kw_only=True):
     next_before: Annotated[
         datetime | None, Meta(description="Deprecated: the same instant as `next_cursor`.")
     ] = None
+
+
+#: ``scans.traveller_id`` of a scan whose code names no traveller of ours: the column's
+#: default, the zero uuid (the SQL rule files write it as a literal). Not the admin's
+#: ``onecode.auth.ADMIN_ID``, though that is the zero uuid too: one names a principal,
+#: this one says that there is no traveller.
+NO_TRAVELLER = uuid.UUID(int=0)

@@ -1,5 +1,5 @@
 """Gate rules: verify the TQ1 text in Python (the CPU part), then decide the scan in
-one database round trip (``gate_scan`` in migration 0004: revocation, screenshot
+one database round trip (``gate_scan`` in sql/functions/gates.sql: revocation, live-code
 suffix, booking window, entry rule under the presence row lock, occupancy cap,
 counters, and the scan record, idempotent per gate and scan id).
 
@@ -16,6 +16,7 @@ import asyncpg
 from onecode.codes import KeyRing, KeyStore, SigningKey, verify
 from onecode.errors import Unprocessable
 from onecode.gates.models import ScanIn, ScanResult, Visit, Visits
+from onecode.gates.rules import CredentialKind, ScanReason
 from onecode.sql import Q
 
 #: How far a gate's clock may be from the server's for an online scan. Further off is
@@ -82,9 +83,10 @@ async def scan(
     return ScanResult(
         scan_id=data.scan_id,
         decision=row["decision"],
-        reason=row["reason"],
+        reason=ScanReason(row["reason"]),
         party_size=row["party_size"],
         booking_id=row["booking_id"],
+        credential=CredentialKind(row["credential"]) if row["credential"] else None,
     )
 
 

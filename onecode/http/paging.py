@@ -7,13 +7,13 @@ reader paging backwards never sees a duplicate or skips a row that existed when 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from onecode.codes.b64url import b64url_decode, b64url_encode
 from onecode.errors import BadRequest
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -36,7 +36,7 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
     delta = created_at - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     raw = msgspec.msgpack.encode(Position(micros, row_id))
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(raw)
 
 
 def decode_cursor(text: str) -> Position:
@@ -45,7 +45,7 @@ def decode_cursor(text: str) -> Position:
     if not text or len(text) > MAX_CURSOR_LEN:
         raise bad
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = b64url_decode(text)
         position = msgspec.msgpack.decode(raw, type=Position)
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise bad from None

@@ -7,15 +7,17 @@ Bounded by entries and by bytes; the oldest unused images leave first.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Literal
+
+from cachetools import LRUCache
 
 ImageFormat = Literal["png", "svg"]
 ImageKey = tuple[bytes, int, int, ImageFormat]
 
 
 class ImageCache:
-    """(cred_id, generation, kid, format) -> image bytes, least recently used out first.
+    """(cred_id, generation, kid, format) -> image bytes, least recently used out first
+    (a ``cachetools.LRUCache`` weighed in bytes, capped in entries too).
 
     Not thread-safe: it lives on one event loop, and ``get``/``put`` never await.
     """
@@ -23,8 +25,7 @@ class ImageCache:
     def __init__(self, max_entries: int = 4096, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._items: OrderedDict[ImageKey, bytes] = OrderedDict()
-        self._bytes = 0
+        self._items: LRUCache[ImageKey, bytes] = LRUCache(maxsize=max_bytes, getsizeof=len)
         self.hits = 0
         self.misses = 0
 
@@ -32,29 +33,22 @@ class ImageCache:
         return len(self._items)
 
     def __repr__(self) -> str:
-        return f"ImageCache(entries={len(self._items)}, bytes={self._bytes})"
+        return f"ImageCache(entries={len(self._items)}, bytes={self._items.currsize})"
 
     def get(self, key: ImageKey) -> bytes | None:
         image = self._items.get(key)
         if image is None:
             self.misses += 1
             return None
-        self._items.move_to_end(key)
         self.hits += 1
         return image
 
     def put(self, key: ImageKey, image: bytes) -> None:
         if len(image) > self.max_bytes:
             return
-        old = self._items.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old)
-        self._items[key] = image
-        self._bytes += len(image)
-        while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
-            _, dropped = self._items.popitem(last=False)
-            self._bytes -= len(dropped)
+        self._items[key] = image  # drops the least recently used while over max_bytes
+        while len(self._items) > self.max_entries:
+            self._items.popitem()
 
     def clear(self) -> None:
         self._items.clear()
-        self._bytes = 0

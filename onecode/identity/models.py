@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 
+from onecode.codes.keys import PublicKeyInfo
 from onecode.http.paging import ONE_PAGE
 
 # ISO 3166-1 alpha-2 (GB) or ISO 3166-2 (CN-44, CN-GZ): checked by form only.
@@ -52,18 +53,20 @@ class Rotated(msgspec.Struct, frozen=True, kw_only=True):
     code_secret: str  # base64url of the new 32-byte anti-screenshot secret
 
 
-class KeyInfo(msgspec.Struct, frozen=True, kw_only=True):
-    kid: int
-    alg: str
-    public_key: str
-    not_before: datetime
-    not_after: datetime | None = None
+class PaperPass(msgspec.Struct, frozen=True, kw_only=True):
+    """A printed pass for one booking: a TQ1 code of its own (kind ``paper``) that online
+    gates accept without a live suffix, only for that booking, until the end of its day."""
+
+    code: str
+    kind: Literal["paper"] = "paper"
+    booking_id: uuid.UUID
+    expires_at: datetime
 
 
 class Keys(msgspec.Struct, frozen=True, kw_only=True):
     """The trust list: ``keys`` is what ``KeyRing.from_public_list`` reads (docs/tq1.md);
     ``items`` holds the same keys, as every list does."""
 
-    keys: list[KeyInfo]
-    items: list[KeyInfo]
+    keys: list[PublicKeyInfo]
+    items: list[PublicKeyInfo]
     next_cursor: Annotated[str | None, ONE_PAGE] = None

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 from litestar import Controller, Litestar, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
-from onecode.auth import Caller, Kind, allow
+from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.db import Conn
 from onecode.identity import service
 from onecode.identity.images import ImageCache, ImageFormat
-from onecode.identity.models import Code, KeyInfo, Keys, Me, Registered, Rotated, TravellerIn
+from onecode.identity.models import (
+    Code,
+    Keys,
+    Me,
+    PaperPass,
+    Registered,
+    Rotated,
+    TravellerIn,
+)
 
 # The image is a bearer credential: no shared cache may keep it, and rotation replaces it.
 _IMAGE_HEADERS = {"Cache-Control": "no-store"}
@@ -38,7 +47,7 @@ async def register(conn: Conn, state: State, data: JSONBody[TravellerIn]) -> Reg
 @get("/v1/keys", tags=["codes"])
 async def keys(state: State) -> Keys:
     """Public keys that verify TQ1 codes (the trust list a gate syncs)."""
-    keys = [KeyInfo(**info) for info in state.keystore.ring().public_list()]
+    keys = state.keystore.ring().public_list()
     return Keys(keys=keys, items=keys)
 
 
@@ -88,6 +97,55 @@ class MeController(Controller):
             conn, state.keystore, principal.id, state.settings.code_ttl_days
         )
 
+    @post("/bookings/{booking_id:uuid}/paper-pass", status_code=201)
+    async def paper_pass(
+        self, conn: Conn, principal: Caller, state: State, booking_id: FromPath[uuid.UUID]
+    ) -> PaperPass:
+        """A paper pass for one of the traveller's bookings (for a printer, not a phone)."""
+        return await service.issue_paper_pass(conn, state.keystore, principal.id, booking_id)
 
-ROUTES = [register, keys, MeController]
+    @delete("/bookings/{booking_id:uuid}/paper-pass", status_code=204)
+    async def revoke_paper_pass(
+        self, conn: Conn, principal: Caller, booking_id: FromPath[uuid.UUID]
+    ) -> None:
+        """Revoke the booking's paper pass: its code answers revoked_code at once."""
+        await service.revoke_paper_pass(conn, principal.id, booking_id)
+
+
+class VenuePaperPassController(Controller):
+    """The staffed window: an operator prints a pass for a traveller without a phone."""
+
+    path = "/v1/venues/{venue_id:uuid}/bookings/{booking_id:uuid}/paper-pass"
+    tags = ["venues"]
+    guards = [allow(Kind.ADMIN, Kind.OPERATOR)]
+
+    @post("/", status_code=201)
+    async def issue(
+        self,
+        conn: Conn,
+        principal: Caller,
+        state: State,
+        venue_id: FromPath[uuid.UUID],
+        booking_id: FromPath[uuid.UUID],
+    ) -> PaperPass:
+        """A paper pass for a booking at this venue."""
+        require_venue(principal, venue_id)
+        traveller = await service.booking_traveller(conn, venue_id, booking_id)
+        return await service.issue_paper_pass(conn, state.keystore, traveller, booking_id, venue_id)
+
+    @delete("/", status_code=204)
+    async def revoke(
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        booking_id: FromPath[uuid.UUID],
+    ) -> None:
+        """Revoke the paper pass of a booking at this venue."""
+        require_venue(principal, venue_id)
+        traveller = await service.booking_traveller(conn, venue_id, booking_id)
+        await service.revoke_paper_pass(conn, traveller, booking_id)
+
+
+ROUTES = [register, keys, MeController, VenuePaperPassController]
 LIFESPANS = [image_cache_lifespan]

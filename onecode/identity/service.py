@@ -1,52 +1,42 @@
-"""Traveller rules: register, read, erase, and issue, rotate and render the TQ1 code.
+"""Traveller rules: register, read, erase, and issue, rotate and render the TQ1 code;
+paper passes.
 
 The revocation contract (what every gate decision relies on)
 ------------------------------------------------------------
-A traveller has one ``credentials`` row; its random ``cred_id`` is what the QR carries.
-A TQ1 code whose signature verifies (``onecode.codes.verify``) is then judged against
-that row, by :func:`credential_status` (or the same rule inlined in SQL):
+A traveller's credentials are ``credentials`` rows; each random ``cred_id`` is what one
+QR carries. One row of kind ``phone`` is current (the app's live code); rows of kind
+``paper`` are printed passes, one booking each. A code whose signature verifies is then
+judged against its row by ``gate_scan()`` (sql/functions/gates.sql) online and by the
+pack's revocations offline (onecode.gates.rules); Python holds no copy of that rule.
 
-- no row with the code's ``cred_id``               -> ``invalid_code``
-- ``credentials.revoked_all`` (the traveller erased) -> ``revoked_code``
-- code ``generation < credentials.generation``     -> ``revoked_code`` (rotated away)
-- code ``generation > credentials.generation``     -> ``invalid_code`` (never issued:
-  a restored database or a leaked key; never trust it)
-- otherwise the code is current; online, a screenshot suffix is then checked with
-  :func:`onecode.codes.check_suffix` under ``credentials.suffix_secret`` (±1 step of
-  30 s) -> ``screenshot_code`` when it does not match.
-
-Rotation (:func:`rotate_code`) bumps ``generation`` in one conditional
-``UPDATE … RETURNING``, replaces the suffix secret and sets ``changed_at`` (the gate
-pack's revocation cursor), so every earlier generation is revoked the moment the
-statement commits. Erasure (:func:`erase`) nulls the personal fields, sets
-``revoked_all`` and revokes every API token of the traveller; scans, bookings and
-reviews stay under the random traveller id, so aggregates keep counting.
+Rotation (:func:`rotate_code`) revokes the current phone row (``revoked_all``, kept as a
+tombstone the gate pack lists) and inserts a new row with a **new random cred_id** and
+a new suffix secret, so codes before and after cannot be linked; old codes answer
+``revoked_code``. Erasure (:func:`erase`) nulls the personal fields, sets
+``revoked_all`` on every credential of the traveller (phone and paper) and revokes every
+API token; scans, bookings and reviews stay under the random traveller id.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from onecode.auth import Kind, store_token
-from onecode.codes import Credential, KeyStore, Reason, SigningKey, check_suffix, issue, new_cred_id
+from onecode.codes import Credential, KeyStore, SigningKey, issue, new_cred_id
 from onecode.codes import qr as qr_render
+from onecode.codes.b64url import b64url_encode
 from onecode.errors import NotFound
 from onecode.identity.images import ImageCache, ImageFormat
-from onecode.identity.models import Code, Me, Registered, Rotated, TravellerIn
+from onecode.identity.models import Code, Me, PaperPass, Registered, Rotated, TravellerIn
 from onecode.sql import Q
 
 SUFFIX_SECRET_BYTES = 32
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: int) -> Registered:
@@ -62,7 +52,10 @@ async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: i
         )
         token = await store_token(conn, Kind.TRAVELLER, traveller_id)
     return Registered(
-        traveller_id=traveller_id, token=token, access_token=token, code_secret=_b64url(secret)
+        traveller_id=traveller_id,
+        token=token,
+        access_token=token,
+        code_secret=b64url_encode(secret),
     )
 
 
@@ -116,18 +109,26 @@ async def current_code(conn: asyncpg.Connection, keys: KeyStore, traveller_id: u
 async def rotate_code(
     conn: asyncpg.Connection, keys: KeyStore, traveller_id: uuid.UUID, code_ttl_days: int
 ) -> Rotated:
-    """A new generation (earlier ones revoked), a new suffix secret and a fresh expiry."""
+    """A new credential (new random cred_id, new suffix secret, fresh expiry); the
+    earlier one is revoked. Racing rotations take turns on the traveller's row."""
     secret = secrets.token_bytes(SUFFIX_SECRET_BYTES)
-    row = await conn.fetchrow(
-        Q()["identity_rotate_credential"], traveller_id, secret, code_ttl_days
-    )
+    async with conn.transaction():
+        row = None
+        if await conn.fetchval(Q()["identity_lock_traveller"], traveller_id) is not None:
+            row = await conn.fetchrow(
+                Q()["identity_rotate_credential"],
+                traveller_id,
+                new_cred_id(),
+                secret,
+                code_ttl_days,
+            )
     if row is None:
         raise NotFound("No such traveller.", "travellers.not_found")
     return Rotated(
         code=_sign(row, keys.signing_key),
         generation=row["generation"],
         expires_at=row["expires_at"],
-        code_secret=_b64url(secret),
+        code_secret=b64url_encode(secret),
     )
 
 
@@ -160,51 +161,49 @@ async def code_image(
     return image
 
 
-# --- revocation check for gates ---------------------------------------------------------
+# --- paper passes ------------------------------------------------------------------------
 
 
-class CredentialStatus(NamedTuple):
-    """The database's word on a verified code: whose it is, and why not (None = valid)."""
-
-    traveller_id: uuid.UUID | None
-    reason: Reason | None
-
-
-def generation_reason(code_generation: int, current: int, revoked_all: bool) -> Reason | None:
-    """The revocation rule on its own (see the module docstring); None when current."""
-    if revoked_all or code_generation < current:
-        return Reason.REVOKED_CODE
-    if code_generation > current:
-        return Reason.INVALID_CODE
-    return None
-
-
-async def credential_status(
+async def issue_paper_pass(
     conn: asyncpg.Connection,
-    cred_id: bytes,
-    generation: int,
-    *,
-    body: str | None = None,
-    suffix: bytes | None = None,
-    now_unix: float | None = None,
-    suffix_steps: int = 1,
-) -> CredentialStatus:
-    """Judge a verified code's credential in one round trip.
-
-    With ``body`` and ``suffix`` (from ``Verified``) and ``now_unix``, the anti-screenshot
-    suffix is checked too (``screenshot_code``). ``traveller_id`` is returned whenever the
-    credential is known, also for a rejection, so the scan can be recorded against it.
-    """
-    row = await conn.fetchrow(Q()["identity_select_credential_status"], cred_id)
+    keys: KeyStore,
+    traveller_id: uuid.UUID,
+    booking_id: uuid.UUID,
+    venue_id: uuid.UUID | None = None,
+) -> PaperPass:
+    """A paper pass for one live booking (a new one revokes the booking's earlier pass)."""
+    row = await conn.fetchrow(
+        Q()["identity_issue_paper_pass"],
+        traveller_id,
+        booking_id,
+        new_cred_id(),
+        secrets.token_bytes(SUFFIX_SECRET_BYTES),  # never used: paper has no suffix
+        venue_id,
+    )
     if row is None:
-        return CredentialStatus(None, Reason.INVALID_CODE)
-    traveller_id: uuid.UUID = row["traveller_id"]
-    reason = generation_reason(generation, row["generation"], row["revoked_all"])
-    if reason is not None:
-        return CredentialStatus(traveller_id, reason)
-    if suffix is not None:
-        if body is None or now_unix is None:
-            raise ValueError("checking a suffix needs body and now_unix")
-        if not check_suffix(body, suffix, bytes(row["suffix_secret"]), now_unix, suffix_steps):
-            return CredentialStatus(traveller_id, Reason.SCREENSHOT_CODE)
-    return CredentialStatus(traveller_id, None)
+        raise NotFound("No live booking with that id.", "bookings.not_found")
+    return PaperPass(
+        code=_sign(row, keys.signing_key), booking_id=booking_id, expires_at=row["expires_at"]
+    )
+
+
+async def revoke_paper_pass(
+    conn: asyncpg.Connection, traveller_id: uuid.UUID, booking_id: uuid.UUID
+) -> None:
+    """Revoke the booking's paper pass (if it has one; idempotent): its code answers
+    ``revoked_code`` at once."""
+    row = await conn.fetchrow(Q()["identity_revoke_paper_pass"], traveller_id, booking_id)
+    assert row is not None
+    if not row["mine"]:
+        raise NotFound("No booking with that id.", "bookings.not_found")
+
+
+async def booking_traveller(
+    conn: asyncpg.Connection, venue_id: uuid.UUID, booking_id: uuid.UUID
+) -> uuid.UUID:
+    """Whose booking at the venue this is (the staffed window), or 404."""
+    traveller = await conn.fetchval(Q()["identity_select_booking_traveller"], booking_id, venue_id)
+    if traveller is None:
+        raise NotFound("No booking with that id at this venue.", "bookings.not_found")
+    assert isinstance(traveller, uuid.UUID)
+    return traveller

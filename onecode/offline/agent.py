@@ -15,7 +15,6 @@ already holds into ``duplicate``, so none is counted twice.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sqlite3
 import sys
@@ -31,7 +30,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
+from onecode.codes.b64url import b64url_encode
 from onecode.commands import Command
+from onecode.gates.rules import OfflineEntitlement, OfflineVenue, ScanReason, decide_offline
 from onecode.settings import Settings
 
 SCHEMA = """
@@ -112,46 +113,43 @@ class PackState:
             self.ring = self._ring()
 
     def decide(self, code: str, direction: str, now: float, skew: int) -> Decision:
-        """The offline rules: signature, revocation, entitlement window, entry rule."""
+        """The offline rules (onecode.gates.rules.decide_offline) on the pack's data."""
         venue = self.data.get("venue")
         if venue is None:
-            return Decision("reject", "no_pack", 0)
+            return Decision("reject", ScanReason.NO_PACK, 0)
         result = verify(code, self.ring, now, skew)
-        if not result.ok or result.credential is None:
-            return Decision("reject", result.reason.value, 0)
         cred = result.credential
-        cred_b64 = base64.urlsafe_b64encode(cred.cred_id).rstrip(b"=").decode()
-        if cred.generation < self.data["revocations"].get(cred_b64, 0):
-            return Decision("reject", "revoked_code", 0)
+        if cred is None:
+            return Decision("reject", result.reason.value, 0)
+        cred_b64 = b64url_encode(cred.cred_id)
         day = datetime.fromtimestamp(now, ZoneInfo(venue["timezone"])).date().isoformat()
         row = self.db.execute(
             "SELECT entries, inside FROM presence WHERE cred_id = ? AND day = ?", (cred_b64, day)
         ).fetchone()
         entries, inside = (row[0], bool(row[1])) if row else (0, False)
-        if direction == "out":
-            return Decision("accept", "ok" if inside else "not_inside", 0)
-        party = 1
-        if venue["requires_booking"]:
-            early, late = venue["early_grace_min"] * 60, venue["late_grace_min"] * 60
-            mine = [
-                e
+        outcome = decide_offline(
+            verdict=result.reason.value,
+            authentic=True,
+            generation=cred.generation,
+            min_generation=self.data["revocations"].get(cred_b64, 0),
+            direction=direction,
+            venue=OfflineVenue(
+                entry_rule=venue["entry_rule"],
+                requires_booking=venue["requires_booking"],
+                early_grace_min=venue["early_grace_min"],
+                late_grace_min=venue["late_grace_min"],
+                active=venue.get("active", True),
+            ),
+            entitlements=[
+                OfflineEntitlement(int(e[2]), float(e[3]), float(e[4]), str(e[5]))
                 for e in self.data["entitlements"].values()
-                if e[1] == cred_b64 and e[5] in ("booked", "used")
-            ]
-            if not mine:
-                return Decision("reject", "no_booking", 0)
-            fitting = [e for e in mine if e[3] - early <= now <= e[4] + late]
-            if not fitting:
-                reason = "too_early" if all(now < e[3] - early for e in mine) else "too_late"
-                return Decision("reject", reason, 0)
-            party = int(fitting[0][2])
-        rule = venue["entry_rule"]
-        if rule == "reentry" and inside:
-            return Decision("reject", "already_inside", 0)
-        limit = 1 if rule == "single" else int(rule.split(":")[1]) if ":" in rule else None
-        if limit is not None and entries >= limit:
-            return Decision("reject", "already_used", 0)
-        return Decision("accept", "ok", party)
+                if e[1] == cred_b64
+            ],
+            entries=entries,
+            inside=inside,
+            now=now,
+        )
+        return Decision(outcome.decision, outcome.reason.value, outcome.party_size)
 
     def remember(self, code: str, direction: str, now: float, decision: Decision) -> None:
         """Track who is inside, from online and offline accepts alike."""
@@ -161,7 +159,7 @@ class PackState:
         result = verify(code, self.ring, now, 10**9)
         if result.credential is None:
             return
-        cred_b64 = base64.urlsafe_b64encode(result.credential.cred_id).rstrip(b"=").decode()
+        cred_b64 = b64url_encode(result.credential.cred_id)
         day = datetime.fromtimestamp(now, ZoneInfo(venue["timezone"])).date().isoformat()
         add, inside = (1, 1) if direction == "in" else (0, 0)
         self.db.execute(

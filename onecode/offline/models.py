@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from onecode.codes.keys import PublicKeyInfo
+from onecode.gates.rules import ScanReason
 from onecode.http.bodies import DEVICE_CLOCK
 from onecode.http.paging import ONE_PAGE, SAME_AS_ITEMS
-from onecode.identity.models import KeyInfo
 
 ENTITLEMENT_FIELDS = ["booking_id", "cred_id", "party_size", "starts_at", "ends_at", "status"]
 REVOCATION_FIELDS = ["cred_id", "min_generation"]
@@ -27,6 +28,7 @@ class PackVenue(msgspec.Struct, frozen=True, kw_only=True):
     late_grace_min: int
     capacity_instant: int
     occupancy_cap_pct: int | None
+    active: bool = True  # a deactivated venue admits nobody (exits still pass)
 
 
 class Pack(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,14 +44,11 @@ class Pack(msgspec.Struct, frozen=True, kw_only=True):
     server_time: datetime
     full: bool
     venue: PackVenue
-    keys: list[KeyInfo]
+    keys: list[PublicKeyInfo]
     revocations: list[tuple[str, int]]
     entitlements: list[tuple[str, str, int, int, int, str]]
     entitlement_fields: list[str] = msgspec.field(default_factory=lambda: list(ENTITLEMENT_FIELDS))
     revocation_fields: list[str] = msgspec.field(default_factory=lambda: list(REVOCATION_FIELDS))
-
-
-Reason = Annotated[str, Meta(pattern=r"^[a-z_]{1,40}$")]
 
 
 class UploadItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -58,7 +57,7 @@ class UploadItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     direction: Literal["in", "out"]
     scanned_at: Annotated[datetime, Meta(tz=True), DEVICE_CLOCK]  # a wrong clock: bad_time
     decision: Literal["accept", "reject"]
-    reason: Reason
+    reason: ScanReason  # one of the known codes: anything else is a 400
     party_size: Annotated[int, Meta(ge=0, le=100)] = 1
 
 
@@ -67,9 +66,14 @@ class UploadIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class UploadResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """``rejected`` items are kept for the operator and never counted; ``reason`` says
+    why. ``flag: stale_code``: the code was expired, rotated away or erased when scanned
+    (kept and counted, listed for the operator, not a verified visit)."""
+
     scan_id: uuid.UUID
     status: Literal["recorded", "duplicate", "conflict", "rejected"]
-    reason: str | None = None
+    reason: ScanReason | None = None
+    flag: Literal["stale_code"] | None = None
 
 
 class UploadOut(msgspec.Struct, frozen=True):
@@ -84,12 +88,18 @@ class ConflictEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Conflict(msgspec.Struct, frozen=True, kw_only=True):
-    """A pass admitted more often than the venue's rule allows on one local day."""
+    """What an operator must look at. ``double_entry``: a pass admitted beyond the
+    venue's rule on one local day (or while inside), with the earlier entries of that
+    day; ``stale_code``: an uploaded entry of a code expired, rotated away or erased when
+    scanned (counted, no verified visit); ``refused_upload``: an uploaded item beyond its
+    bounds (``reason``), kept, never counted."""
 
+    kind: Literal["double_entry", "stale_code", "refused_upload"]
     scan: ConflictEntry
     earlier: list[ConflictEntry]
     local_day: str
     party_size: int
+    reason: ScanReason
 
 
 class ConflictList(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,7 +14,6 @@ never an entry); the gate's decisions are facts and are not judged again.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -24,29 +23,27 @@ import asyncpg
 import msgspec
 
 from onecode.codes import KeyRing, Reason, Verified, verify
+from onecode.codes.b64url import b64url_encode
 from onecode.errors import BadRequest, PayloadTooLarge
+from onecode.gates.models import NO_TRAVELLER
+from onecode.gates.rules import ScanReason
 from onecode.http.bodies import clamp_instant
-from onecode.identity.models import KeyInfo
 from onecode.offline.models import (
     Conflict,
     ConflictEntry,
     Pack,
     PackVenue,
     UploadIn,
+    UploadItem,
     UploadOut,
     UploadResult,
 )
 from onecode.sql import Q
 
-ZERO = uuid.UUID(int=0)
 CURSOR_MARGIN = timedelta(seconds=30)
 CURSOR_MAX_AGE = timedelta(days=2)
 # uploads older than this, or from the future beyond the skew, are refused as bad_time
 UPLOAD_MAX_AGE = timedelta(days=30)
-
-
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def encode_cursor(at: datetime) -> str:
@@ -79,12 +76,12 @@ async def pack(
         server_time=server_time,
         full=since is None,
         venue=msgspec.convert(dict(venue.items()), PackVenue),
-        keys=msgspec.convert(ring.public_list(), list[KeyInfo]),
-        revocations=[(b64(bytes(r["cred_id"])), r["min_generation"]) for r in revoked],
+        keys=ring.public_list(),
+        revocations=[(b64url_encode(bytes(r["cred_id"])), r["min_generation"]) for r in revoked],
         entitlements=[
             (
                 str(r["id"]),
-                b64(bytes(r["cred_id"])),
+                b64url_encode(bytes(r["cred_id"])),
                 r["party_size"],
                 r["starts_at"],
                 r["ends_at"],
@@ -206,21 +203,32 @@ async def upload(
     ]
     cred_ids = [c.credential.cred_id for c in checked if c is not None and c.credential]
     creds = {
-        bytes(r["cred_id"]): r["traveller_id"]
+        bytes(r["cred_id"]): r
         for r in await conn.fetch(Q()["offline_select_credentials"], cred_ids)
     }
 
     travellers: list[uuid.UUID] = []
-    refusals: list[str | None] = []
+    decisions: list[str] = []
+    reasons: list[str] = []
+    parties: list[int] = []
+    flags: list[str | None] = []
     for item, result in zip(items, checked, strict=True):
+        decision, reason, party, flag = item.decision, str(item.reason), item.party_size, None
         if result is None:  # stored before: the database answers 'duplicate'
             travellers.append(known[item.scan_id])
-            refusals.append(None)
-            continue
-        cred = result.credential
-        traveller = creds.get(cred.cred_id, ZERO) if cred is not None else ZERO
-        travellers.append(traveller)
-        refusals.append(_refusal(item.scanned_at, now, skew, result, traveller))
+        else:
+            cred = result.credential
+            row = creds.get(cred.cred_id) if cred is not None else None
+            travellers.append(row["traveller_id"] if row is not None else NO_TRAVELLER)
+            refusal = _refusal(item.scanned_at, now, skew, result, row)
+            if refusal is not None:
+                decision, reason, party, flag = "reject", refusal, 0, "refused_upload"
+            elif decision == "accept" and item.direction == "in" and _stale(result, row, item):
+                flag = "stale_code"
+        decisions.append(decision)
+        reasons.append(reason)
+        parties.append(party)
+        flags.append(flag)
 
     rows = await conn.fetch(
         Q()["offline_upload_scans"],
@@ -229,38 +237,62 @@ async def upload(
         [i.scan_id for i in items],
         travellers,
         [i.direction for i in items],
-        [("reject" if r else i.decision) for i, r in zip(items, refusals, strict=True)],
-        [(r or i.reason) for i, r in zip(items, refusals, strict=True)],
-        [(0 if r else i.party_size) for i, r in zip(items, refusals, strict=True)],
+        decisions,
+        reasons,
+        parties,
         # an absurd clock (year 9999) is refused as bad_time; its record keeps a storable time
         [clamp_instant(i.scanned_at) for i in items],
+        flags,
     )
-    status = {r["scan_id"]: r["status"] for r in rows}
-    out: list[UploadResult] = []
-    for item, refusal in zip(items, refusals, strict=True):
-        st = status[item.scan_id]
-        if refusal and st == "recorded":
-            out.append(UploadResult(scan_id=item.scan_id, status="rejected", reason=refusal))
-        else:
-            out.append(UploadResult(scan_id=item.scan_id, status=st))
-    return UploadOut(out)
+    answers = {r["scan_id"]: r for r in rows}
+    return UploadOut(
+        [
+            UploadResult(
+                scan_id=item.scan_id,
+                status=answers[item.scan_id]["status"],
+                reason=answers[item.scan_id]["reason"],
+                flag=answers[item.scan_id]["flag"],
+            )
+            for item in items
+        ]
+    )
 
 
 def _refusal(
-    scanned_at: datetime, now: datetime, skew: int, result: Verified, traveller: uuid.UUID
+    scanned_at: datetime,
+    now: datetime,
+    skew: int,
+    result: Verified,
+    credential: asyncpg.Record | None,
 ) -> str | None:
-    """Why an uploaded scan cannot count as an entry: a forged, unknown or absurd code.
+    """Why an uploaded scan cannot count at all: a forged, unknown or absurd code.
 
     Revocation and the validity window were the gate's to judge at scan time, and its
-    decision is a fact; only what proves the scan itself wrong refuses the item.
+    decision is a fact (a stale code is flagged, not refused); only what proves the scan
+    itself wrong refuses the item. Bounds (party, presence) are gate_upload's.
     """
     if not (now - UPLOAD_MAX_AGE <= scanned_at <= now + timedelta(seconds=skew)):
-        return "bad_time"
+        return ScanReason.BAD_TIME
     if result.credential is None:
         return str(result.reason.value)  # invalid_code, unknown_key
-    if traveller == ZERO:
-        return "invalid_code"  # well signed, but no credential of ours
+    if credential is None:
+        return ScanReason.INVALID_CODE  # well signed, but no credential of ours
     return None
+
+
+def _stale(result: Verified, credential: asyncpg.Record | None, item: UploadItem) -> bool:
+    """The code was not current when scanned: expired at the scan time, or its
+    credential revoked (rotated away, erased, paper pass revoked) by then. (A code scanned
+    before its not_before is not flagged: history replayed with today's codes, as the
+    demo does, would all be stale; the gate's own clock judged it.)"""
+    if result.reason is Reason.EXPIRED_CODE:
+        return True
+    if credential is None or result.credential is None:
+        return False
+    if result.credential.generation != credential["generation"]:
+        return True
+    revoked_at: datetime = credential["changed_at"]
+    return bool(credential["revoked_all"]) and revoked_at <= item.scanned_at
 
 
 async def conflicts(
@@ -273,6 +305,8 @@ async def conflicts(
         earlier = msgspec.json.decode(r["earlier"].encode(), type=list[ConflictEntry])
         out.append(
             Conflict(
+                kind=r["kind"],
+                reason=ScanReason(r["reason"]),
                 scan=ConflictEntry(
                     scan_id=r["scan_id"],
                     gate_id=r["gate_id"],

@@ -148,6 +148,26 @@ class PlannerPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None
 
 
+class GatePatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: Name | UnsetType = UNSET
+
+
+class OperatorPatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``venue_ids`` replaces the operator's venues (its tokens see the change at once)."""
+
+    name: Name | UnsetType = UNSET
+    venue_ids: Annotated[list[uuid.UUID], Meta(min_length=1, max_length=1000)] | UnsetType = UNSET
+
+
+class PlannerPatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """``region_codes`` replaces the planner's regions (its tokens see the change at once)."""
+
+    name: Name | UnsetType = UNSET
+    region_codes: Annotated[list[RegionCode], Meta(min_length=1, max_length=1000)] | UnsetType = (
+        UNSET
+    )
+
+
 class IssuedToken(msgspec.Struct, frozen=True, kw_only=True):
     """A new token, shown this once and stored only as a hash; earlier ones are revoked."""
 
@@ -211,12 +231,18 @@ class AdminSlot(msgspec.Struct, frozen=True, kw_only=True):
     cancelled_bookings: int = 0
 
 
-class SlotTime(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """A window in the venue's local time; ``end`` after ``start`` (or before it: the
-    window then ends on the next day)."""
+LocalTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
 
-    start: time
-    end: time
+
+class SlotTime(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A window in the venue's local time, ``"HH:MM"`` or ``"HH:MM:SS"``; an ``end``
+    before ``start`` ends on the next day."""
+
+    start: LocalTime
+    end: LocalTime
+
+    def window(self) -> tuple[time, time]:
+        return time.fromisoformat(self.start), time.fromisoformat(self.end)
 
 
 class RecurringSlotsIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):

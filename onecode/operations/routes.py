@@ -19,22 +19,30 @@ from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.db import Conn
 from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
-from onecode.operations import service
+from onecode.operations import service, slots
 from onecode.operations.invalidation import invalidation_lifespan
 from onecode.operations.models import (
     AdminRegion,
+    AdminSlot,
     AdminVenue,
     AuditPage,
     GateInfo,
     GatePage,
+    GatePatch,
     IssuedToken,
     OperatorInfo,
     OperatorPage,
+    OperatorPatch,
     PlannerInfo,
     PlannerPage,
+    PlannerPatch,
     PrincipalKind,
+    RecurringSlots,
+    RecurringSlotsIn,
     RegionPage,
     RegionPatch,
+    SlotCancelIn,
+    SlotPatch,
     VenuePage,
     VenuePatch,
 )
@@ -212,6 +220,51 @@ class AdminOperationsController(Controller):
         """One planner."""
         return await service.get_planner(conn, planner_id)
 
+    @patch("/gates/{gate_id:uuid}")
+    async def patch_gate(
+        self,
+        conn: Conn,
+        principal: Caller,
+        gate_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[GatePatch],
+    ) -> GateInfo:
+        """Rename a gate."""
+        data = await strict_body(request, GatePatch)
+        return await service.patch_gate(conn, Actor.of(principal), gate_id, data)
+
+    @patch("/operators/{operator_id:uuid}")
+    async def patch_operator(
+        self,
+        conn: Conn,
+        principal: Caller,
+        state: State,
+        operator_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[OperatorPatch],
+    ) -> OperatorInfo:
+        """Rename an operator or replace its venues (its tokens follow at once)."""
+        data = await strict_body(request, OperatorPatch)
+        return await service.patch_operator(
+            conn, _cache(state), Actor.of(principal), operator_id, data
+        )
+
+    @patch("/planners/{planner_id:uuid}")
+    async def patch_planner(
+        self,
+        conn: Conn,
+        principal: Caller,
+        state: State,
+        planner_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[PlannerPatch],
+    ) -> PlannerInfo:
+        """Rename a planner or replace its regions (its tokens follow at once)."""
+        data = await strict_body(request, PlannerPatch)
+        return await service.patch_planner(
+            conn, _cache(state), Actor.of(principal), planner_id, data
+        )
+
     async def _revoke(
         self, conn: Any, principal: Any, state: State, kind: PrincipalKind, pid: uuid.UUID
     ) -> Response[None]:
@@ -317,6 +370,65 @@ class VenueOperationsController(Controller):
         require_venue(principal, venue_id)
         f = service.AuditFilter(venue_ids=[venue_id], action=action, since=since, until=until)
         return await service.list_audit(conn, cursor, limit, f)
+
+    @get("/slots/{slot_id:uuid}")
+    async def get_slot(
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        slot_id: FromPath[uuid.UUID],
+    ) -> AdminSlot:
+        """One slot with its counters and state (operator of the venue, or admin)."""
+        require_venue(principal, venue_id)
+        return await slots.get_slot(conn, venue_id, slot_id)
+
+    @patch("/slots/{slot_id:uuid}")
+    async def patch_slot(
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        slot_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[SlotPatch],
+    ) -> AdminSlot:
+        """Change a slot: capacity never below what is booked (409 ``slots.below_booked``),
+        times only while nothing is booked (409 ``slots.times_locked``)."""
+        require_venue(principal, venue_id)
+        data = await strict_body(request, SlotPatch)
+        return await slots.patch_slot(conn, Actor.of(principal), venue_id, slot_id, data)
+
+    @post("/slots/{slot_id:uuid}/cancel", status_code=200)
+    async def cancel_slot(
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        slot_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[SlotCancelIn],
+    ) -> AdminSlot:
+        """Cancel a slot: its bookings become ``cancelled`` with the reason, which each
+        traveller sees on the booking and in their notifications."""
+        require_venue(principal, venue_id)
+        data = await strict_body(request, SlotCancelIn)
+        return await slots.cancel_slot(conn, Actor.of(principal), venue_id, slot_id, data.reason)
+
+    @post("/slots/recurring", status_code=201)
+    async def create_recurring(
+        self,
+        conn: Conn,
+        principal: Caller,
+        venue_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        data: JSONBody[RecurringSlotsIn],
+    ) -> RecurringSlots:
+        """Create slots from a weekly pattern over a date range, in the venue's local
+        time; windows that exist already are skipped (counted in ``skipped``)."""
+        require_venue(principal, venue_id)
+        data = await strict_body(request, RecurringSlotsIn)
+        return await slots.create_recurring(conn, Actor.of(principal), venue_id, data)
 
 
 ROUTES = [

@@ -12,7 +12,7 @@ import binascii
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -31,11 +31,14 @@ from onecode.operations.models import (
     AuditPage,
     GateInfo,
     GatePage,
+    GatePatch,
     IssuedToken,
     OperatorInfo,
     OperatorPage,
+    OperatorPatch,
     PlannerInfo,
     PlannerPage,
+    PlannerPatch,
     PrincipalKind,
     RegionPage,
     RegionPatch,
@@ -337,6 +340,114 @@ async def issue_token(
         )
     cache.forget_principal(principal_id)
     return IssuedToken(id=principal_id, kind=_KIND[kind].value, token=token, revoked_tokens=n)
+
+
+async def patch_gate(
+    conn: asyncpg.Connection, actor: Actor, gate_id: uuid.UUID, data: GatePatch
+) -> GateInfo:
+    async with conn.transaction():
+        row = await conn.fetchrow(Q()["operations_lock_principal_gate"], gate_id)
+        if row is None:
+            raise NotFound("No such gate.", "gates.not_found")
+        if data.name is not msgspec.UNSET and data.name != row["name"]:
+            await conn.execute(Q()["operations_rename_gate"], gate_id, data.name)
+            await audit.record(
+                conn,
+                actor,
+                "gate.changed",
+                "gate",
+                gate_id,
+                venue_id=row["venue_id"],
+                region_code=row["region_code"],
+                before={"name": row["name"]},
+                after={"name": data.name},
+            )
+    return await get_gate(conn, gate_id)
+
+
+async def patch_operator(
+    conn: asyncpg.Connection,
+    cache: TokenCache,
+    actor: Actor,
+    operator_id: uuid.UUID,
+    data: OperatorPatch,
+) -> OperatorInfo:
+    """Rename an operator or replace its venues; a changed scope reaches its cached
+    tokens on every replica at once (the same notification as a revocation)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(Q()["operations_lock_principal_operator"], operator_id)
+        if row is None:
+            raise NotFound("No such operator.", "operators.not_found")
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        if data.name is not msgspec.UNSET and data.name != row["name"]:
+            await conn.execute(Q()["operations_rename_operator"], operator_id, data.name)
+            after["name_changed"] = True  # the name itself is not kept (often a person's)
+        if data.venue_ids is not msgspec.UNSET:
+            wanted = sorted(set(data.venue_ids))
+            if wanted != list(row["scope"]):
+                missing = await conn.fetch(Q()["catalog_select_missing_venues"], wanted)
+                if missing:
+                    raise Unprocessable(f"Unknown venue {missing[0][0]}.", "venues.not_found")
+                await conn.execute(Q()["operations_drop_operator_venues"], operator_id, wanted)
+                await conn.execute(Q()["catalog_insert_operator_venues"], operator_id, wanted)
+                await conn.execute(Q()["operations_notify_tokens"], str(operator_id))
+                before["venue_ids"] = [str(v) for v in row["scope"]]
+                after["venue_ids"] = [str(v) for v in wanted]
+        if after:
+            await audit.record(
+                conn,
+                actor,
+                "operator.changed",
+                "operator",
+                operator_id,
+                before=before or None,
+                after=after,
+            )
+    cache.forget_principal(operator_id)
+    return await get_operator(conn, operator_id)
+
+
+async def patch_planner(
+    conn: asyncpg.Connection,
+    cache: TokenCache,
+    actor: Actor,
+    planner_id: uuid.UUID,
+    data: PlannerPatch,
+) -> PlannerInfo:
+    """Rename a planner or replace its regions (at once on every replica)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(Q()["operations_lock_principal_planner"], planner_id)
+        if row is None:
+            raise NotFound("No such planner.", "planners.not_found")
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        if data.name is not msgspec.UNSET and data.name != row["name"]:
+            await conn.execute(Q()["operations_rename_planner"], planner_id, data.name)
+            after["name_changed"] = True
+        if data.region_codes is not msgspec.UNSET:
+            wanted = sorted(set(data.region_codes))
+            if wanted != list(row["scope"]):
+                missing = await conn.fetch(Q()["catalog_select_missing_regions"], wanted)
+                if missing:
+                    raise Unprocessable(f"Unknown region {missing[0][0]}.", "regions.not_found")
+                await conn.execute(Q()["operations_drop_planner_regions"], planner_id, wanted)
+                await conn.execute(Q()["catalog_insert_planner_regions"], planner_id, wanted)
+                await conn.execute(Q()["operations_notify_tokens"], str(planner_id))
+                before["region_codes"] = list(row["scope"])
+                after["region_codes"] = wanted
+        if after:
+            await audit.record(
+                conn,
+                actor,
+                "planner.changed",
+                "planner",
+                planner_id,
+                before=before or None,
+                after=after,
+            )
+    cache.forget_principal(planner_id)
+    return await get_planner(conn, planner_id)
 
 
 # ---------------------------------------------------------------------------------------

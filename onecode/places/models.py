@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import msgspec
 
-from onecode.catalog.models import Level, Venue
+from onecode.catalog.models import Venue
+from onecode.crowd import Level
 
 
 class Place(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.catalog.place_keys import load_place_keys
 from onecode.codes.place import PlaceKeys
@@ -42,7 +43,9 @@ class PlaceController(Controller):
         """Resolve a poster's place code: the venue's public info and live crowd level."""
         return await service.resolve(conn, _keys(state), place_code)
 
-    @post("/{place_code:str}/checkin", guards=[allow(Kind.TRAVELLER)])
+    @post(
+        "/{place_code:str}/checkin", guards=[allow(Kind.TRAVELLER)], opt={"rate_limit": "checkin"}
+    )
     async def check_in(
         self, conn: Conn, state: State, principal: Caller, place_code: FromPath[str]
     ) -> Response[Checkin]:
@@ -70,7 +73,7 @@ class VenuePlaceCodeController(Controller):
     ) -> PlaceCode:
         """Replace the place code with a new one; the old code stops resolving (404)."""
         require_venue(principal, venue_id)
-        return await service.rotate(conn, _keys(state), venue_id)
+        return await service.rotate(conn, _keys(state), venue_id, Actor.of(principal))
 
 
 class VenuePosterController(Controller):

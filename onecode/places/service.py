@@ -16,6 +16,8 @@ import qrcode.constants
 import qrcode.image.pil
 import qrcode.image.svg
 
+from onecode.audit import trail as audit
+from onecode.audit.trail import Actor
 from onecode.catalog import service as catalog
 from onecode.codes import render_png, render_svg
 from onecode.codes.credential import QR_ALPHANUMERIC
@@ -100,7 +102,9 @@ async def place_code(conn: asyncpg.Connection, venue_id: uuid.UUID) -> PlaceCode
     return msgspec.convert(dict(row), PlaceCode)
 
 
-async def rotate(conn: asyncpg.Connection, keys: PlaceKeys, venue_id: uuid.UUID) -> PlaceCode:
+async def rotate(
+    conn: asyncpg.Connection, keys: PlaceKeys, venue_id: uuid.UUID, actor: Actor | None = None
+) -> PlaceCode:
     """A new signed code at the next version; the previous code stops resolving."""
     async with conn.transaction():
         version = await conn.fetchval(Q()["places_bump_place_code_version"], venue_id)
@@ -109,6 +113,16 @@ async def rotate(conn: asyncpg.Connection, keys: PlaceKeys, venue_id: uuid.UUID)
         row = await conn.fetchrow(
             Q()["places_update_place_code"], venue_id, keys.sign(venue_id, version)
         )
+        if actor is not None:  # the version, not the code: the code grants check-ins
+            await audit.record(
+                conn,
+                actor,
+                "venue.place_code_rotated",
+                "venue",
+                venue_id,
+                venue_id=venue_id,
+                after={"place_code_version": version},
+            )
     assert row is not None  # the row is locked by the bump above
     return msgspec.convert(dict(row), PlaceCode)
 

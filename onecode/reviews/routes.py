@@ -24,7 +24,7 @@ class ReviewController(Controller):
     path = "/v1/venues/{venue_id:uuid}/reviews"
     tags = ["reviews"]
 
-    @post("/", guards=[allow(Kind.TRAVELLER)])
+    @post("/", guards=[allow(Kind.TRAVELLER)], opt={"rate_limit": "review"})
     async def create_review(
         self,
         conn: Conn,

@@ -29,7 +29,7 @@ from typing import Any, cast
 import asyncpg
 from litestar import Litestar
 
-from onecode.catalog.models import Level, crowd_level
+from onecode.crowd import Level, crowd_level
 from onecode.events.models import EventType
 from onecode.events.service import emit
 from onecode.settings import Settings
@@ -37,6 +37,9 @@ from onecode.sql import Q
 
 LEVELS: tuple[Level, ...] = ("green", "yellow", "orange", "red")
 FORECAST_DAYS = 14
+# the level's lower bound, in % of capacity (the message gives the level, not a count:
+# a head count below k must not leave in a message planners or integrators receive)
+THRESHOLD_PCT = {"green": 0, "yellow": 80, "orange": 90, "red": 95}
 HEARTBEAT_FLUSH_SECONDS = 5.0
 
 
@@ -91,8 +94,7 @@ async def detect_levels(conn: asyncpg.Connection, settings: Settings, now: datet
                         "kind": kind,
                         "level": level,
                         "previous_level": current,
-                        "load_pct": pct,
-                        "count": count,
+                        "threshold_pct": THRESHOLD_PCT[level],
                         "capacity": capacity,
                         "local_day": day.isoformat(),
                     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -27,6 +27,10 @@ PLANNER_EVENT_TYPES: frozenset[str] = frozenset(
     {"venue.level_changed", "venue.capacity_forecast_reached", "gate.offline", "lottery.drawn"}
 )
 PING = "webhook.ping"
+# what the dashboard shows as a region's alerts
+ALERT_TYPES: frozenset[str] = frozenset(
+    {"venue.level_changed", "venue.capacity_forecast_reached", "gate.offline"}
+)
 
 EventType = Literal[
     "venue.level_changed",
@@ -155,3 +159,41 @@ class AllowedHost(msgspec.Struct, frozen=True, kw_only=True):
 
 class HostList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[AllowedHost]
+
+
+class WebhookKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A public key of the ``v1a`` signatures: Ed25519 over ``{id}.{timestamp}.{body}``."""
+
+    alg: Literal["Ed25519"]
+    signature_version: Literal["v1a"]
+    public_key: str  # whpk_ + base64 of the 32 raw bytes
+
+
+class WebhookKeys(msgspec.Struct, frozen=True, kw_only=True):
+    keys: list[WebhookKey]
+
+
+class VenueLevel(msgspec.Struct, frozen=True, kw_only=True):
+    """The level last announced for a venue (``kind``: instant or daily)."""
+
+    venue_id: uuid.UUID
+    venue_name: str
+    kind: Literal["instant", "daily"]
+    level: Literal["green", "yellow", "orange", "red"]
+    changed_at: datetime
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    type: str
+    venue_id: uuid.UUID | None
+    venue_name: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class Alerts(msgspec.Struct, frozen=True, kw_only=True):
+    """A region's current levels and its latest crowd and gate alerts, newest first."""
+
+    region: str
+    levels: list[VenueLevel]
+    recent: list[Alert]

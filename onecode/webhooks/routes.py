@@ -18,6 +18,7 @@ from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.webhooks import service
 from onecode.webhooks.detectors import heartbeat_flusher
 from onecode.webhooks.models import (
+    Alerts,
     AllowedHost,
     Delivery,
     DeliveryDetail,
@@ -31,9 +32,11 @@ from onecode.webhooks.models import (
     SubscriptionIn,
     SubscriptionPage,
     SubscriptionPatch,
+    WebhookKey,
+    WebhookKeys,
 )
 from onecode.webhooks.runner import in_process_worker
-from onecode.webhooks.signing import SecretSealer
+from onecode.webhooks.signing import MessageSigner, SecretSealer
 from onecode.webhooks.worker import queue_gauges
 
 CursorQuery = Annotated[
@@ -57,6 +60,24 @@ def sealer_of(state: State) -> SecretSealer:
         state.webhook_sealer = sealer
     assert isinstance(sealer, SecretSealer)
     return sealer
+
+
+def signer_of(state: State) -> MessageSigner:
+    signer = state.get("webhook_signer")
+    if signer is None:
+        signer = MessageSigner(state.settings)
+        state.webhook_signer = signer
+    assert isinstance(signer, MessageSigner)
+    return signer
+
+
+@get("/v1/webhooks/keys", tags=["webhooks"])
+async def webhook_keys(state: State) -> WebhookKeys:
+    """The public key that verifies the ``v1a`` (Ed25519) webhook signatures."""
+    if not state.settings.webhooks_sign_ed25519:
+        return WebhookKeys(keys=[])
+    key = WebhookKey(alg="Ed25519", signature_version="v1a", public_key=signer_of(state).public_key)
+    return WebhookKeys(keys=[key])
 
 
 class WebhookController(Controller):
@@ -183,6 +204,18 @@ class WebhookController(Controller):
         return await service.replay(conn, principal, subscription_id, delivery_id, state.settings)
 
 
+RegionQuery = Annotated[str | None, QueryParameter(name="region", required=False, max_length=32)]
+AlertLimitQuery = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+
+
+@get("/v1/alerts", tags=["webhooks"], guards=[SUBSCRIBERS])
+async def region_alerts(
+    conn: Conn, principal: Caller, region: RegionQuery = None, limit: AlertLimitQuery = 20
+) -> Alerts:
+    """A region's current crowd levels per venue and its latest alerts (the dashboard)."""
+    return await service.region_alerts(conn, principal, region, limit)
+
+
 class WebhookHostController(Controller):
     path = "/v1/admin/webhook-hosts"
     tags = ["webhooks"]
@@ -207,5 +240,5 @@ class WebhookHostController(Controller):
         await service.remove_host(conn, host)
 
 
-ROUTES = [WebhookController, WebhookHostController]
+ROUTES = [webhook_keys, region_alerts, WebhookController, WebhookHostController]
 LIFESPANS = [heartbeat_flusher, queue_gauges, in_process_worker]

@@ -13,7 +13,7 @@ from litestar import Litestar
 from onecode.db import create_pool
 from onecode.settings import Settings
 from onecode.webhooks.detectors import detector_tick
-from onecode.webhooks.signing import SecretSealer
+from onecode.webhooks.signing import MessageSigner, SecretSealer
 from onecode.webhooks.worker import DeliveryWorker
 
 
@@ -23,8 +23,9 @@ async def run_worker(settings: Settings, dsn: str, stop: asyncio.Event) -> None:
     small = msgspec.structs.replace(settings, pool_min=1, pool_max=4)
     pool = await create_pool(dsn, small)
     try:
+        signer = MessageSigner(settings) if settings.webhooks_sign_ed25519 else None
         worker = DeliveryWorker(
-            pool, settings, SecretSealer(settings), ticks=[detector_tick(settings)]
+            pool, settings, SecretSealer(settings), signer=signer, ticks=[detector_tick(settings)]
         )
         await worker.run(stop)
     finally:

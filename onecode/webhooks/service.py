@@ -24,8 +24,11 @@ from onecode.settings import Settings
 from onecode.sql import Q
 from onecode.webhooks import policy
 from onecode.webhooks.models import (
+    ALERT_TYPES,
     PING,
     PLANNER_EVENT_TYPES,
+    Alert,
+    Alerts,
     AllowedHost,
     Attempt,
     Delivery,
@@ -40,6 +43,7 @@ from onecode.webhooks.models import (
     SubscriptionIn,
     SubscriptionPage,
     SubscriptionPatch,
+    VenueLevel,
 )
 from onecode.webhooks.signing import SecretError, SecretSealer, new_secret, parse_secret, webhook_id
 
@@ -400,3 +404,42 @@ async def replay(
             "webhooks.delivery_pending",
         )
     return _delivery(row)
+
+
+# --- the dashboard's view ------------------------------------------------------------
+
+
+async def region_alerts(
+    conn: asyncpg.Connection, principal: Principal, region: str | None, limit: int
+) -> Alerts:
+    """Current levels and recent alerts of a region the caller may see (a planner's own,
+    or below it; an admin's any); an operator's answer holds only their venues."""
+    if region is None:
+        if principal.kind is Kind.PLANNER and len(principal.region_codes) == 1:
+            region = next(iter(principal.region_codes))
+        else:
+            raise Unprocessable("Give a region.", "alerts.bad_scope")
+    rows = await conn.fetch(Q()["webhooks_select_region_paths"], [region])
+    path = rows[0]["path"] if rows else None
+    if path is None or (principal.kind is Kind.PLANNER and not _visible(principal, path)):
+        raise NotFound("No such region.", "regions.not_found")
+    levels = [
+        msgspec.convert(dict(r), VenueLevel)
+        for r in await conn.fetch(Q()["webhooks_select_levels_in_region"], region)
+    ]
+    recent = [
+        Alert(
+            type=r["type"],
+            venue_id=r["venue_id"],
+            venue_name=r["venue_name"],
+            data=r["payload"],
+            created_at=r["created_at"],
+        )
+        for r in await conn.fetch(
+            Q()["webhooks_select_recent_alerts"], region, sorted(ALERT_TYPES), limit
+        )
+    ]
+    if principal.kind is Kind.OPERATOR:
+        levels = [lv for lv in levels if lv.venue_id in principal.venue_ids]
+        recent = [a for a in recent if a.venue_id in principal.venue_ids]
+    return Alerts(region=region, levels=levels, recent=recent)

@@ -9,7 +9,10 @@ share that key.
 Signing uses the ``standardwebhooks`` library: ``webhook-signature: v1,<base64>`` over
 ``{webhook-id}.{webhook-timestamp}.{body}``; during a rotation's overlap both the new and
 the previous secret sign (space-separated), so a receiver switching secrets never drops a
-message.
+message. Beside them goes ``v1a,<base64>``, the specification's asymmetric signature:
+Ed25519 over the same text under the server's key, whose public half
+``GET /v1/webhooks/keys`` publishes (``whpk_`` + base64), so a receiver can verify without
+holding a secret (the library verifies ``v1`` and skips ``v1a``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import nacl.exceptions
 import nacl.secret
+import nacl.signing
 import nacl.utils
 from standardwebhooks.webhooks import Webhook
 
@@ -31,6 +35,9 @@ from onecode.settings import Settings
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format prefix, not a secret)
 SECRET_BYTES = 32
 KEY_FILE = "webhook.key"
+SIGNING_KEY_FILE = "webhook-ed25519.key"
+SIGNING_KEY_PREFIX = "whsk_"
+PUBLIC_KEY_PREFIX = "whpk_"
 
 
 class SecretError(ValueError):
@@ -54,33 +61,61 @@ def parse_secret(text: str) -> bytes:
     return raw
 
 
-def _load_key(settings: Settings) -> bytes:
-    if settings.webhook_key:
+def _key_bytes(configured: str | None, setting: str, prefix: str, path: Path) -> bytes:
+    """32 key bytes: from the setting (base64, optional prefix), or from a file in the data
+    folder, made on first use (the first process to create it wins; others read it)."""
+    if configured:
+        text = configured.removeprefix(prefix)
         try:
-            key = base64.b64decode(settings.webhook_key, validate=True)
+            key = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            raise SecretError("ONECODE_WEBHOOK_KEY must be base64 of 32 bytes.") from None
-        if len(key) != nacl.secret.SecretBox.KEY_SIZE:
-            raise SecretError("ONECODE_WEBHOOK_KEY must be base64 of 32 bytes.")
+            raise SecretError(f"{setting} must be base64 of 32 bytes.") from None
+        if len(key) != 32:
+            raise SecretError(f"{setting} must be base64 of 32 bytes.")
         return key
-    path = Path(settings.data_dir) / KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(base64.b64encode(key))
+            fh.write(base64.b64encode(nacl.utils.random(32)))
         try:
-            os.link(tmp, path)  # the first process to create it wins; others read it
+            os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink(missing_ok=True)
     key = base64.b64decode(path.read_bytes().strip())
-    if len(key) != nacl.secret.SecretBox.KEY_SIZE:
-        raise SecretError(f"{path} does not hold a webhook key")
+    if len(key) != 32:
+        raise SecretError(f"{path} does not hold a 32-byte key")
     return key
+
+
+def _load_key(settings: Settings) -> bytes:
+    path = Path(settings.data_dir) / KEY_FILE
+    return _key_bytes(settings.webhook_key, "ONECODE_WEBHOOK_KEY", "", path)
+
+
+class MessageSigner:
+    """The server's Ed25519 key for ``v1a`` signatures."""
+
+    def __init__(self, settings: Settings) -> None:
+        seed = _key_bytes(
+            settings.webhook_signing_key,
+            "ONECODE_WEBHOOK_SIGNING_KEY",
+            SIGNING_KEY_PREFIX,
+            Path(settings.data_dir) / SIGNING_KEY_FILE,
+        )
+        self._key = nacl.signing.SigningKey(seed)
+
+    @property
+    def public_key(self) -> str:
+        raw = bytes(self._key.verify_key)
+        return PUBLIC_KEY_PREFIX + base64.b64encode(raw).decode("ascii")
+
+    def sign(self, message_id: str, timestamp: str, body: str) -> str:
+        signed = self._key.sign(f"{message_id}.{timestamp}.{body}".encode()).signature
+        return "v1a," + base64.b64encode(signed).decode("ascii")
 
 
 class SecretSealer:
@@ -106,13 +141,21 @@ def webhook_id(message_id: object) -> str:
 
 
 def sign_headers(
-    message_id: str, body: str, secrets_: list[str], at: datetime | None = None
+    message_id: str,
+    body: str,
+    secrets_: list[str],
+    at: datetime | None = None,
+    signer: MessageSigner | None = None,
 ) -> dict[str, str]:
-    """The three Standard Webhooks headers for one attempt (signed by every secret)."""
+    """The three Standard Webhooks headers for one attempt: a ``v1`` signature per secret,
+    and the server's ``v1a`` when a signer is given."""
     at = at or datetime.now(UTC)
+    timestamp = str(int(at.timestamp()))
     signatures = [Webhook(s).sign(message_id, at, body) for s in secrets_]
+    if signer is not None:
+        signatures.append(signer.sign(message_id, timestamp, body))
     return {
         "webhook-id": message_id,
-        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-timestamp": timestamp,
         "webhook-signature": " ".join(signatures),
     }

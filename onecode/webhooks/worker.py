@@ -41,7 +41,13 @@ from onecode.observability import REGISTRY
 from onecode.settings import Settings
 from onecode.sql import Q
 from onecode.webhooks import policy
-from onecode.webhooks.signing import SecretError, SecretSealer, sign_headers, webhook_id
+from onecode.webhooks.signing import (
+    MessageSigner,
+    SecretError,
+    SecretSealer,
+    sign_headers,
+    webhook_id,
+)
 
 log = logging.getLogger("onecode.webhooks")
 
@@ -129,12 +135,14 @@ class DeliveryWorker:
         sealer: SecretSealer,
         *,
         client: httpx.AsyncClient | None = None,
+        signer: MessageSigner | None = None,
         rng: random.Random | None = None,
         ticks: list[Callable[[asyncpg.Pool], Awaitable[None]]] | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.sealer = sealer
+        self.signer = signer
         self.rng = rng or random.Random()
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(
@@ -149,6 +157,7 @@ class DeliveryWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stats_at = 0.0
+        self._pruned_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then wait briefly for messages in flight."""
@@ -160,6 +169,7 @@ class DeliveryWorker:
                         await tick(self.pool)
                     await self.fan_out()
                     claimed = await self.claim_and_send()
+                    await self.prune()
                     await self._stats()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("webhook worker: database trouble (%s), retrying", exc)
@@ -186,6 +196,18 @@ class DeliveryWorker:
         finally:
             for w in waiters:
                 w.cancel()
+
+    async def prune(self, every: float = 600.0, batch: int = 5000) -> None:
+        """Delete delivered and dead messages older than ``webhooks_log_days``."""
+        if time.monotonic() - self._pruned_at < every:
+            return
+        self._pruned_at = time.monotonic()
+        before = datetime.now(UTC) - timedelta(days=self.settings.webhooks_log_days)
+        async with self.pool.acquire() as conn:
+            while (await conn.execute(Q()["webhooks_prune_log"], before, batch)).endswith(
+                f" {batch}"
+            ):
+                pass
 
     async def fan_out(self, batch: int = 500) -> int:
         """Turn new events into messages for the subscriptions that match them."""
@@ -244,7 +266,7 @@ class DeliveryWorker:
         except SecretError as exc:
             return result("refused", error=str(exc))
         body: str = job["body"]
-        headers = sign_headers(webhook_id(job["message_id"]), body, secrets_)
+        headers = sign_headers(webhook_id(job["message_id"]), body, secrets_, signer=self.signer)
         headers.update(
             {
                 "content-type": "application/json",

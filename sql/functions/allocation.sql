@@ -26,18 +26,21 @@ $$;
 -- offer left or declined): when someone waits, every free place is held from general
 -- sale at once (in the caller's transaction) and an offer round is queued; the round
 -- offers them in order and gives back what nobody waiting can take. Returns the places
--- held for the waiting list. Called by the bookings and slots rules (helper `ops` too).
+-- held for the waiting list. Called by the bookings and slots rules; the operations
+-- rules call it when a slot's capacity is raised and when a slot is cancelled (its
+-- round then expires every entry).
 CREATE OR REPLACE FUNCTION onecode_places_freed(p_slot uuid) RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_held integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
-                    WHERE w.slot_id = p_slot AND w.state = 'waiting') THEN
+                    WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
+    -- a cancelled slot holds nothing: its round expires the entries
     UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot
+     WHERE s.id = p_slot AND s.cancelled_at IS NULL
     RETURNING s.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
@@ -78,8 +81,8 @@ DECLARE
     r         record;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.region_code, v.late_grace_min, v.offer_expiry_min,
-           v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
+           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
      WHERE s.id = p_slot
@@ -89,11 +92,16 @@ BEGIN
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
-    v_closed := p_now >= v_closes;
+    -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
+    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
 
+    -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
-              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')
-                AND (v_closed OR (w.state = 'offer' AND w.expires_at <= p_now))
+              WHERE w.slot_id = p_slot AND w.state = 'offer' AND w.expires_at <= p_now
+                AND NOT v_closed
+              UNION ALL
+             SELECT w.traveller_id, w.id FROM waitlist_entries w
+              WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer') AND v_closed
     LOOP
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = r.traveller_id AND w.id = r.id
@@ -185,7 +193,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Join the waiting list of a full slot. Outcomes: joined (body the entry),
--- slot_not_found, party_too_large {max_party_size}, sale_closed, outside_window
+-- slot_not_found, venue_inactive, slot_cancelled, party_too_large {max_party_size}, sale_closed, outside_window
 -- {booking_window_days}, lottery_open, slot_not_full (book instead), already_waiting
 -- (body the live entry), daily_limit {bookings_per_day}: live bookings plus live
 -- entries of the traveller at the venue that day are held to the real-name limit.
@@ -199,7 +207,8 @@ DECLARE
     v_count integer;
 BEGIN
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, v.max_party_size, v.bookings_per_day, v.booking_window_days,
+           s.walkin_booked, s.cancelled_at, v.active,
+           v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
            (p_now AT TIME ZONE v.timezone)::date AS today,
@@ -211,6 +220,14 @@ BEGIN
      WHERE s.id = p_slot;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_slot.active THEN
+        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_slot.cancelled_at IS NOT NULL THEN
+        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
         RETURN;
     END IF;
     IF p_party > v_slot.max_party_size THEN
@@ -308,7 +325,8 @@ $$;
 -- Accept an offer: the held places become a booking (channel 'waitlist'), atomically.
 -- Idempotent: accepting again answers the same booking (replayed). Outcomes: booked
 -- (body the booking), entry_not_found, no_offer {state}, offer_expired, daily_limit
--- {bookings_per_day}, slot_full (capacity was lowered under the offer: the offer is void).
+-- {bookings_per_day}, slot_full (capacity was lowered under the offer, or the slot was
+-- cancelled: the offer is void).
 CREATE OR REPLACE FUNCTION onecode_accept_offer(
     p_traveller uuid, p_entry uuid, p_now timestamptz
 ) RETURNS TABLE (outcome text, body jsonb, replayed boolean)
@@ -317,7 +335,7 @@ DECLARE
     v_slot_id uuid;
     v_slot    record;
     v_entry   waitlist_entries%ROWTYPE;
-    v_booking record;
+    v_booking bookings%ROWTYPE;
     v_count   integer;
 BEGIN
     SELECT w.slot_id INTO v_slot_id FROM waitlist_entries w
@@ -363,7 +381,8 @@ BEGIN
 
     UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
      WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity;
+       AND s.booked + v_entry.party_size <= s.capacity
+       AND s.cancelled_at IS NULL;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
@@ -390,7 +409,10 @@ LANGUAGE sql IMMUTABLE AS $$
         'venue_id', p_booking.venue_id, 'party_size', p_booking.party_size,
         'starts_at', p_booking.starts_at, 'ends_at', p_booking.ends_at,
         'local_day', p_booking.local_day, 'created_at', p_booking.created_at,
-        'channel', p_booking.channel);
+        'channel', p_booking.channel,
+        -- operations (issue 17): who cancelled, and the venue's reason
+        'cancelled_at', p_booking.cancelled_at, 'cancelled_by', p_booking.cancelled_by,
+        'cancel_reason', p_booking.cancel_reason);
 $$;
 
 -- The no-show release: a booking still unused at its start (or its making, for a
@@ -463,7 +485,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
     UPDATE bookings b
-       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now
+       SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
+           cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
      WHERE b.traveller_id = p_traveller AND b.id = p_booking AND b.status = 'booked'
        AND b.starts_at > p_now
     RETURNING b.* INTO v_booking;
@@ -485,5 +508,161 @@ BEGIN
      WHERE s.id = v_booking.slot_id;
     PERFORM onecode_places_freed(v_booking.slot_id);
     RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
+END;
+$$;
+
+-- Apply to a lottery: one application per real-name traveller and lottery, for one
+-- slot of its day, until it closes. Outcomes: applied (body the application),
+-- lottery_not_found, lottery_closed, slot_not_in_lottery, party_too_large
+-- {max_party_size}, already_applied (body the application).
+CREATE OR REPLACE FUNCTION onecode_lottery_apply(
+    p_traveller uuid, p_lottery uuid, p_slot uuid, p_party integer, p_now timestamptz
+) RETURNS TABLE (outcome text, body jsonb)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_lot record;
+    v_app lottery_applications%ROWTYPE;
+BEGIN
+    SELECT l.id, l.venue_id, l.local_day, l.closes_at, l.state, v.max_party_size, v.timezone
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF v_lot.state <> 'open' OR p_now >= v_lot.closes_at THEN
+        RETURN QUERY SELECT 'lottery_closed'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM slots s
+                    WHERE s.id = p_slot AND s.venue_id = v_lot.venue_id
+                      AND (s.starts_at AT TIME ZONE v_lot.timezone)::date = v_lot.local_day) THEN
+        RETURN QUERY SELECT 'slot_not_in_lottery'::text, '{}'::jsonb;
+        RETURN;
+    END IF;
+    IF p_party > v_lot.max_party_size THEN
+        RETURN QUERY SELECT 'party_too_large'::text,
+                            jsonb_build_object('max_party_size', v_lot.max_party_size);
+        RETURN;
+    END IF;
+    INSERT INTO lottery_applications AS a (id, traveller_id, lottery_id, slot_id, party_size,
+                                           created_at)
+    VALUES (gen_random_uuid(), p_traveller, p_lottery, p_slot, p_party, p_now)
+    ON CONFLICT (traveller_id, lottery_id) DO NOTHING
+    RETURNING * INTO v_app;
+    IF NOT FOUND THEN
+        SELECT * INTO v_app FROM lottery_applications a
+         WHERE a.traveller_id = p_traveller AND a.lottery_id = p_lottery;
+        RETURN QUERY SELECT 'already_applied'::text, onecode_application_json(v_app);
+        RETURN;
+    END IF;
+    UPDATE lotteries l SET applications = l.applications + 1 WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'applied'::text, onecode_application_json(v_app);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION onecode_application_json(p_app lottery_applications) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'id', p_app.id, 'lottery_id', p_app.lottery_id, 'slot_id', p_app.slot_id,
+        'party_size', p_app.party_size, 'result', p_app.result, 'rank', p_app.rank,
+        'booking_id', p_app.booking_id, 'created_at', p_app.created_at);
+$$;
+
+-- The draw, once the lottery has closed (the worker runs it at closes_at). Each
+-- application's ticket is SHA-256(seed || application id as 16 bytes); applications are
+-- taken in ticket order (ties by id), each booked on its slot while places remain
+-- (capacity less the walk-in hold and what is booked or held), else put on that slot's
+-- waiting list in the same order. Anyone with the seed (published at the draw; its
+-- SHA-256 when the lottery opened) and the application ids can redo it. Never more than
+-- capacity: every place goes through the same conditional UPDATE as a booking.
+-- Outcomes: drawn, not_yet, already_drawn, lottery_not_found.
+CREATE OR REPLACE FUNCTION onecode_lottery_draw(p_lottery uuid, p_now timestamptz)
+RETURNS TABLE (outcome text, winners integer, waitlisted integer)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_lot     record;
+    r         record;
+    v_rank    integer := 0;
+    v_won     integer := 0;
+    v_waiting integer := 0;
+    v_booking uuid;
+    v_result  text;
+    v_entry   uuid;
+BEGIN
+    SELECT l.*, v.region_code, v.walkin_quota_pct, v.walkin_release_min
+      INTO v_lot
+      FROM lotteries l JOIN venues v ON v.id = l.venue_id
+     WHERE l.id = p_lottery
+       FOR UPDATE OF l;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'lottery_not_found'::text, 0, 0;
+        RETURN;
+    END IF;
+    IF v_lot.state = 'drawn' THEN
+        RETURN QUERY SELECT 'already_drawn'::text, v_lot.winners, 0;
+        RETURN;
+    END IF;
+    IF p_now < v_lot.closes_at THEN
+        RETURN QUERY SELECT 'not_yet'::text, 0, 0;
+        RETURN;
+    END IF;
+    -- the day's slots, in a fixed order (the lock order)
+    PERFORM 1 FROM slots s JOIN venues v ON v.id = s.venue_id
+     WHERE s.venue_id = v_lot.venue_id
+       AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day
+     ORDER BY s.id FOR UPDATE OF s;
+
+    FOR r IN SELECT a.traveller_id, a.id, a.slot_id, a.party_size,
+                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket
+               FROM lottery_applications a
+              WHERE a.lottery_id = p_lottery
+              ORDER BY 5, a.id
+    LOOP
+        v_rank := v_rank + 1;
+        v_booking := NULL;
+        v_entry := NULL;
+        UPDATE slots s SET booked = s.booked + r.party_size
+         WHERE s.id = r.slot_id
+           AND s.booked + s.held + r.party_size <= s.capacity
+               - onecode_walkin_hold(s.capacity, v_lot.walkin_quota_pct, s.walkin_booked,
+                                     s.starts_at, v_lot.walkin_release_min, p_now);
+        IF FOUND THEN
+            INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
+                                       starts_at, ends_at, local_day, channel,
+                                       created_at, changed_at)
+            SELECT gen_random_uuid(), r.traveller_id, s.id, s.venue_id, r.party_size,
+                   s.starts_at, s.ends_at, v_lot.local_day, 'lottery', p_now, p_now
+              FROM slots s WHERE s.id = r.slot_id
+            RETURNING b.id INTO v_booking;
+            v_result := 'won';
+            v_won := v_won + 1;
+        ELSE
+            INSERT INTO waitlist_entries AS w (id, traveller_id, slot_id, venue_id, local_day,
+                                               party_size, position, source, created_at,
+                                               changed_at)
+            VALUES (gen_random_uuid(), r.traveller_id, r.slot_id, v_lot.venue_id,
+                    v_lot.local_day, r.party_size, nextval('waitlist_position_seq'),
+                    'lottery', p_now, p_now)
+            ON CONFLICT DO NOTHING
+            RETURNING w.id INTO v_entry;
+            v_result := CASE WHEN v_entry IS NULL THEN 'lost' ELSE 'waitlisted' END;
+            v_waiting := v_waiting + CASE WHEN v_entry IS NULL THEN 0 ELSE 1 END;
+        END IF;
+        UPDATE lottery_applications a
+           SET ticket = r.ticket, rank = v_rank, result = v_result, booking_id = v_booking
+         WHERE a.traveller_id = r.traveller_id AND a.id = r.id;
+        PERFORM onecode_emit_event(
+            'lottery.drawn', v_lot.region_code, v_lot.venue_id,
+            jsonb_build_object('lottery_id', p_lottery, 'application_id', r.id,
+                               'slot_id', r.slot_id, 'result', v_result, 'rank', v_rank,
+                               'booking_id', v_booking, 'waitlist_entry_id', v_entry),
+            r.traveller_id);
+    END LOOP;
+
+    UPDATE lotteries l SET state = 'drawn', drawn_at = p_now, winners = v_won
+     WHERE l.id = p_lottery;
+    RETURN QUERY SELECT 'drawn'::text, v_won, v_waiting;
 END;
 $$;

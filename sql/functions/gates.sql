@@ -4,17 +4,21 @@
 -- its Ed25519 signature and validity window; it passes the outcome (p_verdict) and,
 -- for an authentic code, the credential id, generation and raw screenshot suffix.
 -- gate_scan then, in one statement:
---   1. serializes retries of the same (gate, scan_id) with a transaction advisory lock
---      and returns the stored answer of an earlier attempt, writing nothing new;
+--   1. claims the (gate, scan_id) in the gate_scan_ids ledger (retries and batches
+--      naming the id wait for the first claim) and returns the stored answer of an
+--      earlier attempt, writing nothing new;
 --   2. checks the credential (revoked_code) and the anti-screenshot suffix (an HMAC
---      computed here with the built-in sha256(), so no pgcrypto is needed); an exit
---      of an authentic pass is accepted whatever the pass's state (never blocked);
+--      computed here with the built-in sha256(), so no pgcrypto is needed): a code
+--      without suffix at a venue requiring a live code is static_code, unless it is a
+--      paper pass (kind 'paper', valid for its own booking only); an exit of an
+--      authentic pass is accepted whatever the pass's state (never blocked);
 --   3. finds the booking whose slot window, widened by the venue's grace minutes,
 --      contains now (too_early / too_late / wrong_venue / no_booking), or admits
 --      without booking at free-entry venues;
 --   4. reads the live occupancy from the per-gate counters against the venue's cap;
 --   5. locks the traveller's presence row of the local day (the row that serializes
---      two gates scanning one pass at once) and applies the entry rule, then the cap;
+--      two gates scanning one pass at once) and applies the entry rule (limit from
+--      gate_entry_limit, and no entry while inside), then the cap;
 --   6. records the scan (every scan, accepted or rejected, once) and bumps the gate's
 --      counter of the day.
 
@@ -67,6 +71,18 @@ BEGIN
 END
 $$;
 
+-- The entry rule, parsed one way (the Python twin is onecode.gates.rules.EntryRule):
+-- entries a traveller has per local day, NULL for any number. Every rule is also
+-- anti-passback: no entry while inside.
+CREATE OR REPLACE FUNCTION gate_entry_limit(p_rule text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN p_rule = 'single' THEN 1
+        WHEN p_rule = 'reentry' THEN NULL
+        WHEN p_rule ~ '^daily:[1-9][0-9]{0,2}$' THEN substring(p_rule FROM 7)::integer
+    END
+$$;
+
 CREATE OR REPLACE FUNCTION gate_scan(
     p_gate_id     uuid,
     p_venue_id    uuid,
@@ -79,7 +95,8 @@ CREATE OR REPLACE FUNCTION gate_scan(
     p_body        text,      -- the code text without suffix (for the suffix HMAC)
     p_suffix      bytea      -- the 4 raw suffix bytes, or NULL
 )
-RETURNS TABLE (decision text, reason text, party_size integer, booking_id uuid, replayed boolean)
+RETURNS TABLE (decision text, reason text, party_size integer, booking_id uuid, replayed boolean,
+               credential text)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
@@ -101,20 +118,48 @@ DECLARE
     v_room    boolean := true;
     v_fresh   boolean := false;
     v_known   boolean := false;
+    v_kind    text;
 BEGIN
-    -- 1. retries: one (gate, scan_id) is decided once; concurrent retries wait here.
-    PERFORM pg_advisory_xact_lock(hashtextextended(p_gate_id::text || p_scan_id::text, 7));
-    SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
-      FROM scans s WHERE s.gate_id = p_gate_id AND s.scan_id = p_scan_id
-     LIMIT 1;
-    IF FOUND THEN
-        RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
-                            prior.booking_id, true;
+    -- the credential, when the signature is good (even for an expired or not yet valid
+    -- code: its fields are authentic)
+    IF p_cred_id IS NOT NULL THEN
+        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
+               c.booking_id
+          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
+        v_known := FOUND;
+        IF v_known THEN
+            traveller := cred.traveller_id;
+            v_kind := cred.kind;
+        END IF;
+    END IF;
+
+    -- 1. retries: one (gate, scan_id) is decided once, online or uploaded. The claim in
+    -- the ledger is the serialization point: a concurrent claim of the same pair (a
+    -- retry, or a batch naming the id) waits for this one to commit and then loses,
+    -- and answers what the first claim stored.
+    INSERT INTO gate_scan_ids (gate_id, scan_id, traveller_id)
+    VALUES (p_gate_id, p_scan_id, traveller)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        -- two single-shard reads (the ledger by gate, the scan by its traveller)
+        SELECT l.traveller_id INTO traveller
+          FROM gate_scan_ids l WHERE l.gate_id = p_gate_id AND l.scan_id = p_scan_id;
+        SELECT s.decision, s.reason, s.party_size, s.booking_id INTO prior
+          FROM scans s
+         WHERE s.traveller_id = traveller AND s.gate_id = p_gate_id AND s.scan_id = p_scan_id;
+        IF FOUND THEN
+            RETURN QUERY SELECT prior.decision, prior.reason, prior.party_size::integer,
+                                prior.booking_id, true, v_kind;
+        ELSE  -- claimed long ago, the scan row since deleted (retention): never re-decided
+            RETURN QUERY SELECT 'reject'::text, 'invalid_code'::text, 0, NULL::uuid, true,
+                                NULL::text;
+        END IF;
         RETURN;
     END IF;
 
-    SELECT ve.requires_booking, ve.entry_rule, ve.capacity_instant, ve.occupancy_cap_pct,
-           ve.timezone, ve.early_grace_min, ve.late_grace_min,
+    SELECT ve.requires_booking, gate_entry_limit(ve.entry_rule) AS entry_limit,
+           ve.capacity_instant, ve.occupancy_cap_pct, ve.timezone, ve.early_grace_min,
+           ve.late_grace_min, coalesce(ve.live_code_required, ve.gated) AS live_code,
            ve.active  -- operations (issue 17)
       INTO v FROM venues ve WHERE ve.id = p_venue_id;
     v_day := (now_at AT TIME ZONE v.timezone)::date;
@@ -127,16 +172,16 @@ BEGIN
             v_reason := CASE WHEN p_verdict = 'ok' THEN 'invalid_code' ELSE p_verdict END;
             EXIT decide;
         END IF;
-        SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret INTO cred
-          FROM credentials c WHERE c.cred_id = p_cred_id;
-        v_known := FOUND;
-        IF v_known THEN
-            traveller := cred.traveller_id;
+        -- an exit of an authentic pass is never blocked, whatever the state of the pass
+        -- (expired, rotated, erased, even a credential no row knows): it closes the
+        -- presence if there is one, else it is accepted and flagged, never counted
+        IF p_direction = 'out' AND NOT v_known THEN
+            v_accept := true;
+            v_reason := 'not_inside';
+            v_party := 1;
+            EXIT decide;
         END IF;
-
-        -- an exit of an authentic pass is never blocked, whatever the state of the pass:
-        -- it closes the presence if there is one, else it is accepted and flagged
-        IF p_direction = 'out' AND v_known THEN
+        IF p_direction = 'out' THEN
             SELECT p.inside, p.party_size INTO pr FROM presence p
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
@@ -170,18 +215,23 @@ BEGIN
             v_reason := 'revoked_code';     -- rotated, erased, or the credential is gone
             EXIT decide;
         END IF;
-        IF p_suffix IS NOT NULL
-           AND NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
-            v_reason := 'screenshot_code';
+        IF p_suffix IS NOT NULL THEN
+            IF NOT gate_suffix_ok(cred.suffix_secret, p_body, p_suffix, now_at) THEN
+                v_reason := 'screenshot_code';
+                EXIT decide;
+            END IF;
+        ELSIF v.live_code AND cred.kind = 'phone' THEN
+            v_reason := 'static_code';      -- a screenshot cut to the static text
             EXIT decide;
         END IF;
 
-        -- 3. the entitlement here and now
-        IF v.requires_booking THEN
+        -- 3. the entitlement here and now (a paper pass: its own booking only)
+        IF v.requires_booking OR cred.kind = 'paper' THEN
             SELECT b.id, b.party_size INTO bk FROM bookings b
              WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                AND b.local_day BETWEEN v_day - 1 AND v_day
                AND b.status IN ('booked', 'used')
+               AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                AND now_at >= b.starts_at - make_interval(mins => v.early_grace_min)
                AND now_at < b.ends_at + make_interval(mins => v.late_grace_min)
              ORDER BY (b.status = 'booked') DESC, b.starts_at
@@ -191,17 +241,21 @@ BEGIN
                             WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                               AND b.local_day BETWEEN v_day - 1 AND v_day
                               AND b.status IN ('booked', 'used')
+                              AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                               AND now_at < b.starts_at - make_interval(mins => v.early_grace_min)) THEN
                     v_reason := 'too_early';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
                                WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
                                  AND b.local_day BETWEEN v_day - 1 AND v_day
-                                 AND b.status IN ('booked', 'used')) THEN
+                                 AND b.status IN ('booked', 'used')
+                                 AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'too_late';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
-                               WHERE b.traveller_id = traveller AND b.local_day = v_day
+                               WHERE b.traveller_id = traveller
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day
                                  AND b.venue_id <> p_venue_id
-                                 AND b.status IN ('booked', 'used')) THEN
+                                 AND b.status IN ('booked', 'used')
+                                 AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'wrong_venue';
                 ELSE
                     v_reason := 'no_booking';
@@ -244,12 +298,10 @@ BEGIN
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day
                FOR UPDATE;
             IF FOUND THEN
-                IF v.entry_rule = 'single' THEN
-                    IF pr.entries >= 1 THEN v_reason := 'already_used'; EXIT decide; END IF;
-                ELSIF v.entry_rule = 'reentry' THEN
-                    IF pr.inside THEN v_reason := 'already_inside'; EXIT decide; END IF;
-                ELSIF pr.entries >= substring(v.entry_rule FROM 7)::integer THEN  -- daily:N
+                IF pr.entries >= v.entry_limit THEN
                     v_reason := 'already_used'; EXIT decide;
+                ELSIF pr.inside THEN
+                    v_reason := 'already_inside'; EXIT decide;   -- anti-passback
                 END IF;
             END IF;
             IF NOT v_room THEN
@@ -282,6 +334,6 @@ BEGIN
             p_device_time, now_at)
     ON CONFLICT DO NOTHING;
     RETURN QUERY SELECT CASE WHEN v_accept THEN 'accept' ELSE 'reject' END, v_reason,
-                        v_party, v_booking, false;
+                        v_party, v_booking, false, v_kind;
 END
 $$;

@@ -1,6 +1,11 @@
 -- name: auth_insert_token
 INSERT INTO api_tokens (token_hash, kind, principal_id) VALUES ($1, $2, $3);
 
+-- name: auth_register_token
+-- a configured token, registered at every start: already there is fine
+INSERT INTO api_tokens (token_hash, kind, principal_id) VALUES ($1, $2, $3)
+    ON CONFLICT (token_hash) DO NOTHING;
+
 -- name: auth_select_principal
 SELECT t.kind,
        t.principal_id,

@@ -22,7 +22,7 @@ SELECT b.id,
                      + make_interval(mins => v.late_grace_min::integer) <= now()
             THEN 'no_show' ELSE b.status END AS status,
        b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at, b.local_day, b.created_at,
-       b.channel
+       b.channel, b.cancelled_at, b.cancelled_by, b.cancel_reason
   FROM bookings b JOIN venues v ON v.id = b.venue_id
  WHERE b.traveller_id = $1 AND b.id = $2;
 
@@ -34,7 +34,7 @@ SELECT * FROM (
                          + make_interval(mins => v.late_grace_min::integer) <= now()
                 THEN 'no_show' ELSE b.status END AS status,
            b.slot_id, b.venue_id, b.party_size, b.starts_at, b.ends_at, b.local_day, b.created_at,
-           b.channel
+           b.channel, b.cancelled_at, b.cancelled_by, b.cancel_reason
       FROM bookings b JOIN venues v ON v.id = b.venue_id
      WHERE b.traveller_id = $1
 ) AS mine

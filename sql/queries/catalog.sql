@@ -21,8 +21,10 @@ SELECT array_agg(code) FROM tree;
 INSERT INTO venues (id, region_code, name, kind, gated, requires_booking, entry_rule,
                     capacity_instant, capacity_daily, occupancy_cap_pct, timezone, lat, lon,
                     max_party_size, bookings_per_day, booking_window_days,
-                    early_grace_min, late_grace_min, place_code)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                    early_grace_min, late_grace_min, live_code_required, place_code,
+                    walkin_quota_pct, walkin_release_min, offer_expiry_min)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23)
 RETURNING id;
 
 -- name: catalog_select_venues
@@ -30,6 +32,8 @@ SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry
        v.capacity_instant, v.capacity_daily, v.occupancy_cap_pct, v.timezone, v.lat, v.lon,
        v.max_party_size, v.bookings_per_day, v.booking_window_days,
        v.early_grace_min, v.late_grace_min, v.place_code,
+       coalesce(v.live_code_required, v.gated) AS live_code_required,
+       v.walkin_quota_pct, v.walkin_release_min, v.offer_expiry_min,
        CASE WHEN v.rating_count > 0 THEN round(v.rating_sum::numeric / v.rating_count, 2)::float8 END AS rating,
        v.rating_count,
        COALESCE((SELECT sum(c.ins - c.outs) FROM gate_counters c
@@ -65,16 +69,30 @@ INSERT INTO planner_regions (planner_id, region_code)
 SELECT $1, r FROM unnest($2::text[]) AS r ON CONFLICT DO NOTHING;
 
 -- name: catalog_insert_slots
-INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)
-SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
-  FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
-       AS s (id, starts_at, ends_at, capacity)
-RETURNING id, venue_id, starts_at, ends_at, capacity, capacity - booked AS remaining;
+WITH created AS (
+    INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)
+    SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
+      FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+           AS s (id, starts_at, ends_at, capacity)
+    RETURNING id, venue_id, starts_at, ends_at, capacity
+)
+SELECT c.id, c.venue_id, c.starts_at, c.ends_at, c.capacity,
+       c.capacity - onecode_walkin_hold(c.capacity, v.walkin_quota_pct, 0, c.starts_at,
+                                        v.walkin_release_min, now()) AS remaining,
+       c.capacity AS walkin_remaining
+  FROM created c JOIN venues v ON v.id = c.venue_id
 
+-- remaining: what general sale can take now (less the walk-in hold and the places held
+-- for the waiting list); walkin_remaining: what the staffed window can still take
 -- name: catalog_select_slots_for_day
-SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.capacity - s.booked AS remaining
+SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity,
+       greatest(s.capacity - s.booked - s.held
+                - onecode_walkin_hold(s.capacity, v.walkin_quota_pct, s.walkin_booked,
+                                      s.starts_at, v.walkin_release_min, now()), 0) AS remaining,
+       greatest(s.capacity - s.booked - s.held, 0) AS walkin_remaining
   FROM slots s JOIN venues v ON v.id = s.venue_id
  WHERE s.venue_id = $1
+   AND s.cancelled_at IS NULL  -- a cancelled slot is not offered (operations, issue 17)
    AND s.starts_at >= ($2::date::timestamp AT TIME ZONE v.timezone)
    AND s.starts_at < (($2::date + 1)::timestamp AT TIME ZONE v.timezone)
  ORDER BY s.starts_at, s.id;
@@ -92,7 +110,8 @@ SELECT v.id AS venue_id, v.capacity_instant, v.occupancy_cap_pct,
 -- name: catalog_select_venue_state
 -- What slot creation must respect; FOR SHARE: a concurrent deactivation or change of
 -- the venue (which locks it FOR UPDATE) waits for these slots, or they for it.
-SELECT v.active, v.gated, v.capacity_daily, v.region_code FROM venues v WHERE v.id = $1 FOR SHARE;
+SELECT v.active, v.gated, v.capacity_daily, v.region_code, v.timezone
+  FROM venues v WHERE v.id = $1 FOR SHARE;
 
 -- name: catalog_select_place_keys
 SELECT kid, secret FROM place_code_keys ORDER BY kid;

@@ -272,3 +272,40 @@ SELECT r.venue_id AS from_venue, r.bucket::uuid AS to_venue, sum(r.value)::bigin
 -- name: flows_select_release_days
 SELECT local_day, epsilon FROM flow_release_days WHERE local_day BETWEEN $1 AND $2
  ORDER BY local_day;
+
+-- name: flows_select_release_start
+-- where the rollup loop's releases resume: after the last released day, or at the
+-- first day with any visit
+SELECT COALESCE((SELECT max(local_day) + 1 FROM flow_release_days),
+                (SELECT min(local_hour)::date FROM flow_visit_hours)) AS first;
+
+-- --- retention (onecode/flows/retention.py) ---------------------------------------------
+-- Raw facts older than the retention cutoff ($1), once the rollups have consumed them,
+-- and the traveller-level rollups of released local days up to $2. The released cells
+-- (flow_releases) and the per-hour people counts (flow_occupancy_hours) stay.
+
+-- name: flows_delete_expired_scans
+DELETE FROM scans s
+ WHERE s.venue_id IN (SELECT v.id FROM venues v)
+   AND s.device_time < $1
+   AND s.ingest_xid < (SELECT w.horizon FROM flow_watermark w);
+
+-- name: flows_delete_expired_checkins
+DELETE FROM checkins c
+ WHERE c.venue_id IN (SELECT v.id FROM venues v)
+   AND c.checked_in_at < $1
+   AND c.ingest_xid < (SELECT w.horizon FROM flow_watermark w);
+
+-- name: flows_delete_expired_visit_hours
+DELETE FROM flow_visit_hours f
+ WHERE f.venue_id IN (SELECT v.id FROM venues v)
+   AND f.local_hour < $1::date + 1
+   AND f.local_hour::date IN (SELECT r.local_day FROM flow_release_days r WHERE r.local_day <= $1);
+
+-- name: flows_delete_expired_dwell
+DELETE FROM flow_dwell f
+ WHERE f.local_day IN (SELECT r.local_day FROM flow_release_days r WHERE r.local_day <= $1);
+
+-- name: flows_delete_expired_trips
+DELETE FROM flow_trips f
+ WHERE f.local_day IN (SELECT r.local_day FROM flow_release_days r WHERE r.local_day <= $1);

@@ -1,8 +1,8 @@
 -- Gate validation and the traveller's visit history.
 
 -- name: gates_decide_scan
--- the whole online decision in one round trip (function in migration 0004)
-SELECT decision, reason, party_size, booking_id, replayed
+-- the whole online decision in one round trip (sql/functions/gates.sql)
+SELECT decision, reason, party_size, booking_id, replayed, credential
   FROM gate_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: gates_select_visits

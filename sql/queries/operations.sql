@@ -176,3 +176,58 @@ SELECT a.id, a.created_at, a.actor_kind, a.actor_id, a.action, a.object_kind, a.
    AND ($12::text[] IS NULL OR a.region_code = ANY($12::text[]))
  ORDER BY a.created_at DESC, a.id DESC
  LIMIT $1;
+
+-- name: operations_select_slot
+SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked,
+       s.capacity - s.booked AS remaining, s.cancelled_at, s.cancel_reason
+  FROM slots s
+ WHERE s.id = $1 AND s.venue_id = $2;
+
+-- name: operations_change_slot
+SELECT outcome, booked, old_capacity, old_starts_at, old_ends_at
+  FROM onecode_change_slot($1::uuid, $2::uuid, $3::integer, $4::timestamptz, $5::timestamptz);
+
+-- name: operations_cancel_slot
+SELECT outcome, cancelled_bookings
+  FROM onecode_cancel_slot($1::uuid, $2::uuid, $3::text, $4::timestamptz);
+
+-- name: operations_insert_slots_skipping
+-- Recurring creation: windows that exist already are skipped, not refused.
+INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)
+SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
+  FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+       AS s (id, starts_at, ends_at, capacity)
+ON CONFLICT (venue_id, starts_at, ends_at) DO NOTHING
+RETURNING id, venue_id, starts_at, ends_at, capacity, booked, capacity - booked AS remaining,
+          cancelled_at, cancel_reason;
+
+-- name: operations_lock_principal_gate
+SELECT g.id, g.name, g.venue_id, v.region_code
+  FROM gates g JOIN venues v ON v.id = g.venue_id WHERE g.id = $1 FOR UPDATE OF g;
+
+-- name: operations_lock_principal_operator
+SELECT o.id, o.name,
+       COALESCE((SELECT array_agg(ov.venue_id ORDER BY ov.venue_id) FROM operator_venues ov
+                  WHERE ov.operator_id = o.id), '{}') AS scope
+  FROM operators o WHERE o.id = $1 FOR UPDATE;
+
+-- name: operations_lock_principal_planner
+SELECT p.id, p.name,
+       COALESCE((SELECT array_agg(pr.region_code ORDER BY pr.region_code) FROM planner_regions pr
+                  WHERE pr.planner_id = p.id), '{}') AS scope
+  FROM planners p WHERE p.id = $1 FOR UPDATE;
+
+-- name: operations_rename_gate
+UPDATE gates SET name = $2 WHERE id = $1;
+
+-- name: operations_rename_operator
+UPDATE operators SET name = $2 WHERE id = $1;
+
+-- name: operations_rename_planner
+UPDATE planners SET name = $2 WHERE id = $1;
+
+-- name: operations_drop_operator_venues
+DELETE FROM operator_venues WHERE operator_id = $1 AND venue_id <> ALL($2::uuid[]);
+
+-- name: operations_drop_planner_regions
+DELETE FROM planner_regions WHERE planner_id = $1 AND region_code <> ALL($2::text[]);

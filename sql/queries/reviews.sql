@@ -10,6 +10,7 @@ WITH venue AS (
       FROM scans s, venue
      WHERE s.traveller_id = $1 AND s.venue_id = venue.id
        AND s.decision = 'accept' AND s.direction = 'in'
+       AND s.flag IS NULL  -- a stale code's entry is kept, but not a verified visit
     UNION
     SELECT c.local_day FROM checkins c, venue
      WHERE c.traveller_id = $1 AND c.venue_id = venue.id

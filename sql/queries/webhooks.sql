@@ -167,7 +167,8 @@ SELECT asked AS id, array_agg(code) AS path FROM up GROUP BY asked;
 -- name: webhooks_fan_out
 -- Unmarked events become one message per matching subscription, and are marked, in one
 -- statement. A subscription matches by event type, its filters, and its owner's scope
--- now (an operator's venues, a planner's regions and the regions below them).
+-- now (an operator's venues, a planner's regions and the regions below them; a revoked
+-- operator or planner hears nothing).
 -- $1: batch size, $2: retry_until of the new messages, $3: now.
 WITH ev AS (
     SELECT e.id, e.type, e.venue_id, e.payload, e.created_at,
@@ -198,11 +199,13 @@ WITH ev AS (
        AND CASE s.owner_kind
              WHEN 'admin' THEN true
              WHEN 'operator' THEN EXISTS (
-                 SELECT 1 FROM operator_venues ov
-                  WHERE ov.operator_id = s.owner_id AND ov.venue_id = sc.venue_id)
+                 SELECT 1 FROM operator_venues ov JOIN operators o ON o.id = ov.operator_id
+                  WHERE ov.operator_id = s.owner_id AND ov.venue_id = sc.venue_id
+                    AND o.revoked_at IS NULL)
              WHEN 'planner' THEN EXISTS (
-                 SELECT 1 FROM planner_regions pr
-                  WHERE pr.planner_id = s.owner_id AND pr.region_code = ANY (sc.path))
+                 SELECT 1 FROM planner_regions pr JOIN planners p ON p.id = pr.planner_id
+                  WHERE pr.planner_id = s.owner_id AND pr.region_code = ANY (sc.path)
+                    AND p.revoked_at IS NULL)
              ELSE false
            END
     ON CONFLICT (subscription_id, event_id) DO NOTHING
@@ -222,6 +225,7 @@ SELECT v.id, v.region_code, v.capacity_instant, v.capacity_daily,
   FROM venues v
   LEFT JOIN gate_counters c
          ON c.venue_id = v.id AND c.local_day = (now() AT TIME ZONE v.timezone)::date
+ WHERE v.active
  GROUP BY v.id;
 
 -- name: webhooks_select_alert_levels
@@ -240,7 +244,8 @@ SELECT v.id, v.region_code, v.capacity_daily,
        (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
        sum(s.booked)::bigint AS booked
   FROM slots s JOIN venues v ON v.id = s.venue_id
- WHERE s.starts_at >= date_trunc('day', now() AT TIME ZONE v.timezone) AT TIME ZONE v.timezone
+ WHERE v.active AND s.cancelled_at IS NULL
+   AND s.starts_at >= date_trunc('day', now() AT TIME ZONE v.timezone) AT TIME ZONE v.timezone
    AND s.starts_at < (date_trunc('day', now() AT TIME ZONE v.timezone)
                       + make_interval(days => $1)) AT TIME ZONE v.timezone
  GROUP BY v.id, 4
@@ -264,11 +269,46 @@ ON CONFLICT (gate_id) DO UPDATE
 
 -- name: webhooks_mark_gates_offline
 -- gates last heard before $1 and not yet announced: mark them, return them to announce
+-- (a revoked gate, or one of a deactivated venue, is silent on purpose)
 UPDATE gate_heartbeats h
    SET offline_since = $2
   FROM gates g JOIN venues v ON v.id = g.venue_id
  WHERE g.id = h.gate_id AND h.last_seen_at < $1 AND h.offline_since IS NULL
+   AND g.revoked_at IS NULL AND v.active
 RETURNING h.gate_id, g.name, g.venue_id, v.region_code, h.last_seen_at;
 
 -- name: webhooks_try_detector_lock
 SELECT pg_try_advisory_xact_lock(7021);
+
+-- name: webhooks_select_levels_in_region
+-- the level last announced for each active venue of region $1 and the regions below it
+WITH RECURSIVE tree AS (
+    SELECT code FROM regions WHERE code = $1
+    UNION
+    SELECT r.code FROM regions r JOIN tree t ON r.parent_code = t.code
+)
+SELECT v.id AS venue_id, v.name AS venue_name, a.kind, a.level, a.changed_at
+  FROM venues v JOIN venue_alert_levels a ON a.venue_id = v.id
+ WHERE v.region_code IN (SELECT code FROM tree) AND v.active
+ ORDER BY v.name, v.id, a.kind;
+
+-- name: webhooks_select_recent_alerts
+-- the newest crowd and operations events of region $1 and the regions below it
+WITH RECURSIVE tree AS (
+    SELECT code FROM regions WHERE code = $1
+    UNION
+    SELECT r.code FROM regions r JOIN tree t ON r.parent_code = t.code
+)
+SELECT e.id, e.type, e.venue_id, v.name AS venue_name, e.payload, e.created_at
+  FROM events e LEFT JOIN venues v ON v.id = e.venue_id
+ WHERE e.type = ANY ($2::text[])
+   AND COALESCE(e.region_code, v.region_code) IN (SELECT code FROM tree)
+ ORDER BY e.created_at DESC, e.id DESC
+ LIMIT $3;
+
+-- name: webhooks_prune_log
+-- delivered and dead messages (with their attempts) older than $1 go, $2 at a time
+DELETE FROM webhook_deliveries
+ WHERE id IN (SELECT id FROM webhook_deliveries
+               WHERE state <> 'pending' AND created_at < $1
+               LIMIT $2);

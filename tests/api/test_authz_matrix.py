@@ -24,7 +24,8 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from tests.conftest import World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 PRINCIPALS = (
     "none",
@@ -111,6 +112,17 @@ def _venue(world: World, n: int) -> dict[str, Any]:
     }
 
 
+def _recurring(world: World, n: int) -> dict[str, Any]:
+    day = (datetime.now(UTC) + timedelta(days=3 + n)).date().isoformat()
+    return {
+        "from": day,
+        "to": day,
+        "weekdays": [1, 2, 3, 4, 5, 6, 7],
+        "times": [{"start": "10:00", "end": "11:00"}],
+        "capacity": 10,
+    }
+
+
 def _scan(world: World, n: int) -> dict[str, Any]:
     return {
         "code": world.ids["code_a"],
@@ -118,6 +130,20 @@ def _scan(world: World, n: int) -> dict[str, Any]:
         "scan_id": str(uuid.uuid4()),
         "scanned_at": datetime.now(UTC).isoformat(),
     }
+
+
+def _lottery(world: World, n: int) -> dict[str, Any]:
+    day = datetime.now(UTC).date() + timedelta(days=12 + n % 3)
+    return {
+        "local_day": day.isoformat(),
+        "closes_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+    }
+
+
+def _one_place(world: World, n: int) -> dict[str, Any]:
+    body = _slots(world, n)
+    body["slots"][0]["capacity"] = 1
+    return body
 
 
 _RANGE = {"region": "CN-GZ", "from": "2030-01-01", "to": "2030-01-07"}
@@ -131,6 +157,9 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "place_code": lambda w: str(w.ids["place_a"]),
     "file_path": lambda w: "app.js",
     "path": lambda w: "swagger",  # the docs catch-all of the render plugins
+    "slot_id": lambda w: str(w.ids["slot_full"]),
+    "entry_id": lambda w: str(w.ids["entry_a"]),
+    "lottery_id": lambda w: str(w.ids["lottery_a"]),
     "code": lambda w: "CN-GZ-AS",
     "gate_id": lambda w: str(w.ids["gate_a"]),
     "operator_id": lambda w: str(w.ids["operator_a"]),
@@ -143,6 +172,11 @@ PARAMS: dict[str, Callable[[World], str]] = {
 # Path parameters of one route that differ from PARAMS (same name, another meaning).
 ROUTE_PARAMS: dict[str, dict[str, Callable[[World], str]]] = {
     "/schema/assets/{file_path:path}": {"file_path": lambda w: "swagger-ui.css"},
+    # an operator changes an open slot of their venue (the waiting list needs a full one)
+    "/v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": {"slot_id": lambda w: str(w.ids["slot_a"])},
+    "/v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}/cancel": {
+        "slot_id": lambda w: str(w.ids["slot_a"])
+    },
 }
 
 ADMIN_ONLY = only("admin", ok=201)
@@ -193,6 +227,13 @@ TABLE: dict[str, Row] = {
         f"GET /v1/admin/{kind}s/{{{kind}_id:uuid}}": only("admin")
         for kind in ("gate", "operator", "planner")
     },
+    "PATCH /v1/admin/gates/{gate_id:uuid}": only("admin", body=lambda w, n: {"name": f"g{n}"}),
+    "PATCH /v1/admin/operators/{operator_id:uuid}": only(
+        "admin", body=lambda w, n: {"venue_ids": [w.ids["venue_a"], w.ids["venue_b"]]}
+    ),
+    "PATCH /v1/admin/planners/{planner_id:uuid}": only(
+        "admin", body=lambda w, n: {"region_codes": ["CN-GZ", "CN-YN"]}
+    ),
     **{
         f"POST /v1/admin/{kind}s/{{{kind}_id:uuid}}/revoke": only("admin", ok=204)
         for kind in ("gate", "operator", "planner")
@@ -203,6 +244,16 @@ TABLE: dict[str, Row] = {
     },
     "GET /v1/admin/audit": only("admin"),
     "GET /v1/venues/{venue_id:uuid}/audit": only("admin", "operator", scoped=True),
+    "GET /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": only("admin", "operator", scoped=True),
+    "PATCH /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"capacity": 20 + n}
+    ),
+    "POST /v1/venues/{venue_id:uuid}/slots/{slot_id:uuid}/cancel": only(
+        "admin", "operator", scoped=True, body=lambda w, n: {"reason": f"Closed ({n})."}
+    ),
+    "POST /v1/venues/{venue_id:uuid}/slots/recurring": only(
+        "admin", "operator", ok=201, scoped=True, body=_recurring
+    ),
     # the dashboard's static files: public, they hold no data
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),
@@ -222,6 +273,14 @@ TABLE: dict[str, Row] = {
     "POST /v1/me/code/rotate": only("traveller"),
     "GET /v1/me/visits": only("traveller"),
     "DELETE /v1/me": only("traveller", ok=204),
+    "POST /v1/me/bookings/{booking_id:uuid}/paper-pass": only("traveller", ok=201, scoped=True),
+    "DELETE /v1/me/bookings/{booking_id:uuid}/paper-pass": only("traveller", ok=204, scoped=True),
+    "POST /v1/venues/{venue_id:uuid}/bookings/{booking_id:uuid}/paper-pass": only(
+        "admin", "operator", ok=201, scoped=True
+    ),
+    "DELETE /v1/venues/{venue_id:uuid}/bookings/{booking_id:uuid}/paper-pass": only(
+        "admin", "operator", ok=204, scoped=True
+    ),
     # bookings
     "POST /v1/bookings": only(
         "traveller", ok=201, body=lambda w, n: {"slot_id": w.ids["slot_free"], "party_size": 1}
@@ -229,6 +288,35 @@ TABLE: dict[str, Row] = {
     "GET /v1/me/bookings": only("traveller"),
     "GET /v1/bookings/{booking_id:uuid}": only("traveller", scoped=True),
     "POST /v1/bookings/{booking_id:uuid}/cancel": only("traveller", scoped=True),
+    # waiting list, walk-ins, lotteries (issue #18)
+    "POST /v1/slots/{slot_id:uuid}/waitlist": only(
+        "traveller", ok=201, body=lambda w, n: {"party_size": 1}
+    ),
+    "GET /v1/me/waitlist": only("traveller"),
+    "GET /v1/me/waitlist/{entry_id:uuid}": only("traveller", scoped=True),
+    "DELETE /v1/me/waitlist/{entry_id:uuid}": only("traveller", scoped=True),
+    # A's entry is waiting, not offered: waitlist.no_offer (the scope is what is checked)
+    "POST /v1/me/waitlist/{entry_id:uuid}/accept": only("traveller", ok=409, scoped=True),
+    "POST /v1/venues/{venue_id:uuid}/walkins": only(
+        "admin",
+        "operator",
+        ok=201,
+        scoped=True,
+        body=lambda w, n: {"slot_id": w.ids["slot_free"], "party_size": 1},
+    ),
+    "POST /v1/venues/{venue_id:uuid}/lotteries": only(
+        "admin", "operator", ok=201, scoped=True, body=_lottery
+    ),
+    "GET /v1/venues/{venue_id:uuid}/lotteries": public(),
+    "GET /v1/venues/{venue_id:uuid}/lotteries/{lottery_id:uuid}/draw": only(
+        "admin", "operator", scoped=True
+    ),
+    "POST /v1/lotteries/{lottery_id:uuid}/applications": only(
+        "traveller",
+        ok=201,
+        body=lambda w, n: {"slot_id": w.ids["slot_lottery"], "party_size": 1},
+    ),
+    "GET /v1/me/applications": only("traveller"),
     # gates
     "POST /v1/gate/scans": only("gate", body=_scan),
     "GET /v1/gate/pack": only("gate"),
@@ -269,6 +357,11 @@ TABLE: dict[str, Row] = {
         body=lambda w, n: {"url": f"https://hooks.example.org/{n}", "events": ["gate.offline"]},
     ),
     "GET /v1/webhooks": only(*SUBSCRIBERS),
+    "GET /v1/webhooks/keys": public(),
+    # an operator elsewhere gets its own (empty) share of the region; a planner elsewhere 404
+    "GET /v1/alerts": only(
+        *SUBSCRIBERS, scoped=True, query={"region": "CN-GZ-AS"}, override={"operator_b": 200}
+    ),
     "GET /v1/webhooks/{subscription_id:uuid}": only(*SUBSCRIBERS, scoped=True, override=NOT_THEIRS),
     "PATCH /v1/webhooks/{subscription_id:uuid}": only(
         *SUBSCRIBERS, scoped=True, override=NOT_THEIRS, body=lambda w, n: {"description": f"{n}"}
@@ -364,6 +457,46 @@ async def _objects_of_a(world: World) -> None:
     world.ids["booking_a"] = booking["id"]
     other_day = await world.post(f"/v1/venues/{world.ids['venue_a']}/slots", _slots(world, 130))
     world.ids["slot_free"] = other_day["slots"][0]["id"]
+    # a full slot (its one place taken by C), and A waiting for another full slot
+    await world.traveller("c")
+    for name, n in (("slot_full", 150), ("slot_full_a", 180)):
+        full = await world.post(f"/v1/venues/{world.ids['venue_a']}/slots", _one_place(world, n))
+        world.ids[name] = full["slots"][0]["id"]
+        await world.post(
+            "/v1/bookings",
+            {"slot_id": world.ids[name], "party_size": 1},
+            headers=world.auth("traveller_c"),
+        )
+    entry = await world.post(
+        f"/v1/slots/{world.ids['slot_full_a']}/waitlist",
+        {"party_size": 1},
+        headers=world.auth("traveller_a"),
+    )
+    world.ids["entry_a"] = entry["id"]
+    # a lottery of venue A, 11 days ahead, with a slot on its day
+    day = datetime.now(UTC).date() + timedelta(days=11)
+    lot_start = datetime(day.year, day.month, day.day, 2, tzinfo=UTC)  # 10:00 in Shanghai
+    lot_slot = await world.post(
+        f"/v1/venues/{world.ids['venue_a']}/slots",
+        {
+            "slots": [
+                {
+                    "starts_at": lot_start.isoformat(),
+                    "ends_at": (lot_start + timedelta(hours=1)).isoformat(),
+                    "capacity": 10,
+                }
+            ]
+        },
+    )
+    world.ids["slot_lottery"] = lot_slot["slots"][0]["id"]
+    lottery = await world.post(
+        f"/v1/venues/{world.ids['venue_a']}/lotteries",
+        {
+            "local_day": day.isoformat(),
+            "closes_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        },
+    )
+    world.ids["lottery_a"] = lottery["id"]
     # a visit of A's at venue A (an offline gate's accepted entry is a fact)
     scan = {**_scan(world, 0), "decision": "accept", "reason": "ok"}
     r = await world.client.post(

@@ -19,8 +19,9 @@ import pytest
 from onecode.bookings.outcomes import BOOK_OUTCOMES, REFUSALS, SUCCESSES, Outcome, refusal
 from onecode.errors import Conflict
 from onecode.sql import Q
-from tests.api.test_bookings import Client, _problem, book, make_slots
+from tests.api.test_bookings import Client, book, make_slots
 from tests.conftest import World
+from tests.support.problems import assert_problem
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ async def test_outcome(
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "booked"
         return
-    body = _problem(r, status, code)
+    body = assert_problem(r, status, code)
     assert body["detail"] == sentence
 
 

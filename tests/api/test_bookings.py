@@ -16,18 +16,10 @@ from litestar.testing import AsyncTestClient
 
 from onecode.bookings import service
 from tests.conftest import ADMIN, World
+from tests.support.db import fetch_row
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
-
-
-def _problem(r: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = dict(r.json())
-    assert {"status", "title", "detail", "code"} <= set(body)
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 async def make_slots(
@@ -127,7 +119,7 @@ async def test_slot_full_writes_nothing(client: Client, world: World, conn: Any)
     await world.traveller("t")
     await world.traveller("u")
     assert (await book(client, world, "t", slot["id"], 3)).status_code == 201
-    _problem(await book(client, world, "u", slot["id"], 2), 409, "bookings.slot_full")
+    assert_problem(await book(client, world, "u", slot["id"], 2), 409, "bookings.slot_full")
     assert await conn.fetchval("SELECT count(*) FROM bookings") == 1
     assert await conn.fetchval("SELECT booked FROM slots") == 3
     assert (await book(client, world, "u", slot["id"], 1)).status_code == 201
@@ -137,8 +129,8 @@ async def test_slot_full_writes_nothing(client: Client, world: World, conn: Any)
 async def test_party_too_large_and_unknown_slot(client: Client, world: World) -> None:
     (slot,) = await make_slots(client, world, capacity=100)
     await world.traveller("t")
-    _problem(await book(client, world, "t", slot["id"], 11), 422, "bookings.party_too_large")
-    _problem(await book(client, world, "t", str(uuid.uuid4()), 1), 404, "slots.not_found")
+    assert_problem(await book(client, world, "t", slot["id"], 11), 422, "bookings.party_too_large")
+    assert_problem(await book(client, world, "t", str(uuid.uuid4()), 1), 404, "slots.not_found")
 
 
 async def test_daily_limit_and_cancel_frees_it(client: Client, world: World) -> None:
@@ -146,7 +138,7 @@ async def test_daily_limit_and_cancel_frees_it(client: Client, world: World) -> 
     await world.traveller("t")
     r = await book(client, world, "t", slots[0]["id"])
     assert r.status_code == 201
-    _problem(await book(client, world, "t", slots[1]["id"]), 409, "bookings.daily_limit")
+    assert_problem(await book(client, world, "t", slots[1]["id"]), 409, "bookings.daily_limit")
     auth = world.auth("traveller_t")
     r = await client.post(f"/v1/bookings/{r.json()['id']}/cancel", headers=auth)
     assert r.status_code == 200
@@ -157,10 +149,10 @@ async def test_outside_window(client: Client, world: World) -> None:
     await world.traveller("t")
     far = (datetime.now(UTC) + timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
     (late,) = await make_slots(client, world, start=far)
-    _problem(await book(client, world, "t", late["id"]), 422, "bookings.outside_window")
+    assert_problem(await book(client, world, "t", late["id"]), 422, "bookings.outside_window")
     past = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
     (started,) = await make_slots(client, world, start=past)
-    _problem(await book(client, world, "t", started["id"]), 422, "bookings.outside_window")
+    assert_problem(await book(client, world, "t", started["id"]), 422, "bookings.outside_window")
 
 
 async def test_idempotent_retry_returns_first_answer(
@@ -175,7 +167,7 @@ async def test_idempotent_retry_returns_first_answer(
     assert again.headers.get("idempotent-replayed") == "true"
     assert await conn.fetchval("SELECT count(*) FROM bookings") == 1
     assert await remaining(client, world, slot) == 8
-    _problem(
+    assert_problem(
         await book(client, world, "t", slot["id"], 3, key="k-1"), 422, "idempotency.key_reused"
     )
     # the same key of another traveller is another key
@@ -187,9 +179,13 @@ async def test_idempotent_failure_is_stored_too(client: Client, world: World) ->
     (slot,) = await make_slots(client, world, capacity=1)
     await world.traveller("t")
     await world.traveller("u")
-    _problem(await book(client, world, "t", slot["id"], 2, key="full"), 409, "bookings.slot_full")
+    assert_problem(
+        await book(client, world, "t", slot["id"], 2, key="full"), 409, "bookings.slot_full"
+    )
     # room appears (capacity stays 1, but the answer under the key is the stored one)
-    _problem(await book(client, world, "t", slot["id"], 2, key="full"), 409, "bookings.slot_full")
+    assert_problem(
+        await book(client, world, "t", slot["id"], 2, key="full"), 409, "bookings.slot_full"
+    )
 
 
 async def test_expired_key_is_forgotten(client: Client, world: World, conn: Any) -> None:
@@ -211,7 +207,7 @@ async def test_expired_key_is_forgotten(client: Client, world: World, conn: Any)
 async def test_bad_idempotency_key(client: Client, world: World, key: str) -> None:
     (slot,) = await make_slots(client, world)
     await world.traveller("t")
-    _problem(await book(client, world, "t", slot["id"], 1, key=key), 400)
+    assert_problem(await book(client, world, "t", slot["id"], 1, key=key), 400)
 
 
 async def test_cancel_twice_frees_places_once(client: Client, world: World, conn: Any) -> None:
@@ -257,12 +253,12 @@ async def test_no_cancel_after_use_or_start(client: Client, world: World, conn: 
         uuid.UUID(started["id"]),
     )
     auth = world.auth("traveller_t")
-    _problem(
+    assert_problem(
         await client.post(f"/v1/bookings/{used['id']}/cancel", headers=auth),
         409,
         "bookings.already_used",
     )
-    _problem(
+    assert_problem(
         await client.post(f"/v1/bookings/{started['id']}/cancel", headers=auth),
         409,
         "bookings.too_late_to_cancel",
@@ -298,8 +294,8 @@ async def test_no_shows_read_lazily_and_are_released(
     )
 
     assert await service.release_no_shows(conn) == 1
-    row = await conn.fetchrow(
-        "SELECT status, changed_at FROM bookings WHERE id = $1", uuid.UUID(gone["id"])
+    row = await fetch_row(
+        conn, "SELECT status, changed_at FROM bookings WHERE id = $1", uuid.UUID(gone["id"])
     )
     assert row["status"] == "no_show"
     assert row["changed_at"] > datetime.now(UTC) - timedelta(minutes=1)
@@ -368,10 +364,10 @@ async def test_another_traveller_sees_404(client: Client, world: World, conn: An
     await world.traveller("b")
     mine = (await book(client, world, "a", slot["id"], 2)).json()
     other = world.auth("traveller_b")
-    _problem(
+    assert_problem(
         await client.get(f"/v1/bookings/{mine['id']}", headers=other), 404, "bookings.not_found"
     )
-    _problem(
+    assert_problem(
         await client.post(f"/v1/bookings/{mine['id']}/cancel", headers=other),
         404,
         "bookings.not_found",
@@ -384,10 +380,12 @@ async def test_another_traveller_sees_404(client: Client, world: World, conn: An
 async def test_only_travellers_book(client: Client, world: World) -> None:
     (slot,) = await make_slots(client, world)
     body = {"slot_id": slot["id"], "party_size": 1}
-    _problem(await client.post("/v1/bookings", json=body), 401)
-    _problem(await client.post("/v1/bookings", json=body, headers=ADMIN), 403)
-    _problem(await client.post("/v1/bookings", json=body, headers=world.auth("operator_a")), 403)
-    _problem(await client.get("/v1/me/bookings", headers=world.auth("gate_a")), 403)
+    assert_problem(await client.post("/v1/bookings", json=body), 401)
+    assert_problem(await client.post("/v1/bookings", json=body, headers=ADMIN), 403)
+    assert_problem(
+        await client.post("/v1/bookings", json=body, headers=world.auth("operator_a")), 403
+    )
+    assert_problem(await client.get("/v1/me/bookings", headers=world.auth("gate_a")), 403)
 
 
 @pytest.mark.parametrize(
@@ -411,7 +409,7 @@ async def test_bad_bodies_are_400(client: Client, world: World, body: dict[str, 
     full: dict[str, Any] = {"slot_id": slot["id"], "party_size": 1}
     full.update(body)
     r = await client.post("/v1/bookings", json=full, headers=world.auth("traveller_t"))
-    _problem(r, 400, "request.invalid")
+    assert_problem(r, 400, "request.invalid")
 
 
 async def test_missing_and_malformed_bodies(client: Client, world: World) -> None:
@@ -422,7 +420,7 @@ async def test_missing_and_malformed_bodies(client: Client, world: World) -> Non
             "/v1/bookings", content=content, headers={**auth, "Content-Type": "application/json"}
         )
         assert 400 <= r.status_code < 500, (content, r.status_code, r.text)
-        _problem(r, r.status_code)
+        assert_problem(r, r.status_code)
 
 
 async def test_bad_ids_and_queries(client: Client, world: World) -> None:
@@ -430,17 +428,19 @@ async def test_bad_ids_and_queries(client: Client, world: World) -> None:
     auth = world.auth("traveller_t")
     assert (await client.get("/v1/bookings/not-a-uuid", headers=auth)).status_code == 404
     assert (await client.post("/v1/bookings/123/cancel", headers=auth)).status_code == 404
-    _problem(
+    assert_problem(
         await client.get(f"/v1/bookings/{uuid.uuid4()}", headers=auth), 404, "bookings.not_found"
     )
-    _problem(
+    assert_problem(
         await client.post(f"/v1/bookings/{uuid.uuid4()}/cancel", headers=auth),
         404,
         "bookings.not_found",
     )
-    _problem(await client.get("/v1/me/bookings", params={"status": "bogus"}, headers=auth), 400)
-    _problem(await client.get("/v1/me/bookings", params={"limit": "0"}, headers=auth), 400)
-    _problem(await client.get("/v1/me/bookings", params={"limit": "x"}, headers=auth), 400)
+    assert_problem(
+        await client.get("/v1/me/bookings", params={"status": "bogus"}, headers=auth), 400
+    )
+    assert_problem(await client.get("/v1/me/bookings", params={"limit": "0"}, headers=auth), 400)
+    assert_problem(await client.get("/v1/me/bookings", params={"limit": "x"}, headers=auth), 400)
 
 
 async def test_openapi_lists_booking_routes(client: Client) -> None:
@@ -465,4 +465,4 @@ async def test_walk_up_until_end_minus_late_grace(
         "UPDATE slots SET starts_at = starts_at - interval '11 minutes',"
         " ends_at = ends_at - interval '11 minutes'"
     )
-    _problem(await book(client, world, "u", under_way["id"]), 422, "bookings.outside_window")
+    assert_problem(await book(client, world, "u", under_way["id"]), 422, "bookings.outside_window")

@@ -9,22 +9,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import ADMIN, World, bearer
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
-
-
-def _problem(r: object, status: int, code: str | None = None) -> dict[str, object]:
-    from httpx import Response
-
-    assert isinstance(r, Response)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"status", "title", "detail", "code"} <= set(body)
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code, body
-    return dict(body)
 
 
 async def test_health_and_ready(client: Client) -> None:
@@ -73,7 +60,7 @@ async def test_admin_builds_a_catalog_and_public_sees_slots(client: Client, worl
 
     # the same window again is a conflict and writes nothing
     r = await client.post(f"/v1/venues/{venue_id}/slots", json={"slots": slots[:1]}, headers=ADMIN)
-    _problem(r, 409, "slots.duplicate")
+    assert_problem(r, 409, "slots.duplicate")
     r = await client.get(f"/v1/venues/{venue_id}/slots", params={"date": local_day})
     assert len(r.json()["items"]) == 3
 
@@ -90,27 +77,27 @@ async def test_public_venue_listing_by_region_includes_children(
     assert venue["rating"] is None
     assert "place_code" not in venue  # only the admin's creation answer and operators see it
     r = await client.get("/v1/venues", params={"region": "XX-NOPE"})
-    _problem(r, 404, "regions.not_found")
+    assert_problem(r, 404, "regions.not_found")
     r = await client.get(f"/v1/venues/{world.ids['venue_b']}")
     assert r.json()["name"] == "Stone Forest"
-    _problem(await client.get(f"/v1/venues/{uuid.uuid4()}"), 404, "venues.not_found")
+    assert_problem(await client.get(f"/v1/venues/{uuid.uuid4()}"), 404, "venues.not_found")
 
 
 async def test_guards(client: Client, world: World) -> None:
     body = {"code": "CN-SC", "name": "Sichuan"}
-    _problem(await client.post("/v1/admin/regions", json=body), 401, "auth.missing_token")
-    _problem(
+    assert_problem(await client.post("/v1/admin/regions", json=body), 401, "auth.missing_token")
+    assert_problem(
         await client.post("/v1/admin/regions", json=body, headers=bearer("nope")),
         401,
         "auth.invalid_token",
     )
-    _problem(
+    assert_problem(
         await client.post("/v1/admin/regions", json=body, headers={"Authorization": "Basic abc"}),
         401,
         "auth.malformed",
     )
     for who in ("operator_a", "gate_a", "planner_x"):
-        _problem(
+        assert_problem(
             await client.post("/v1/admin/regions", json=body, headers=world.auth(who)),
             403,
             "auth.wrong_principal",
@@ -126,17 +113,17 @@ async def test_guards(client: Client, world: World) -> None:
         ]
     }
     va = world.ids["venue_a"]
-    _problem(
+    assert_problem(
         await client.post(f"/v1/venues/{va}/slots", json=slot, headers=world.auth("operator_b")),
         404,
         "venues.not_found",
     )
-    _problem(
+    assert_problem(
         await client.get(f"/v1/venues/{va}/live", headers=world.auth("operator_b")),
         404,
         "venues.not_found",
     )
-    _problem(
+    assert_problem(
         await client.post(f"/v1/venues/{va}/slots", json=slot, headers=world.auth("gate_a")), 403
     )
     r = await client.get(f"/v1/venues/{va}/live", headers=world.auth("operator_a"))
@@ -158,14 +145,14 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
         r = await client.post(
             "/v1/admin/regions", content=raw, headers={**ADMIN, "content-type": "application/json"}
         )
-        body = _problem(r, 400)
+        body = assert_problem(r, 400)
         assert body["code"] == "request.invalid"
     r = await client.post(
         "/v1/admin/regions", json={"code": "CN-SC", "name": "S", "extra": 1}, headers=ADMIN
     )
     assert "extra" in r.text
     # unknown parent is a 422; the region was not created
-    _problem(
+    assert_problem(
         await client.post(
             "/v1/admin/regions",
             json={"code": "CN-SC", "name": "S", "parent_code": "CN-XX"},
@@ -174,7 +161,7 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
         422,
         "regions.unknown_parent",
     )
-    _problem(await client.get("/v1/venues", params={"region": "CN-SC"}), 404)
+    assert_problem(await client.get("/v1/venues", params={"region": "CN-SC"}), 404)
     base = {
         "region_code": "CN-GZ",
         "name": "V",
@@ -192,23 +179,25 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
         {"occupancy_cap_pct": 101},
         {"lat": 91.0},
     ):
-        _problem(await client.post("/v1/admin/venues", json={**base, **change}, headers=ADMIN), 400)
+        assert_problem(
+            await client.post("/v1/admin/venues", json={**base, **change}, headers=ADMIN), 400
+        )
     for change, code in (
         ({"timezone": "Mars/Olympus"}, "venues.bad_timezone"),
         ({"region_code": "CN-XX"}, "regions.not_found"),
         ({"capacity_daily": 5}, "venues.bad_capacity"),
     ):
-        _problem(
+        assert_problem(
             await client.post("/v1/admin/venues", json={**base, **change}, headers=ADMIN), 422, code
         )
     assert len((await client.get("/v1/venues")).json()["items"]) == 2
     # malformed ids and dates
-    _problem(await client.get("/v1/venues/not-a-uuid"), 404)
-    _problem(
+    assert_problem(await client.get("/v1/venues/not-a-uuid"), 404)
+    assert_problem(
         await client.get(f"/v1/venues/{world.ids['venue_a']}/slots", params={"date": "2026-13-45"}),
         400,
     )
-    _problem(await client.get(f"/v1/venues/{world.ids['venue_a']}/slots"), 400)
+    assert_problem(await client.get(f"/v1/venues/{world.ids['venue_a']}/slots"), 400)
     # bad slot windows
     va = world.ids["venue_a"]
     for slot, status in (
@@ -234,13 +223,15 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
             400,
         ),
     ):
-        _problem(
+        assert_problem(
             await client.post(f"/v1/venues/{va}/slots", json={"slots": [slot]}, headers=ADMIN),
             status,
         )
-    _problem(await client.post(f"/v1/venues/{va}/slots", json={"slots": []}, headers=ADMIN), 400)
+    assert_problem(
+        await client.post(f"/v1/venues/{va}/slots", json={"slots": []}, headers=ADMIN), 400
+    )
     # unknown ids referenced in bodies
-    _problem(
+    assert_problem(
         await client.post(
             "/v1/admin/operators",
             json={"name": "o", "venue_ids": [str(uuid.uuid4())]},
@@ -249,14 +240,14 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
         422,
         "venues.not_found",
     )
-    _problem(
+    assert_problem(
         await client.post(
             "/v1/admin/planners", json={"name": "p", "region_codes": ["CN-XX"]}, headers=ADMIN
         ),
         422,
         "regions.not_found",
     )
-    _problem(
+    assert_problem(
         await client.post(
             f"/v1/admin/venues/{uuid.uuid4()}/gates", json={"name": "g"}, headers=ADMIN
         ),
@@ -264,8 +255,8 @@ async def test_bad_input_is_problem_json_and_writes_nothing(client: Client, worl
         "venues.not_found",
     )
     # unknown route and method
-    _problem(await client.get("/v1/nothing-here"), 404)
-    _problem(await client.delete("/v1/venues"), 405)
+    assert_problem(await client.get("/v1/nothing-here"), 404)
+    assert_problem(await client.delete("/v1/venues"), 405)
 
 
 async def test_oversized_body_is_413(client: Client) -> None:
@@ -274,7 +265,7 @@ async def test_oversized_body_is_413(client: Client) -> None:
         content=b"{" + b" " * 2_000_000 + b"}",
         headers={**ADMIN, "content-type": "application/json"},
     )
-    _problem(r, 413)
+    assert_problem(r, 413)
 
 
 async def test_place_codes_are_not_published(client: Client, world: World) -> None:

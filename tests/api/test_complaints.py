@@ -10,8 +10,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.api.test_catalog import _problem
 from tests.conftest import ADMIN, World
+from tests.support.db import fetch_row
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 
@@ -61,8 +62,8 @@ async def test_complaint_lifecycle_within_scope(
     assert [c["id"] for c in listed["complaints"]] == [cid]
     assert world.ids["traveller_a"] not in str(listed)
     assert (await client.get(path, headers=ADMIN)).json()["complaints"][0]["id"] == cid
-    _problem(await client.get(path, headers=world.auth("operator_b")), 404)
-    _problem(await client.get(path, headers=world.auth("traveller_a")), 403)
+    assert_problem(await client.get(path, headers=world.auth("operator_b")), 404)
+    assert_problem(await client.get(path, headers=world.auth("traveller_a")), 403)
     other = (
         await client.get(
             f"/v1/venues/{world.ids['venue_b']}/complaints", headers=world.auth("operator_b")
@@ -72,7 +73,7 @@ async def test_complaint_lifecycle_within_scope(
 
     # rating before an answer
     rate = f"/v1/complaints/{cid}/rating"
-    _problem(
+    assert_problem(
         await client.post(rate, json={"rating": 4}, headers=world.auth("traveller_a")),
         409,
         "complaints.not_answered",
@@ -81,8 +82,10 @@ async def test_complaint_lifecycle_within_scope(
     # operator B cannot answer venue A's complaint; travellers cannot answer
     answer = f"/v1/complaints/{cid}/answer"
     r = await client.post(answer, json={"text": "Not ours"}, headers=world.auth("operator_b"))
-    _problem(r, 404, "complaints.not_found")
-    _problem(await client.post(answer, json={"text": "x"}, headers=world.auth("traveller_a")), 403)
+    assert_problem(r, 404, "complaints.not_found")
+    assert_problem(
+        await client.post(answer, json={"text": "x"}, headers=world.auth("traveller_a")), 403
+    )
     assert await conn.fetchval("SELECT answer FROM complaints") is None
 
     r = await client.post(
@@ -101,12 +104,14 @@ async def test_complaint_lifecycle_within_scope(
     assert datetime.fromisoformat(again["answer_updated_at"]) >= answered_at
 
     # only the complaint's traveller rates; another traveller does not know it
-    _problem(
+    assert_problem(
         await client.post(rate, json={"rating": 4}, headers=world.auth("traveller_b")),
         404,
         "complaints.not_found",
     )
-    _problem(await client.post(rate, json={"rating": 4}, headers=world.auth("operator_a")), 403)
+    assert_problem(
+        await client.post(rate, json={"rating": 4}, headers=world.auth("operator_a")), 403
+    )
     r = await client.post(rate, json={"rating": 4}, headers=world.auth("traveller_a"))
     assert r.status_code == 200, r.text
     assert r.json()["answer_rating"] == 4 and r.json()["rated_at"]
@@ -123,7 +128,7 @@ async def test_complaint_lifecycle_within_scope(
     for status, expected in (("answered", [cid]), ("open", [])):
         r = await client.get(path, params={"status": status}, headers=world.auth("operator_a"))
         assert [c["id"] for c in r.json()["complaints"]] == expected
-    _problem(
+    assert_problem(
         await client.get(path, params={"status": "bogus"}, headers=world.auth("operator_a")), 400
     )
 
@@ -146,7 +151,7 @@ async def test_first_answer_time_is_fixed_under_repeated_answers(
     assert all(r.status_code == 200 for r in results)
     first_times = {r.json()["answered_at"] for r in results}
     assert len(first_times) == 1  # every answer saw the same first-answer time
-    row = await conn.fetchrow("SELECT answered_at, answer_updated_at FROM complaints")
+    row = await fetch_row(conn, "SELECT answered_at, answer_updated_at FROM complaints")
     assert row["answered_at"] <= row["answer_updated_at"]
 
 
@@ -164,7 +169,7 @@ async def test_complaint_pages(client: Client, world: World) -> None:
         if not cursor:
             break
     assert seen == ids[::-1]
-    _problem(
+    assert_problem(
         await client.get(
             "/v1/me/complaints", params={"cursor": "nope"}, headers=world.auth("traveller_a")
         ),
@@ -188,7 +193,7 @@ async def test_bad_complaint_input_is_a_clean_4xx(
         {"venue_id": venue, "category": "service", "text": "x", "status": "answered"},
         {"venue_id": venue, "category": "service", "text": "x", "traveller_id": str(uuid.uuid4())},
     ):
-        _problem(await client.post("/v1/complaints", json=body, headers=auth), 400)
+        assert_problem(await client.post("/v1/complaints", json=body, headers=auth), 400)
     for text, code in (
         ("   ", "complaints.bad_text"),
         ("x" * 4001, "complaints.bad_text"),
@@ -199,13 +204,13 @@ async def test_bad_complaint_input_is_a_clean_4xx(
             json={"venue_id": venue, "category": "other", "text": text},
             headers=auth,
         )
-        _problem(r, 422, code)
+        assert_problem(r, 422, code)
     r = await client.post(
         "/v1/complaints",
         json={"venue_id": str(uuid.uuid4()), "category": "other", "text": "x"},
         headers=auth,
     )
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
     assert await conn.fetchval("SELECT count(*) FROM complaints") == 0
 
     cid = await _file(client, world, "a")
@@ -219,29 +224,33 @@ async def test_bad_complaint_input_is_a_clean_4xx(
         {},
         {"rating": 5, "x": 1},
     ):
-        _problem(await client.post(f"/v1/complaints/{cid}/rating", json=body, headers=auth), 400)
+        assert_problem(
+            await client.post(f"/v1/complaints/{cid}/rating", json=body, headers=auth), 400
+        )
     for body in ({"text": ""}, {"text": 1}, {}, {"text": "ok", "status": "closed"}):
-        _problem(await client.post(f"/v1/complaints/{cid}/answer", json=body, headers=op), 400)
-    _problem(
+        assert_problem(
+            await client.post(f"/v1/complaints/{cid}/answer", json=body, headers=op), 400
+        )
+    assert_problem(
         await client.post(f"/v1/complaints/{cid}/answer", json={"text": "  "}, headers=op), 422
     )
-    _problem(
+    assert_problem(
         await client.post("/v1/complaints/not-a-uuid/rating", json={"rating": 5}, headers=auth), 404
     )
-    _problem(
+    assert_problem(
         await client.post(
             f"/v1/complaints/{uuid.uuid4()}/rating", json={"rating": 5}, headers=auth
         ),
         404,
     )
-    _problem(
+    assert_problem(
         await client.post(
             f"/v1/complaints/{uuid.uuid4()}/answer", json={"text": "x"}, headers=ADMIN
         ),
         404,
     )
-    _problem(await client.get("/v1/venues/not-a-uuid/complaints", headers=op), 404)
+    assert_problem(await client.get("/v1/venues/not-a-uuid/complaints", headers=op), 404)
     for params in ({"limit": 0}, {"limit": 1000}, {"limit": "x"}):
-        _problem(await client.get("/v1/me/complaints", params=params, headers=auth), 400)
-    row = await conn.fetchrow("SELECT answer_rating, answer FROM complaints")
+        assert_problem(await client.get("/v1/me/complaints", params=params, headers=auth), 400)
+    row = await fetch_row(conn, "SELECT answer_rating, answer FROM complaints")
     assert (row["answer_rating"], row["answer"]) == (None, "Sorry")

@@ -11,7 +11,7 @@ import httpx
 
 from onecode.app import create_app
 from onecode.settings import Settings
-from tests.serverthread import serving
+from tests.support.servers import serving
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

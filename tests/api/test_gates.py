@@ -3,7 +3,6 @@ windows, the occupancy cap, idempotent retries, scope and bad input."""
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from onecode.codes import Credential, SigningKey, issue, screenshot_suffix
+from onecode.codes import BODY_LEN, Credential, SigningKey, issue, screenshot_suffix
+from onecode.codes.b64url import b64url_decode
+from onecode.gates.models import NO_TRAVELLER
 from tests.conftest import ADMIN, World, bearer
 
 Client = AsyncTestClient[Litestar]
@@ -102,8 +103,9 @@ def reason(answer: dict[str, Any]) -> tuple[str, str]:
 
 
 async def traveller_with_code(world: World, tag: str) -> str:
+    """A new traveller's live code (with this 30 s step's suffix), as the phone shows it."""
     await world.traveller(tag)
-    return await world.code(tag)
+    return await world.live_code(tag)
 
 
 async def scan_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -121,7 +123,8 @@ async def test_booked_entry_is_accepted_once_and_marks_the_booking_used(
     first = await scan(client, world.tokens["gate_a"], code)
     assert first["decision"] == "accept" and first["reason"] == "ok"
     assert first["party_size"] == 3 and first["booking_id"] == booking
-    assert set(first) == {"scan_id", "decision", "reason", "party_size", "booking_id"}
+    assert set(first) == {"scan_id", "decision", "reason", "party_size", "booking_id", "credential"}
+    assert first["credential"] == "phone"
     row = await conn.fetchrow("SELECT status, used_at, changed_at FROM bookings")
     assert row is not None and row["status"] == "used" and row["used_at"] is not None
     # single entry: a second entry the same day is refused, even after an exit
@@ -150,7 +153,7 @@ async def test_no_booking_and_wrong_venue(
     # a cancelled booking is no entitlement
     await conn.execute("UPDATE bookings SET status = 'cancelled'")
     await world.traveller("u")
-    code_u = await world.code("u")
+    code_u = await world.live_code("u")
     assert reason(await scan(client, world.tokens["gate_b"], code_u)) == ("reject", "no_booking")
 
 
@@ -237,9 +240,14 @@ async def test_daily_n_rule_allows_n_entries(client: Client, world: World) -> No
     gate = await new_gate(world, venue["id"], "g")
     code = await traveller_with_code(world, "t")
     assert reason(await scan(client, gate, code)) == ("accept", "ok")
-    assert reason(await scan(client, gate, code)) == ("accept", "ok")
-    assert reason(await scan(client, gate, code)) == ("reject", "already_used")
+    # every rule is anti-passback: a second entry needs an exit first (one pass never
+    # counts its party twice in occupancy)
+    assert reason(await scan(client, gate, code)) == ("reject", "already_inside")
     assert reason(await scan(client, gate, code, "out")) == ("accept", "ok")
+    assert reason(await scan(client, gate, code)) == ("accept", "ok")
+    assert reason(await scan(client, gate, code, "out")) == ("accept", "ok")
+    assert reason(await scan(client, gate, code)) == ("reject", "already_used")
+    assert reason(await scan(client, gate, code, "out")) == ("accept", "not_inside")
     assert reason(await scan(client, gate, code)) == ("reject", "already_used")
 
 
@@ -294,7 +302,8 @@ async def test_code_verification_failures_are_recorded_rejections(
         return issue(cred, signer)
 
     stranger = SigningKey.generate((key.kid + 100) % 256, datetime.now(UTC))
-    tampered = code[:-3] + ("AAA" if code[-3:] != "AAA" else "BBB")
+    body = code[:BODY_LEN]  # the signed text, without the live suffix
+    tampered = body[:-3] + ("AAA" if body[-3:] != "AAA" else "BBB")
     cases = {
         "invalid_code": [tampered, "", "hello", "TQ1:" + "A" * 141, code.lower(), code + "X"],
         "unknown_key": [signed(now - 10, now + 3600, stranger)],
@@ -310,13 +319,12 @@ async def test_code_verification_failures_are_recorded_rejections(
             assert answer["party_size"] == 0 and answer["booking_id"] is None
     stored = await scan_rows(conn)
     assert len(stored) == sum(len(t) for t in cases.values())
-    zero = uuid.UUID(int=0)
     traveller = uuid.UUID(world.ids["traveller_t"])
     for r in stored:
         # a code that names no traveller is stored under the zero uuid; an authentic one
         # (even out of date or revoked) under its traveller
         unnamed = r["reason"] in ("invalid_code", "unknown_key")
-        assert r["traveller_id"] == (zero if unnamed else traveller), r["reason"]
+        assert r["traveller_id"] == (NO_TRAVELLER if unnamed else traveller), r["reason"]
     # an exit of an authentic pass is never blocked, whatever the pass's state
     for text in (cases["expired_code"][0], cases["revoked_code"][0]):
         assert reason(await scan(client, gate, text, "out")) == ("accept", "not_inside")
@@ -324,14 +332,13 @@ async def test_code_verification_failures_are_recorded_rejections(
     # rotation bumps the generation: the old code is revoked, the new one works
     await conn.execute("UPDATE credentials SET generation = 2")
     assert reason(await scan(client, gate, code)) == ("reject", "revoked_code")
-    assert reason(await scan(client, gate, signed(now - 10, now + 3600, generation=2))) == (
-        "accept",
-        "ok",
-    )
+    gen2 = signed(now - 10, now + 3600, generation=2)
+    live2 = gen2 + screenshot_suffix(gen2, world.code_secrets["t"], time.time())
+    assert reason(await scan(client, gate, live2)) == ("accept", "ok")
     # erasure revokes every generation
     await conn.execute("UPDATE credentials SET revoked_all = true")
     await conn.execute("DELETE FROM presence")
-    answer = await scan(client, gate, signed(now - 10, now + 3600, generation=2))
+    answer = await scan(client, gate, live2)
     assert reason(answer) == ("reject", "revoked_code")
 
 
@@ -343,7 +350,7 @@ async def test_screenshot_suffix_is_checked_online(
     reg = await world.traveller("t")
     code = await world.code("t")
     secret = await conn.fetchval("SELECT suffix_secret FROM credentials")
-    assert base64.urlsafe_b64decode(reg["code_secret"] + "==") == bytes(secret)
+    assert b64url_decode(reg["code_secret"]) == bytes(secret)
     now = time.time()
     stale = code + screenshot_suffix(code, bytes(secret), now - 600)
     wrong = code + screenshot_suffix(code, bytes(32), now)
@@ -353,8 +360,33 @@ async def test_screenshot_suffix_is_checked_online(
         fresh = code + screenshot_suffix(code, bytes(secret), at)
         assert reason(await scan(client, gate, fresh)) == ("accept", "ok"), at - now
         assert reason(await scan(client, gate, fresh, "out")) == ("accept", "ok")
-    # the plain code is still a valid credential
-    assert reason(await scan(client, gate, code)) == ("accept", "ok")
+    # a gated venue requires the live suffix: the static text (a screenshot with the
+    # suffix cut off, of any age) is refused with its own reason
+    assert reason(await scan(client, gate, code)) == ("reject", "static_code")
+    # a venue that relaxes the rule takes the static text as a valid credential
+    relaxed = await world.venue(
+        "CN-GZ-AS",
+        "Relaxed",
+        requires_booking=False,
+        entry_rule="reentry",
+        live_code_required=False,
+    )
+    assert relaxed["live_code_required"] is False
+    assert reason(await scan(client, await new_gate(world, relaxed["id"], "r"), code)) == (
+        "accept",
+        "ok",
+    )
+
+
+async def test_live_code_required_defaults_to_gated(world: World) -> None:
+    gated = await world.venue("CN-GZ-AS", "Gated")
+    assert gated["live_code_required"] is True
+    ungated = await world.venue("CN-GZ-AS", "Open", gated=False, requires_booking=False)
+    assert ungated["live_code_required"] is False
+    strict = await world.venue(
+        "CN-GZ-AS", "Strict", gated=False, requires_booking=False, live_code_required=True
+    )
+    assert strict["live_code_required"] is True
 
 
 async def test_sql_hmac_matches_python(conn: asyncpg.Connection) -> None:
@@ -529,3 +561,64 @@ async def test_visits_merge_entries_and_checkins_newest_first(
         r = await client.get("/v1/me/visits", params=bad, headers=world.auth("traveller_t"))
         assert r.status_code == 400, bad
     assert (await client.get("/v1/me/visits")).status_code == 401
+
+
+# --- the paper pass ----------------------------------------------------------------------------
+
+
+async def test_paper_pass_admits_its_booking_without_suffix_and_is_revocable(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    """Issue #15, hole 1: the one way in without a live code is an explicit paper pass."""
+    await world.traveller("t")
+    booking = await book(client, conn, world, "t", world.ids["venue_a"], party_size=2)
+    gate = world.tokens["gate_a"]
+    static = await world.code("t")
+    assert reason(await scan(client, gate, static)) == ("reject", "static_code")
+
+    path = f"/v1/me/bookings/{booking}/paper-pass"
+    r = await client.post(path, headers=world.auth("traveller_t"))
+    assert r.status_code == 201, r.text
+    paper = r.json()
+    assert paper["kind"] == "paper" and paper["booking_id"] == booking
+    assert len(paper["code"]) == BODY_LEN  # printed: no suffix
+    assert paper["code"] != static
+    # another traveller cannot issue one for this booking
+    await world.traveller("u")
+    r = await client.post(path, headers=world.auth("traveller_u"))
+    assert r.status_code == 404, r.text
+
+    # revoked by the traveller: the printed code is dead at once
+    r = await client.delete(path, headers=world.auth("traveller_t"))
+    assert r.status_code == 204, r.text
+    assert reason(await scan(client, gate, paper["code"])) == ("reject", "revoked_code")
+
+    # the operator at the staffed window prints a new one
+    op_path = f"/v1/venues/{world.ids['venue_a']}/bookings/{booking}/paper-pass"
+    r = await client.post(op_path, headers=world.auth("operator_a"))
+    assert r.status_code == 201, r.text
+    printed = r.json()["code"]
+    answer = await scan(client, gate, printed)
+    assert reason(answer) == ("accept", "ok")
+    assert answer["credential"] == "paper" and answer["party_size"] == 2
+    assert answer["booking_id"] == booking
+    # limited to the booking: a second entry is refused like any pass
+    assert reason(await scan(client, gate, printed)) == ("reject", "already_used")
+    # not valid at another venue, nor issued by another venue's operator
+    assert reason(await scan(client, world.tokens["gate_b"], printed)) == (
+        "reject",
+        "wrong_venue",
+    )
+    other = f"/v1/venues/{world.ids['venue_b']}/bookings/{booking}/paper-pass"
+    assert (await client.post(other, headers=world.auth("operator_b"))).status_code == 404
+    # the phone code of the same traveller still reads as such
+    live = await scan(client, gate, await world.live_code("t"), "out")
+    assert reason(live) == ("accept", "ok") and live["credential"] == "phone"
+    # a new paper pass replaces the old one
+    r = await client.post(op_path, headers=world.auth("operator_a"))
+    assert r.status_code == 201
+    assert reason(await scan(client, gate, printed, "in")) == ("reject", "revoked_code")
+    # erasure revokes paper passes too
+    newest = r.json()["code"]
+    assert (await client.delete("/v1/me", headers=world.auth("traveller_t"))).status_code == 204
+    assert reason(await scan(client, gate, newest)) == ("reject", "revoked_code")

@@ -22,7 +22,7 @@ import pytest
 from onecode.app import create_app
 from onecode.settings import Settings
 from tests.conftest import ADMIN_TOKEN
-from tests.serverthread import serving
+from tests.support.servers import serving
 
 BIN = Path(sys.executable).parent
 PACKAGE = "onecode_client"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,28 +21,20 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from onecode.app import create_app
-from onecode.codes import KeyRing, Reason, screenshot_suffix, verify
+from onecode.codes import KeyRing, screenshot_suffix, verify
 from onecode.codes import qr as qr_module
+from onecode.codes.b64url import b64url_decode, b64url_encode
 from onecode.identity import routes as identity_routes
-from onecode.identity.service import credential_status, generation_reason
 from onecode.settings import Settings
 from tests.conftest import World, bearer
+from tests.support.db import fetch_row
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 
 
-def _problem(r: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
-    body = r.json()
-    assert {"status", "title", "detail", "code"} <= set(body)
-    if code is not None:
-        assert body["code"] == code, body
-    return dict(body)
-
-
 def _secret(text: str) -> bytes:
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = b64url_decode(text)
     assert len(raw) == 32
     return raw
 
@@ -58,51 +50,74 @@ async def _verified(client: Client, code: str) -> Any:
 # --- rotation ------------------------------------------------------------------------------
 
 
-async def test_rotation_revokes_every_earlier_generation(
+async def _gate_reason(client: Client, world: World, code: str, direction: str = "in") -> str:
+    """What the real gate (venue A, booking required) says of a code: ``no_booking`` for
+    a code that is current (nobody booked), ``revoked_code`` for one that is not."""
+    r = await client.post(
+        "/v1/gate/scans",
+        json={
+            "code": code,
+            "direction": direction,
+            "scan_id": str(uuid.uuid4()),
+            "scanned_at": datetime.now(UTC).isoformat(),
+        },
+        headers=world.auth("gate_a"),
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["reason"])
+
+
+def _live(code: str, secret: bytes) -> str:
+    return code + screenshot_suffix(code, secret, time.time())
+
+
+async def test_rotation_issues_a_new_credential_id_and_revokes_the_old(
     client: Client, world: World, conn: asyncpg.Connection
 ) -> None:
     reg = await world.traveller("a")
     old_code = await world.code("a")
     old = (await _verified(client, old_code)).credential
-    changed_before = await conn.fetchval(
-        "SELECT changed_at FROM credentials WHERE cred_id = $1", old.cred_id
-    )
-    status = await credential_status(conn, old.cred_id, old.generation)
-    assert status == (uuid.UUID(reg["traveller_id"]), None)
+    old_secret = _secret(reg["code_secret"])
+    assert await _gate_reason(client, world, _live(old_code, old_secret)) == "no_booking"
 
     r = await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a"))
     assert r.status_code == 200, r.text
     rotated = r.json()
     assert set(rotated) == {"code", "generation", "expires_at", "code_secret"}
-    assert rotated["generation"] == old.generation + 1
     assert rotated["code"] != old_code
     assert rotated["code_secret"] != reg["code_secret"]
     new = (await _verified(client, rotated["code"])).credential
-    assert new.cred_id == old.cred_id and new.generation == rotated["generation"]
+    # a new random credential id: a photo of the old code links nothing to the new one
+    assert new.cred_id != old.cred_id
 
     # the old code still carries a good signature; the database revokes it
-    traveller_id = uuid.UUID(reg["traveller_id"])
-    assert await credential_status(conn, old.cred_id, old.generation) == (
-        traveller_id,
-        Reason.REVOKED_CODE,
+    assert await _gate_reason(client, world, _live(old_code, old_secret)) == "revoked_code"
+    new_secret = _secret(rotated["code_secret"])
+    assert await _gate_reason(client, world, _live(rotated["code"], new_secret)) == "no_booking"
+    # the old secret makes no valid suffix for the new code
+    assert await _gate_reason(client, world, _live(rotated["code"], old_secret)) == (
+        "screenshot_code"
     )
-    assert await credential_status(conn, new.cred_id, new.generation) == (traveller_id, None)
-    # a generation never issued (signed, but ahead of the database) is not trusted
-    assert (await credential_status(conn, new.cred_id, new.generation + 1)).reason is (
-        Reason.INVALID_CODE
-    )
-    # GET /v1/me/code now serves the new generation
+    # GET /v1/me/code now serves the new credential
     assert await world.code("a") == rotated["code"]
-    row = await conn.fetchrow(
-        "SELECT generation, suffix_secret, changed_at FROM credentials WHERE traveller_id = $1",
+    traveller_id = uuid.UUID(reg["traveller_id"])
+    rows = await conn.fetch(
+        "SELECT cred_id, revoked_all, suffix_secret, changed_at FROM credentials "
+        "WHERE traveller_id = $1 ORDER BY issued_at",
         traveller_id,
     )
-    assert row["generation"] == new.generation
-    assert bytes(row["suffix_secret"]) == _secret(rotated["code_secret"])
-    assert row["changed_at"] > changed_before  # the gate pack's revocation cursor moves
+    assert [(bytes(r["cred_id"]), r["revoked_all"]) for r in rows] == [
+        (old.cred_id, True),
+        (new.cred_id, False),
+    ]
+    assert bytes(rows[1]["suffix_secret"]) == new_secret
+    # the gate pack lists the old credential as revoked
+    pack = (await client.get("/v1/gate/pack", headers=world.auth("gate_a"))).json()
+    revoked = {cred_id for cred_id, _ in pack["revocations"]}
+    assert b64url_encode(old.cred_id) in revoked
 
 
-async def test_racing_rotations_each_get_their_own_generation(
+async def test_racing_rotations_each_get_their_own_credential(
     client: Client, world: World, conn: asyncpg.Connection
 ) -> None:
     reg = await world.traveller("a")
@@ -111,100 +126,45 @@ async def test_racing_rotations_each_get_their_own_generation(
         *(client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")) for _ in range(n))
     )
     assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
-    generations = sorted(r.json()["generation"] for r in answers)
-    assert generations == list(range(2, n + 2))
-    row = await conn.fetchrow(
-        "SELECT generation, suffix_secret FROM credentials WHERE traveller_id = $1",
-        uuid.UUID(reg["traveller_id"]),
+    await _one_current_credential(client, conn, uuid.UUID(reg["traveller_id"]), answers, n)
+
+
+async def _one_current_credential(
+    client: Client, conn: asyncpg.Connection, traveller_id: uuid.UUID, answers: list[Any], n: int
+) -> None:
+    rows = await conn.fetch(
+        "SELECT cred_id, revoked_all, suffix_secret FROM credentials WHERE traveller_id = $1",
+        traveller_id,
     )
-    assert row["generation"] == n + 1
-    # the stored secret is the one handed out with the newest generation
-    newest = max((r.json() for r in answers), key=lambda a: a["generation"])
-    assert bytes(row["suffix_secret"]) == _secret(newest["code_secret"])
+    assert len(rows) == n + 1
+    current = [r for r in rows if not r["revoked_all"]]
+    assert len(current) == 1
+    handed_out = {}
+    for a in answers:
+        body = a.json() if isinstance(a, Response) else msgspec.structs.asdict(a)
+        cred = (await _verified(client, body["code"])).credential
+        handed_out[cred.cred_id] = body["code_secret"]
+    assert len(handed_out) == n  # every rotation its own credential id
+    # the current row is one of them, with the secret that was handed out with it
+    cred_id = bytes(current[0]["cred_id"])
+    assert bytes(current[0]["suffix_secret"]) == _secret(handed_out[cred_id])
 
 
 async def test_racing_rotations_on_many_connections(
-    world: World, db_url: str, conn: asyncpg.Connection
+    client: Client, world: World, db_url: str, conn: asyncpg.Connection
 ) -> None:
-    """The same race without the app: 16 real connections bump one row."""
-    from onecode.codes import KeyStore
+    """The same race without the app: 16 real connections rotate one traveller."""
     from onecode.identity.service import rotate_code
 
     reg = await world.traveller("a")
     traveller_id = uuid.UUID(reg["traveller_id"])
-    keys = KeyStore(signing_keys="1:" + base64.urlsafe_b64encode(bytes(32)).decode())
+    keys = client.app.state.keystore
     conns = [await asyncpg.connect(db_url) for _ in range(16)]
     try:
         results = await asyncio.gather(*(rotate_code(c, keys, traveller_id, 30) for c in conns))
     finally:
         await asyncio.gather(*(c.close() for c in conns))
-    assert sorted(r.generation for r in results) == list(range(2, 18))
-    assert (
-        await conn.fetchval(
-            "SELECT generation FROM credentials WHERE traveller_id = $1", traveller_id
-        )
-        == 17
-    )
-
-
-async def test_screenshot_suffix_is_checked_with_the_current_secret(
-    client: Client, world: World, conn: asyncpg.Connection
-) -> None:
-    reg = await world.traveller("a")
-    code = await world.code("a")
-    now = time.time()
-    secret = _secret(reg["code_secret"])
-    outcome = await _verified(client, code + screenshot_suffix(code, secret, now))
-    cred = outcome.credential
-    ok = await credential_status(
-        conn, cred.cred_id, cred.generation, body=outcome.body, suffix=outcome.suffix, now_unix=now
-    )
-    assert ok.reason is None
-    # a minute later the screenshot is stale
-    late = await credential_status(
-        conn,
-        cred.cred_id,
-        cred.generation,
-        body=outcome.body,
-        suffix=outcome.suffix,
-        now_unix=now + 90,
-    )
-    assert late.reason is Reason.SCREENSHOT_CODE
-    # after rotation the old secret no longer makes valid suffixes for the new code
-    rotated = (await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a"))).json()
-    stale = await _verified(
-        client, rotated["code"] + screenshot_suffix(rotated["code"], secret, now)
-    )
-    st = await credential_status(
-        conn,
-        stale.credential.cred_id,
-        stale.credential.generation,
-        body=stale.body,
-        suffix=stale.suffix,
-        now_unix=now,
-    )
-    assert st.reason is Reason.SCREENSHOT_CODE
-    fresh_secret = _secret(rotated["code_secret"])
-    fresh = await _verified(
-        client, rotated["code"] + screenshot_suffix(rotated["code"], fresh_secret, now)
-    )
-    st = await credential_status(
-        conn,
-        fresh.credential.cred_id,
-        fresh.credential.generation,
-        body=fresh.body,
-        suffix=fresh.suffix,
-        now_unix=now,
-    )
-    assert st.reason is None
-
-
-async def test_credential_status_of_an_unknown_credential(conn: asyncpg.Connection) -> None:
-    assert await credential_status(conn, bytes(16), 1) == (None, Reason.INVALID_CODE)
-    assert generation_reason(1, 1, False) is None
-    assert generation_reason(1, 2, False) is Reason.REVOKED_CODE
-    assert generation_reason(2, 2, True) is Reason.REVOKED_CODE
-    assert generation_reason(3, 2, False) is Reason.INVALID_CODE
+    await _one_current_credential(client, conn, traveller_id, list(results), 16)
 
 
 # --- erasure -------------------------------------------------------------------------------
@@ -216,8 +176,7 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     reg = await world.traveller("a", display_name="Li Wei", home_region="CN-44")
     await world.traveller("b", display_name="Other", home_region="CN-GZ")
     traveller_id = uuid.UUID(reg["traveller_id"])
-    code = await world.code("a")
-    cred = (await _verified(client, code)).credential
+    code = await world.live_code("a")
     # a recorded scan must survive erasure (aggregates keep counting)
     await conn.execute(
         "INSERT INTO scans (gate_id, scan_id, venue_id, traveller_id, direction, decision, "
@@ -232,11 +191,11 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     assert r.status_code == 204, r.text
     assert r.content == b""
 
-    row = await conn.fetchrow("SELECT * FROM travellers WHERE id = $1", traveller_id)
+    row = await fetch_row(conn, "SELECT * FROM travellers WHERE id = $1", traveller_id)
     assert row["display_name"] is None and row["home_region"] is None
     assert row["erased_at"] is not None
-    cred_row = await conn.fetchrow(
-        "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
+    cred_row = await fetch_row(
+        conn, "SELECT * FROM credentials WHERE traveller_id = $1", traveller_id
     )
     assert cred_row["revoked_all"] is True
     assert cred_row["changed_at"] >= row["erased_at"]
@@ -250,16 +209,13 @@ async def test_erasure_removes_personal_data_and_revokes_tokens_and_code(
     assert (
         await conn.fetchval("SELECT count(*) FROM scans WHERE traveller_id = $1", traveller_id) == 1
     )
-    assert await credential_status(conn, cred.cred_id, cred.generation) == (
-        traveller_id,
-        Reason.REVOKED_CODE,
-    )
+    assert await _gate_reason(client, world, code) == "revoked_code"
 
     # the token is dead: every traveller route answers 401
-    _problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
-    _problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
-    _problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
-    _problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.delete("/v1/me", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.get("/v1/me", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.get("/v1/me/code.png", headers=world.auth("traveller_a")), 401)
+    assert_problem(await client.post("/v1/me/code/rotate", headers=world.auth("traveller_a")), 401)
     # the other traveller is untouched
     other = (await client.get("/v1/me", headers=world.auth("traveller_b"))).json()
     assert other["display_name"] == "Other" and other["home_region"] == "CN-GZ"
@@ -276,14 +232,16 @@ async def test_erasure_racing_rotations_leaves_no_valid_code(
     assert answers[5].status_code == 204
     # a rotation either won before the erasure or was refused; never a 500
     assert {r.status_code for r in answers} <= {200, 204, 401, 404}, [r.text for r in answers]
-    row = await conn.fetchrow(
-        "SELECT cred_id, generation, revoked_all FROM credentials WHERE traveller_id = $1",
+    rows = await conn.fetch(
+        "SELECT revoked_all FROM credentials WHERE traveller_id = $1",
         uuid.UUID(reg["traveller_id"]),
     )
-    assert row["revoked_all"] is True
-    for g in range(1, row["generation"] + 2):
-        status = await credential_status(conn, bytes(row["cred_id"]), g)
-        assert status.reason is not None, g
+    assert rows and all(r["revoked_all"] for r in rows)
+    for a in answers:
+        if a.status_code == 200:
+            body = a.json()
+            live = _live(body["code"], _secret(body["code_secret"]))
+            assert await _gate_reason(client, world, live) == "revoked_code"
 
 
 async def test_erasure_takes_effect_at_once_despite_the_token_cache(
@@ -296,8 +254,8 @@ async def test_erasure_takes_effect_at_once_despite_the_token_cache(
     async with AsyncTestClient(app=create_app(cached), raise_server_exceptions=False) as c:
         assert (await c.get("/v1/me", headers=headers)).status_code == 200  # now cached
         assert (await c.delete("/v1/me", headers=headers)).status_code == 204
-        _problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
-        _problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
+        assert_problem(await c.get("/v1/me", headers=headers), 401, "auth.invalid_token")
+        assert_problem(await c.get("/v1/me/code", headers=headers), 401, "auth.invalid_token")
 
 
 # --- images --------------------------------------------------------------------------------
@@ -386,14 +344,16 @@ async def test_images_are_rendered_once_per_generation(
 
 
 async def test_register_refuses_unknown_fields_and_bad_values(client: Client) -> None:
-    _problem(await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid")
-    _problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
-    _problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
-    _problem(await client.post("/v1/travellers", json=[]), 400)
+    assert_problem(
+        await client.post("/v1/travellers", json={"nickname": "x"}), 400, "request.invalid"
+    )
+    assert_problem(await client.post("/v1/travellers", json={"home_region": 44}), 400)
+    assert_problem(await client.post("/v1/travellers", json={"display_name": "x" * 101}), 400)
+    assert_problem(await client.post("/v1/travellers", json=[]), 400)
     r = await client.post(
         "/v1/travellers", content=b"{not json", headers={"content-type": "application/json"}
     )
-    _problem(r, 400)
+    assert_problem(r, 400)
     r = await client.post("/v1/travellers", json={})
     assert r.status_code == 201, r.text
 
@@ -414,12 +374,12 @@ async def test_traveller_routes_refuse_other_principals_and_no_token(
     for method, path in ME_ROUTES:
         for who in ("gate_a", "operator_a", "planner_x", "admin"):
             r = await client.request(method, path, headers=world.auth(who))
-            _problem(r, 403, "auth.wrong_principal")
-        _problem(await client.request(method, path), 401, "auth.missing_token")
+            assert_problem(r, 403, "auth.wrong_principal")
+        assert_problem(await client.request(method, path), 401, "auth.missing_token")
         r = await client.request(method, path, headers={"Authorization": "Basic eDp5"})
-        _problem(r, 401, "auth.malformed")
+        assert_problem(r, 401, "auth.malformed")
         r = await client.request(method, path, headers=bearer("oc_traveller_nope"))
-        _problem(r, 401, "auth.invalid_token")
+        assert_problem(r, 401, "auth.invalid_token")
 
 
 def test_rate_limit_tags_are_on_the_routes(app: Litestar) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from onecode.logs import JsonFormatter
 from tests.conftest import ADMIN, ADMIN_TOKEN, World, bearer
-from tests.hardening import Client
+from tests.support.apps import Client
 
 NAME = "Zhang Xiaoming Privacy-Canary"
 

@@ -16,7 +16,8 @@ from litestar.routes import HTTPRoute
 
 from tests.api.test_authz_matrix import TABLE, _objects_of_a, fill
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 DEEP_ARRAY = b"[" * 1000 + b"]" * 1000  # 2 KB, the RecursionError
 DEEP_OBJECT = b'{"a":' * 1000 + b"1" + b"}" * 1000

@@ -13,7 +13,8 @@ from onecode.logs import JsonFormatter
 from onecode.observability import record_booking, record_scan, set_rollup_lag
 from onecode.settings import Settings
 from tests.conftest import ADMIN, World
-from tests.hardening import Client, assert_problem, client_with
+from tests.support.apps import Client, client_with
+from tests.support.problems import assert_problem
 
 
 async def test_request_id_is_generated_echoed_and_sanitised(client: Client) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,9 @@ from litestar.testing import AsyncTestClient
 
 from onecode.codes import Credential, SigningKey, issue, verify
 from onecode.codes import KeyRing as Ring
+from onecode.codes.b64url import b64url_encode
 from tests.conftest import World
+from tests.support.db import fetch_row
 
 Client = AsyncTestClient[Litestar]
 
@@ -49,9 +50,9 @@ def item(code: str, direction: str = "in", decision: str = "accept", **kw: Any) 
 
 
 def cred_id_of(code: str, keys: list[dict[str, Any]]) -> str:
-    result = verify(code, Ring.from_public_list(keys), time.time())  # type: ignore[arg-type]
+    result = verify(code, Ring.from_public_list(keys), time.time())
     assert result.credential is not None
-    return base64.urlsafe_b64encode(result.credential.cred_id).rstrip(b"=").decode()
+    return b64url_encode(result.credential.cred_id)
 
 
 async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.Connection) -> None:
@@ -79,12 +80,17 @@ async def test_full_then_delta_pack(client: Client, world: World, conn: asyncpg.
     assert r.status_code == 200, r.text
     r = await client.post("/v1/me/code/rotate", headers=world.auth("traveller_b"))
     assert r.status_code == 200, r.text
+    r_rotated = r.json()
     r = await client.get("/v1/gate/pack", params={"cursor": full["cursor"]}, headers=gate)
     delta = r.json()
     assert delta["full"] is False
     statuses = {e[0]: e[5] for e in delta["entitlements"]}
     assert statuses == {booking_a: "cancelled", booking_b: "booked"}
-    assert [cred_id_of(code_b, full["keys"]), 2] in delta["revocations"]
+    # rotation revoked b's credential for good (a new cred_id replaces it) ...
+    assert [cred_id_of(code_b, full["keys"]), 2147483647] in delta["revocations"]
+    # ... and b's booking comes again, under the new credential
+    new_b = cred_id_of(r_rotated["code"], full["keys"])
+    assert [e[1] for e in delta["entitlements"] if e[0] == booking_b] == [new_b]
 
     # garbage cursors are a 400, never a 500; a very old one gives a full pack
     for bad in ("nope", "v1.abc", "v2.123", "v1." + "9" * 30):
@@ -128,7 +134,7 @@ async def test_upload_is_idempotent_and_counts(
     ).json()
     assert live["inside"] == 0
     assert live["entries_today"] == 2
-    row = await conn.fetchrow("SELECT entries, inside FROM presence")
+    row = await fetch_row(conn, "SELECT entries, inside FROM presence")
     assert (row["entries"], row["inside"]) == (1, False)
 
 
@@ -140,8 +146,9 @@ async def test_two_offline_gates_admitting_one_pass_are_flagged(
     code = await world.code("a")
     second = await world.post(f"/v1/admin/venues/{world.ids['venue_a']}/gates", {"name": "east"})
     now = datetime.now(UTC)
-    first = item(code, scanned_at=(now - timedelta(minutes=10)).isoformat())
-    other = item(code, scanned_at=(now - timedelta(minutes=9)).isoformat())
+    # (the code was issued just now: scans within the clock skew of its not_before)
+    first = item(code, scanned_at=(now - timedelta(seconds=60)).isoformat())
+    other = item(code, scanned_at=(now - timedelta(seconds=50)).isoformat())
     r1 = await client.post(
         "/v1/gate/scans/batch", json={"scans": [first]}, headers=world.auth("gate_a")
     )
@@ -217,6 +224,7 @@ async def test_batch_limits_and_bad_bodies(client: Client, world: World) -> None
     same = item(code)
     r = await client.post("/v1/gate/scans/batch", json={"scans": [same, same]}, headers=gate)
     assert r.status_code == 400
+    bad: dict[str, Any]
     for bad in (
         {"scans": [{**item(code), "direction": "sideways"}]},
         {"scans": [{**item(code), "scanned_at": "2026-01-01T00:00:00"}]},

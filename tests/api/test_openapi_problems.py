@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.hardening import Client
+from tests.support.apps import Client
 
 
 async def test_every_operation_documents_problem_errors(client: Client) -> None:

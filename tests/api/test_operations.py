@@ -18,7 +18,8 @@ from litestar.testing import AsyncTestClient
 from onecode.app import create_app
 from onecode.settings import Settings
 from tests.conftest import ADMIN, World, bearer
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
+from tests.support.problems import assert_problem
 
 
 async def _all(client: Client, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -298,3 +299,143 @@ async def test_region_changes_are_checked_and_audited(client: Client, world: Wor
         ("region.changed", {"parent_code": "CN-GZ"}, {"parent_code": None}),
     ]
     assert all(e["actor_kind"] == "admin" and e["region_code"] == "CN-YN" for e in entries)
+
+
+async def test_operator_changes_elsewhere_are_audited_without_their_text(
+    client: Client, world: World
+) -> None:
+    await world.traveller("t")
+    va = world.ids["venue_a"]
+    op = world.auth("operator_a")
+    r = await client.post(
+        "/v1/complaints",
+        json={"venue_id": va, "category": "service", "text": "My name is Li Wei; slow queue."},
+        headers=world.auth("traveller_t"),
+    )
+    assert r.status_code == 201, r.text
+    answer = "Sorry, Li Wei: a second gate opens tomorrow."
+    r = await client.post(
+        f"/v1/complaints/{r.json()['id']}/answer", json={"text": answer}, headers=op
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/v1/venues/{va}/place-code/rotate", headers=op)
+    assert r.status_code == 200, r.text
+    code = r.json()["place_code"]
+    r = await client.get(f"/v1/venues/{va}/audit", headers=op)
+    entries = r.json()["items"]
+    assert [e["action"] for e in entries[:2]] == ["venue.place_code_rotated", "complaint.answered"]
+    assert all(e["actor_kind"] == "operator" for e in entries[:2])
+    trail = json.dumps(entries)
+    assert "Li Wei" not in trail and code not in trail
+    assert world.ids["traveller_t"] not in trail
+
+
+def test_no_statement_changes_or_deletes_the_audit_trail() -> None:
+    """The trail is append-only: no named query or rule file updates, deletes or
+    truncates audit_log (its one writer is operations_insert_audit)."""
+    import re
+
+    from onecode.sql import sql_root
+
+    pattern = re.compile(
+        r"\b(UPDATE|DELETE\s+FROM|TRUNCATE)\s+(TABLE\s+)?(ONLY\s+)?audit_log\b", re.I
+    )
+    found = [
+        str(path)
+        for folder in ("queries", "functions")
+        for path in sorted((sql_root() / folder).glob("*.sql"))
+        if pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+    assert pattern.search("DELETE FROM audit_log WHERE true")  # the check can fail
+
+
+async def test_openapi_documents_every_operations_route(client: Client) -> None:
+    doc = (await client.get("/schema/openapi.json")).json()
+    paths = doc["paths"]
+    for path, method in (
+        ("/v1/admin/regions", "get"),
+        ("/v1/admin/regions/{code}", "patch"),
+        ("/v1/admin/venues", "get"),
+        ("/v1/admin/venues/{venue_id}", "patch"),
+        ("/v1/admin/venues/{venue_id}/deactivate", "post"),
+        ("/v1/admin/gates", "get"),
+        ("/v1/admin/gates/{gate_id}/revoke", "post"),
+        ("/v1/admin/operators/{operator_id}/token", "post"),
+        ("/v1/admin/planners/{planner_id}", "get"),
+        ("/v1/admin/audit", "get"),
+        ("/v1/venues/{venue_id}/audit", "get"),
+        ("/v1/venues/{venue_id}/slots/{slot_id}", "patch"),
+        ("/v1/venues/{venue_id}/slots/{slot_id}/cancel", "post"),
+        ("/v1/venues/{venue_id}/slots/recurring", "post"),
+    ):
+        assert method in paths.get(path, {}), (path, method)
+        assert paths[path][method].get("summary"), (path, method)
+
+
+async def test_a_narrowed_scope_reaches_cached_tokens_on_every_replica(
+    settings: Settings, world: World
+) -> None:
+    """An operator loses a venue, a planner a region: with five-minute token caches on two
+    replicas, both refuse the old scope at once."""
+    cached = msgspec.structs.replace(settings, token_cache_seconds=300.0)
+    first, second = create_app(cached), create_app(cached)
+    va, vb = world.ids["venue_a"], world.ids["venue_b"]
+    live_a = f"/v1/venues/{va}/live"
+    async with (
+        AsyncTestClient(app=first, raise_server_exceptions=False) as one,
+        AsyncTestClient(app=second, raise_server_exceptions=False) as two,
+    ):
+        await asyncio.wait_for(second.state.token_listener.ready.wait(), 5)
+        op = world.auth("operator_a")
+        assert (await two.get(live_a, headers=op)).status_code == 200  # cached there
+        r = await one.patch(
+            f"/v1/admin/operators/{world.ids['operator_a']}",
+            json={"venue_ids": [vb], "name": "Stone Forest office"},
+            headers=ADMIN,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["venue_ids"] == [vb]
+        assert (await one.get(live_a, headers=op)).status_code == 404
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3.0
+        while (await two.get(live_a, headers=op)).status_code != 404:
+            assert loop.time() < deadline, "the second replica still uses the old scope"
+            await asyncio.sleep(0.02)
+        assert (await two.get(f"/v1/venues/{vb}/live", headers=op)).status_code == 200
+
+        q = {"region": "CN-GZ", "from": "2030-01-01", "to": "2030-01-02"}
+        pl = world.auth("planner_x")
+        assert (await two.get("/v1/planner/arrivals", params=q, headers=pl)).status_code == 200
+        r = await one.patch(
+            f"/v1/admin/planners/{world.ids['planner_x']}",
+            json={"region_codes": ["CN-YN"]},
+            headers=ADMIN,
+        )
+        assert r.json()["region_codes"] == ["CN-YN"]
+        deadline = loop.time() + 3.0
+        while (await two.get("/v1/planner/arrivals", params=q, headers=pl)).status_code == 200:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+
+        for path, body, code in (
+            (f"/v1/admin/operators/{world.ids['operator_a']}", {"venue_ids": []}, 400),
+            (
+                f"/v1/admin/operators/{world.ids['operator_a']}",
+                {"venue_ids": [str(uuid.uuid4())]},
+                422,
+            ),
+            (f"/v1/admin/planners/{world.ids['planner_x']}", {"region_codes": ["XX"]}, 422),
+            (f"/v1/admin/gates/{world.ids['gate_a']}", {"name": ""}, 400),
+            (f"/v1/admin/gates/{uuid.uuid4()}", {"name": "x"}, 404),
+        ):
+            assert_problem(await one.patch(path, json=body, headers=ADMIN), code)
+        r = await one.patch(
+            f"/v1/admin/gates/{world.ids['gate_a']}", json={"name": "East 1"}, headers=ADMIN
+        )
+        assert r.json()["name"] == "East 1"
+        r = await one.get("/v1/admin/audit", params={"object_kind": "operator"}, headers=ADMIN)
+        (change,) = [e for e in r.json()["items"] if e["action"] == "operator.changed"]
+        assert change["before"] == {"venue_ids": [va]}
+        assert change["after"] == {"name_changed": True, "venue_ids": [vb]}
+        assert "Stone Forest office" not in json.dumps(r.json())

@@ -14,8 +14,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
-from tests.api.test_catalog import _problem
 from tests.conftest import ADMIN, World
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 
@@ -53,11 +53,11 @@ async def test_forged_and_garbage_codes_are_404(client: Client, world: World) ->
         code + "A",
     ):
         r = await client.get(f"/v1/places/{bad}")
-        _problem(r, 404)
+        assert_problem(r, 404)
         r = await client.post(f"/v1/places/{bad}/checkin", headers=world.auth("operator_a"))
         assert r.status_code in (403, 404), r.text  # guard first, never a 500
     # a control character in any parameter is refused before routing to the service
-    _problem(await client.get("/v1/places/%00"), 422, "request.control_character")
+    assert_problem(await client.get("/v1/places/%00"), 422, "request.control_character")
 
 
 async def test_self_checkin_once_a_day_at_ungated_venues(
@@ -81,10 +81,12 @@ async def test_self_checkin_once_a_day_at_ungated_venues(
     assert await conn.fetchval("SELECT count(*) FROM checkins") == 1
     # gated venue: the gate records visits
     r = await client.post(f"/v1/places/{world.ids['place_a']}/checkin", headers=auth)
-    _problem(r, 409, "places.gated_venue")
+    assert_problem(r, 409, "places.gated_venue")
     # only travellers check in
-    _problem(await client.post(f"/v1/places/{lake['place_code']}/checkin", headers=ADMIN), 403)
-    _problem(await client.post(f"/v1/places/{lake['place_code']}/checkin"), 401)
+    assert_problem(
+        await client.post(f"/v1/places/{lake['place_code']}/checkin", headers=ADMIN), 403
+    )
+    assert_problem(await client.post(f"/v1/places/{lake['place_code']}/checkin"), 401)
 
 
 async def test_repeated_checkins_through_the_api_return_the_first(
@@ -111,24 +113,24 @@ async def test_rotation_retires_the_old_code(client: Client, world: World) -> No
     assert r.status_code == 200, r.text
     new = r.json()["place_code"]
     assert new != old and r.json()["version"] == 1 and r.json()["rotated_at"]
-    _problem(await client.get(f"/v1/places/{old}"), 404, "places.not_found")
+    assert_problem(await client.get(f"/v1/places/{old}"), 404, "places.not_found")
     assert (await client.get(f"/v1/places/{new}")).json()["venue"]["id"] == venue
     r = await client.get(f"/v1/venues/{venue}/place-code", headers=world.auth("operator_a"))
     assert r.json()["place_code"] == new
     # admin rotates too; the code before stops resolving again
     r = await client.post(f"/v1/venues/{venue}/place-code/rotate", headers=ADMIN)
     assert r.json()["version"] == 2
-    _problem(await client.get(f"/v1/places/{new}"), 404)
+    assert_problem(await client.get(f"/v1/places/{new}"), 404)
     # other operators do not know the venue; travellers may not rotate
     r = await client.post(f"/v1/venues/{venue}/place-code/rotate", headers=world.auth("operator_b"))
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
     await world.traveller("t")
     r = await client.post(
         f"/v1/venues/{venue}/place-code/rotate", headers=world.auth("traveller_t")
     )
-    _problem(r, 403)
+    assert_problem(r, 403)
     r = await client.post(f"/v1/venues/{uuid.uuid4()}/place-code/rotate", headers=ADMIN)
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
 
 
 async def test_rotations_through_the_api_count_up(client: Client, world: World) -> None:
@@ -155,8 +157,8 @@ async def test_poster_images_decode_to_the_code(client: Client, world: World) ->
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert ET.fromstring(r.content).tag.endswith("svg")  # noqa: S314 - our own output
     r = await client.get(f"/v1/venues/{venue}/place-code.png", headers=world.auth("operator_b"))
-    _problem(r, 404)
-    _problem(await client.get(f"/v1/venues/{venue}/place-code.svg"), 401)
+    assert_problem(r, 404)
+    assert_problem(await client.get(f"/v1/venues/{venue}/place-code.svg"), 401)
 
 
 async def test_legacy_random_code_still_resolves_until_rotated(
@@ -173,4 +175,4 @@ async def test_legacy_random_code_still_resolves_until_rotated(
     assert [d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(r.content)))] == [legacy]
     r = await client.post(f"/v1/venues/{world.ids['venue_b']}/place-code/rotate", headers=ADMIN)
     assert len(r.json()["place_code"]) == 60
-    _problem(await client.get(f"/v1/places/{legacy}"), 404)
+    assert_problem(await client.get(f"/v1/places/{legacy}"), 404)

@@ -19,7 +19,8 @@ from onecode.app import create_app
 from onecode.flows.rollup import advance, rollup_loop
 from onecode.settings import Settings
 from tests.conftest import World
-from tests.flows_data import D, Dataset, build
+from tests.support.flows_data import D, Dataset, build
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 DAY = D.isoformat()
@@ -37,16 +38,6 @@ async def _data(conn: asyncpg.Connection, world: World) -> Dataset:
     data = await build(conn, world)
     await advance(conn)
     return data
-
-
-def _problem(r: object, status: int, code: str | None = None) -> None:
-    from httpx import Response
-
-    assert isinstance(r, Response)
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    if code is not None:
-        assert r.json()["code"] == code, r.json()
 
 
 async def test_arrivals_json_for_a_planner(
@@ -100,7 +91,15 @@ async def test_csv_by_accept_and_by_format(
         assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert by_accept.content == by_format.content
     rows = list(csv.DictReader(io.StringIO(by_accept.text)))
-    assert list(rows[0]) == ["bucket", "visits", "visitors", "suppressed"]
+    # the noise of each noised column, ±N at 95% (tests/privacy checks its size)
+    assert list(rows[0]) == [
+        "bucket",
+        "visits",
+        "visitors",
+        "suppressed",
+        "visits_ci95",
+        "visitors_ci95",
+    ]
     assert len(rows) == 24
     cells = {row["bucket"]: row for row in rows}
     assert cells["2026-05-04T10:00"] == {
@@ -108,6 +107,8 @@ async def test_csv_by_accept_and_by_format(
         "visits": "",
         "visitors": "",
         "suppressed": "true",
+        "visits_ci95": "0",
+        "visitors_ci95": "0",
     }
     assert cells["2026-05-04T14:00"]["visits"] == "15"
     assert cells["2026-05-04T19:00"]["suppressed"] == "false"
@@ -116,7 +117,7 @@ async def test_csv_by_accept_and_by_format(
         params={"from": DAY, "to": DAY, "region": "CN-GZ", "format": "csv"},
         headers=world.auth("planner_x"),
     )
-    assert od.text.splitlines()[0] == "from,to,trips,suppressed"
+    assert od.text.splitlines()[0] == "from,to,trips,suppressed,trips_ci95"
 
 
 @pytest.fixture
@@ -182,22 +183,22 @@ async def test_scope_is_enforced(client: Client, conn: asyncpg.Connection, world
         r = await client.get(
             f"/v1/planner/{endpoint}", params={**base, "venue": str(data.venue_b)}, headers=x
         )
-        _problem(r, 404, "venues.not_found")
+        assert_problem(r, 404, "venues.not_found")
         r = await client.get(
             f"/v1/planner/{endpoint}", params={**base, "region": "CN-YN"}, headers=x
         )
-        _problem(r, 404, "regions.not_found")
-    _problem(
+        assert_problem(r, 404, "regions.not_found")
+    assert_problem(
         await client.get("/v1/planner/od", params={**base, "region": "CN-ZZ"}, headers=x),
         404,
         "regions.not_found",
     )
-    _problem(
+    assert_problem(
         await client.get("/v1/planner/od", params={**base, "venue": str(uuid.uuid4())}, headers=x),
         404,
         "venues.not_found",
     )
-    _problem(
+    assert_problem(
         await client.get(
             "/v1/planner/occupancy", params={"venue": str(data.venue_b), "date": DAY}, headers=x
         ),
@@ -209,18 +210,18 @@ async def test_scope_is_enforced(client: Client, conn: asyncpg.Connection, world
         params={**base, "venue": str(data.venue_a)},
         headers=world.auth("planner_y"),
     )
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
     # planner y sees its own venue; a single-region planner may omit the scope
     r = await client.get("/v1/planner/arrivals", params=base, headers=world.auth("planner_y"))
     assert r.status_code == 200 and r.json()["window"]["scope"]["region"] == "CN-YN"
     # the admin must name a scope
     r = await client.get("/v1/planner/arrivals", params=base, headers=world.auth("admin"))
-    _problem(r, 422, "planner.bad_scope")
-    _problem(
+    assert_problem(r, 422, "planner.bad_scope")
+    assert_problem(
         await client.get("/v1/planner/arrivals", params=base, headers=world.auth("operator_a")),
         403,
     )
-    _problem(await client.get("/v1/planner/arrivals", params=base), 401)
+    assert_problem(await client.get("/v1/planner/arrivals", params=base), 401)
 
 
 async def test_bad_input_is_a_clean_4xx(client: Client, world: World) -> None:
@@ -234,7 +235,7 @@ async def test_bad_input_is_a_clean_4xx(client: Client, world: World) -> None:
         r = await client.get(
             "/v1/planner/arrivals", params={**params, "region": "CN-GZ"}, headers=x
         )
-        _problem(r, 422, "planner.bad_range")
+        assert_problem(r, 422, "planner.bad_range")
     r = await client.get(
         "/v1/planner/arrivals",
         params={"from": "2025-01-01", "to": "2025-12-31", "region": "CN-GZ"},  # 365 days
@@ -251,9 +252,9 @@ async def test_bad_input_is_a_clean_4xx(client: Client, world: World) -> None:
         r = await client.get(
             "/v1/planner/arrivals", params={"region": "CN-GZ", **params}, headers=x
         )
-        _problem(r, 400)
+        assert_problem(r, 400)
     r = await client.get("/v1/planner/occupancy", params={"date": DAY}, headers=x)
-    _problem(r, 400)
+    assert_problem(r, 400)
 
 
 async def test_openapi_lists_the_planner(client: Client) -> None:

@@ -1,16 +1,19 @@
-"""Rate limits: token buckets per address and per token, 429 problems, gates exempt."""
+"""Rate limits: token buckets per address and per token, 429 problems; gate routes carry
+no bucket, and a header that looks like a gate token is no exemption."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from litestar import Litestar
 
 from onecode.app import create_app
 from onecode.ratelimit import TokenBuckets, parse_rate
 from onecode.settings import Settings, SettingsError
 from tests.conftest import World, bearer
-from tests.hardening import assert_problem, client_with
+from tests.support.apps import client_with
+from tests.support.problems import assert_problem
 
 
 def test_token_bucket_spends_and_refills() -> None:
@@ -90,10 +93,55 @@ async def test_tokens_have_own_budgets_within_an_address_budget(
         assert_problem(r, 429, "rate_limited")  # ... but the address budget (2 x 2) is spent
 
 
-async def test_gates_are_never_throttled(settings: Settings, world: World) -> None:
-    async with client_with(settings, rate_limit=True, rate_register="1/60") as c:
-        for _ in range(5):
-            r = await c.post("/v1/travellers", json={}, headers=world.auth("gate_a"))
-            assert r.status_code == 201
-        assert (await c.post("/v1/travellers", json={})).status_code == 201
-        assert_problem(await c.post("/v1/travellers", json={}), 429, "rate_limited")
+async def test_a_gate_token_header_is_no_exemption(settings: Settings) -> None:
+    """Issue #15, hole 7: ``Bearer oc_gate_…`` used to skip every limit."""
+    fake = {"Authorization": "Bearer oc_gate_made-up-token-0000000000000000000000"}
+    async with client_with(
+        settings, rate_limit=True, rate_register="3/60", rate_address_factor=2
+    ) as c:
+        statuses = [
+            (await c.post("/v1/travellers", json={}, headers=fake)).status_code for _ in range(6)
+        ]
+        assert statuses == [201] * 3 + [429] * 3
+        # fresh made-up gate tokens hit the address budget (3 x 2) all the same
+        more = [
+            (
+                await c.post(
+                    "/v1/travellers",
+                    json={},
+                    headers={"Authorization": f"Bearer oc_gate_{i:040d}"},
+                )
+            ).status_code
+            for i in range(6)
+        ]
+        assert more.count(201) <= 3 and more[-1] == 429
+
+
+async def test_no_gate_route_carries_a_bucket(app: Litestar) -> None:
+    """Gates are never throttled because none of their routes has a bucket."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if route.path.startswith("/v1/gate"):
+                assert not handler.opt.get("rate_limit"), route.path
+
+
+def test_registration_budget_tolerates_a_tour_group_behind_one_address(
+    settings: Settings,
+) -> None:
+    n, _seconds = parse_rate(settings.rate_register)  # the default budget
+    assert n >= 40  # a coach of 40 registering at once behind one NAT
+
+
+@pytest.mark.parametrize(
+    ("path_of", "bucket"),
+    [("complaints", "complaint"), ("reviews", "review"), ("checkin", "checkin")],
+)
+def test_traveller_writes_have_limits(app: Litestar, path_of: str, bucket: str) -> None:
+    buckets = {
+        handler.opt.get("rate_limit")
+        for route in app.routes
+        if path_of in route.path
+        for handler in getattr(route, "route_handlers", ())
+        if "POST" in handler.http_methods
+    }
+    assert bucket in buckets, buckets

@@ -10,9 +10,10 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.api.test_catalog import _problem
 from tests.conftest import World
-from tests.visits import insert_entry_scan
+from tests.support.db import fetch_row
+from tests.support.problems import assert_problem
+from tests.support.visits import insert_entry_scan
 
 Client = AsyncTestClient[Litestar]
 
@@ -31,12 +32,12 @@ async def _review(
 
 async def test_review_needs_a_visit(client: Client, world: World, conn: asyncpg.Connection) -> None:
     await world.traveller("t", "Ming")
-    _problem(await _review(client, world, "t"), 403, "reviews.no_visit")
+    assert_problem(await _review(client, world, "t"), 403, "reviews.no_visit")
     # a rejected entry, an exit, or an entry elsewhere is not a visit here
     await insert_entry_scan(conn, world, "t", decision="reject")
     await insert_entry_scan(conn, world, "t", direction="out")
     await insert_entry_scan(conn, world, "t", venue="b")
-    _problem(await _review(client, world, "t"), 403, "reviews.no_visit")
+    assert_problem(await _review(client, world, "t"), 403, "reviews.no_visit")
     assert await conn.fetchval("SELECT count(*) FROM reviews") == 0
     # unknown venue
     r = await client.post(
@@ -44,13 +45,13 @@ async def test_review_needs_a_visit(client: Client, world: World, conn: asyncpg.
         json={"rating": 5, "text": "x"},
         headers=world.auth("traveller_t"),
     )
-    _problem(r, 404, "venues.not_found")
+    assert_problem(r, 404, "venues.not_found")
     # not a traveller
     r = await client.post(
         _path(world), json={"rating": 5, "text": "x"}, headers=world.auth("operator_a")
     )
-    _problem(r, 403)
-    _problem(await client.post(_path(world), json={"rating": 5, "text": "x"}), 401)
+    assert_problem(r, 403)
+    assert_problem(await client.post(_path(world), json={"rating": 5, "text": "x"}), 401)
 
 
 async def test_one_review_per_visit_day(
@@ -69,7 +70,7 @@ async def test_one_review_per_visit_day(
     assert body["rating"] == 4
     assert body["display_name"] == "Ming"
     assert world.ids["traveller_t"] not in r.text
-    _problem(await _review(client, world, "t"), 409, "reviews.duplicate")
+    assert_problem(await _review(client, world, "t"), 409, "reviews.duplicate")
 
     # two later visits: each gets one review, most recent first
     await insert_entry_scan(conn, world, "t", at=day1 + timedelta(days=3))
@@ -78,7 +79,7 @@ async def test_one_review_per_visit_day(
     assert r.status_code == 201 and r.json()["visit_day"] == "2026-03-09"
     r = await _review(client, world, "t", 3)
     assert r.status_code == 201 and r.json()["visit_day"] == "2026-03-05"
-    _problem(await _review(client, world, "t"), 409, "reviews.duplicate")
+    assert_problem(await _review(client, world, "t"), 409, "reviews.duplicate")
     assert await conn.fetchval("SELECT count(*) FROM reviews") == 3
 
 
@@ -91,7 +92,7 @@ async def test_place_code_checkin_counts_as_a_visit(
     r = await client.post(
         path, json={"rating": 5, "text": "Calm."}, headers=world.auth("traveller_t")
     )
-    _problem(r, 403, "reviews.no_visit")
+    assert_problem(r, 403, "reviews.no_visit")
     r = await client.post(
         f"/v1/places/{lake['place_code']}/checkin", headers=world.auth("traveller_t")
     )
@@ -105,7 +106,7 @@ async def test_place_code_checkin_counts_as_a_visit(
     r = await client.post(
         path, json={"rating": 1, "text": "Again"}, headers=world.auth("traveller_t")
     )
-    _problem(r, 409, "reviews.duplicate")
+    assert_problem(r, 409, "reviews.duplicate")
 
 
 async def test_ratings_are_exact_and_public(
@@ -121,8 +122,10 @@ async def test_ratings_are_exact_and_public(
     page = (await client.get(_path(world))).json()
     assert page["rating"] == 3.33 and page["rating_count"] == 3
     assert [x["rating"] for x in page["reviews"]] == [1, 4, 5]  # newest first
-    row = await conn.fetchrow(
-        "SELECT rating_sum, rating_count FROM venues WHERE id = $1", uuid.UUID(world.ids["venue_a"])
+    row = await fetch_row(
+        conn,
+        "SELECT rating_sum, rating_count FROM venues WHERE id = $1",
+        uuid.UUID(world.ids["venue_a"]),
     )
     assert (row["rating_sum"], row["rating_count"]) == (10, 3)
     # venue b untouched
@@ -211,35 +214,34 @@ async def test_bad_review_input_is_a_clean_4xx(
     await world.traveller("t", "Ming")
     await insert_entry_scan(conn, world, "t")
     auth = world.auth("traveller_t")
-    for body in (
-        {"rating": 0, "text": "x"},
-        {"rating": 6, "text": "x"},
-        {"rating": "5", "text": "x"},
-        {"rating": 4.5, "text": "x"},
-        {"rating": None, "text": "x"},
-        {"rating": 5},
-        {"text": "x"},
-        {"rating": 5, "text": ""},
-        {"rating": 5, "text": 5},
-        {"rating": 5, "text": "x" * 4001},
-        {"rating": 5, "text": "x", "traveller_id": str(uuid.uuid4())},
-        [1, 2],
-        "five",
-    ):
-        rr = await client.post(_path(world), json=body, headers=auth)
-        print(
-            "DBG",
-            body if not isinstance(body, dict) or len(str(body)) < 100 else "long",
-            rr.status_code,
+    bad_bodies: list[tuple[Any, str]] = [  # (body, what the problem's detail names)
+        ({"rating": 0, "text": "x"}, "rating"),
+        ({"rating": 6, "text": "x"}, "rating"),
+        ({"rating": "5", "text": "x"}, "rating"),  # no coercion of "5" to 5
+        ({"rating": 4.5, "text": "x"}, "rating"),
+        ({"rating": None, "text": "x"}, "rating"),
+        ({"rating": 5}, "text"),
+        ({"text": "x"}, "rating"),
+        ({"rating": 5, "text": ""}, "text"),
+        ({"rating": 5, "text": 5}, "text"),
+        ({"rating": 5, "text": "x" * 4001}, "text"),
+        ({"rating": 5, "text": "x", "traveller_id": str(uuid.uuid4())}, "traveller_id"),
+        ([1, 2], "object"),
+        ("five", "object"),
+    ]
+    for body, named in bad_bodies:
+        problem = assert_problem(
+            await client.post(_path(world), json=body, headers=auth), 400, "request.invalid"
         )
+        assert named in problem["detail"], (body, problem)
     for text in ("   ", "\n\t", "x" * 2001):
-        _problem(
+        assert_problem(
             await client.post(_path(world), json={"rating": 5, "text": text}, headers=auth),
             422,
             "reviews.bad_text",
         )
     # NUL is refused by the body decoder, as in every text field (onecode/http/bodies.py)
-    _problem(
+    assert_problem(
         await client.post(_path(world), json={"rating": 5, "text": "a\x00b"}, headers=auth),
         422,
         "request.control_character",
@@ -253,18 +255,18 @@ async def test_bad_review_input_is_a_clean_4xx(
     r = await client.post(
         _path(world), content=b"{not json", headers={**auth, "content-type": "application/json"}
     )
-    _problem(r, 400)
+    assert_problem(r, 400)
     r = await client.post(
         _path(world), content=b"x" * 2_000_000, headers={**auth, "content-type": "application/json"}
     )
-    _problem(r, 413)
-    _problem(
+    assert_problem(r, 413)
+    assert_problem(
         await client.post(
             "/v1/venues/not-a-uuid/reviews", json={"rating": 5, "text": "x"}, headers=auth
         ),
         404,
     )
-    _problem(await client.get("/v1/venues/not-a-uuid/reviews"), 404)
+    assert_problem(await client.get("/v1/venues/not-a-uuid/reviews"), 404)
     # exactly 2000 characters once trimmed is fine, and nothing above was stored
     assert await conn.fetchval("SELECT count(*) FROM reviews") == 0
     r = await client.post(
@@ -281,5 +283,5 @@ async def test_bad_review_input_is_a_clean_4xx(
         {"cursor": "x" * 300},
         {"cursor": "kwHZJDEyMw"},
     ):
-        _problem(await client.get(_path(world), params=params), 400)
-    _problem(await client.get(f"/v1/venues/{uuid.uuid4()}/reviews"), 404, "venues.not_found")
+        assert_problem(await client.get(_path(world), params=params), 400)
+    assert_problem(await client.get(f"/v1/venues/{uuid.uuid4()}/reviews"), 404, "venues.not_found")

@@ -9,8 +9,9 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.api.test_catalog import _problem
 from tests.conftest import World, bearer
+from tests.support.db import fetch_row
+from tests.support.problems import assert_problem
 
 Client = AsyncTestClient[Litestar]
 
@@ -39,28 +40,28 @@ async def test_an_accepted_gate_entry_allows_one_review(
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    _problem(
+    assert_problem(
         await client.post(path, json=body, headers=world.auth("traveller_t")),
         403,
         "reviews.no_visit",
     )
-    assert (await enter(await world.code("t")))["decision"] == "accept"
+    assert (await enter(await world.live_code("t")))["decision"] == "accept"
     # a code the gate rejects is no visit for anybody
     assert (await enter("TQ1:garbage"))["decision"] == "reject"
     r = await client.post(path, json=body, headers=world.auth("traveller_t"))
     assert r.status_code == 201, r.text
     assert r.json()["display_name"] == "Ming"
-    _problem(
+    assert_problem(
         await client.post(path, json=body, headers=world.auth("traveller_t")),
         409,
         "reviews.duplicate",
     )
-    _problem(
+    assert_problem(
         await client.post(path, json=body, headers=world.auth("traveller_u")),
         403,
         "reviews.no_visit",
     )
-    row = await conn.fetchrow(
-        "SELECT rating_sum, rating_count FROM venues WHERE id = $1", uuid.UUID(park["id"])
+    row = await fetch_row(
+        conn, "SELECT rating_sum, rating_count FROM venues WHERE id = $1", uuid.UUID(park["id"])
     )
     assert (row["rating_sum"], row["rating_count"]) == (5, 1)

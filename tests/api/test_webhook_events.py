@@ -247,7 +247,8 @@ async def test_level_changes_are_announced_once_with_hysteresis(
         ("red", "orange"),
     ]
     assert changes[0]["_venue"] == venue and changes[0]["_region"] == "CN-GZ-AS"
-    assert changes[0]["load_pct"] == 80.0 and changes[0]["capacity"] == 100
+    assert changes[0]["threshold_pct"] == 80 and changes[0]["capacity"] == 100
+    assert "count" not in changes[0] and "load_pct" not in changes[0]  # no head count leaves
 
 
 async def test_bookings_reaching_a_level_are_announced_ahead_once(
@@ -305,3 +306,49 @@ async def test_a_silent_gate_is_announced_once_until_heard_again(
     await flush_sightings(conn, {uuid.UUID(world.ids["gate_a"]): later.timestamp() + 60})
     await detect(conn, settings, later + timedelta(minutes=2 * settings.gate_offline_minutes + 5))
     assert len(await _events(conn, "gate.offline")) == 2
+
+
+async def test_a_revoked_operator_hears_nothing_more(
+    client: Client, world: World, receiver: Receiver, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    await allow_loopback(client)
+    url = receiver.url
+    await subscribe(
+        client, url, world.auth("operator_a"), events=["gate.offline"], description="op"
+    )
+    first = await emit(conn, "gate.offline", world.ids["venue_a"])
+    async with running_worker(settings) as worker:
+        await worker.fan_out()
+        r = await client.post(
+            f"/v1/admin/operators/{world.ids['operator_a']}/revoke", headers=ADMIN
+        )
+        assert r.status_code == 204, r.text
+        await emit(conn, "gate.offline", world.ids["venue_a"])
+        await worker.fan_out()
+    assert (await delivered_to(conn))["op"] == {first}
+
+
+async def test_the_dashboard_reads_levels_and_recent_alerts_in_scope(
+    client: Client, world: World, conn: asyncpg.Connection, settings: Settings
+) -> None:
+    await _set_counters(conn, world.ids["gate_a"], world.ids["venue_a"], 91, 0)
+    await _set_counters(conn, world.ids["gate_b"], world.ids["venue_b"], 97, 0)
+    await detect(conn, settings)
+    r = await client.get("/v1/alerts", headers=world.auth("planner_x"))  # its one region
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["region"] == "CN-GZ"
+    levels = {(lv["venue_name"], lv["kind"]): lv["level"] for lv in body["levels"]}
+    assert levels[("Huangguoshu Waterfall", "instant")] == "orange"
+    assert {lv["venue_id"] for lv in body["levels"]} == {world.ids["venue_a"]}
+    assert [a["type"] for a in body["recent"]] == ["venue.level_changed"]
+    assert body["recent"][0]["data"]["level"] == "orange"
+    r = await client.get("/v1/alerts?region=CN-YN", headers=world.auth("planner_x"))
+    assert r.status_code == 404
+    r = await client.get("/v1/alerts?region=CN-YN", headers=ADMIN)
+    assert [a["data"]["level"] for a in r.json()["recent"]] == ["red"]
+    r = await client.get("/v1/alerts", headers=ADMIN)
+    assert r.status_code == 422 and r.json()["code"] == "alerts.bad_scope"
+    # an operator asking for a region sees only its own venues in it
+    r = await client.get("/v1/alerts?region=CN-YN", headers=world.auth("operator_a"))
+    assert r.json()["levels"] == [] and r.json()["recent"] == []

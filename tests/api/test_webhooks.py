@@ -5,6 +5,7 @@ retries after 500s and timeouts with the same webhook-id, dead letters and repla
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -13,10 +14,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 from litestar import Litestar
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from onecode.db import create_pool
 from onecode.settings import Settings
-from onecode.webhooks.worker import refresh_queue_gauges
+from onecode.webhooks.signing import SecretSealer
+from onecode.webhooks.worker import DeliveryWorker, refresh_queue_gauges
 from tests.conftest import ADMIN, World
 from tests.support.receiver import Receiver
 from tests.support.webhooks import (
@@ -332,3 +337,57 @@ async def test_metrics_count_attempts_by_outcome_and_the_queue(
     assert 'webhook_deliveries{state="pending"} 1.0' in text
     age = next(ln for ln in text.splitlines() if ln.startswith("webhook_queue_oldest_seconds "))
     assert 89 < float(age.split()[1]) < 200
+
+
+async def test_v1a_ed25519_signature_verifies_with_the_published_key(
+    client: Client, receiver: Receiver, settings: Settings
+) -> None:
+    r = await client.get("/v1/webhooks/keys")
+    assert r.status_code == 200
+    (key,) = r.json()["keys"]
+    assert key["alg"] == "Ed25519" and key["public_key"].startswith("whpk_")
+    verify_key = VerifyKey(base64.b64decode(key["public_key"].removeprefix("whpk_")))
+    await allow_loopback(client)
+    created = await subscribe(client, receiver.url)
+    async with running_worker(settings):
+        await ping(client, created["subscription"]["id"])
+        got = (await receiver.wait_for(1))[0]
+    signatures = dict(s.split(",", 1) for s in got.headers["webhook-signature"].split(" "))
+    assert set(signatures) == {"v1", "v1a"}
+    signed = f"{got.headers['webhook-id']}.{got.headers['webhook-timestamp']}.".encode() + got.body
+    verify_key.verify(signed, base64.b64decode(signatures["v1a"]))
+    with pytest.raises(BadSignatureError):
+        verify_key.verify(signed + b" ", base64.b64decode(signatures["v1a"]))
+    verify(created["secret"], got.body, got.headers)  # v1 still verifies beside it
+
+
+async def test_old_delivered_and_dead_messages_are_pruned(
+    client: Client, receiver: Receiver, settings: Settings, conn: asyncpg.Connection
+) -> None:
+    await allow_loopback(client)
+    created = await subscribe(client, receiver.url)
+    sub_id = created["subscription"]["id"]
+    old, recent = await ping(client, sub_id), await ping(client, sub_id)
+    async with running_worker(settings):
+        await wait_state(client, sub_id, old["id"], "delivered")
+        await wait_state(client, sub_id, recent["id"], "delivered")
+    pending = await ping(client, sub_id)  # not sent: no worker now
+    await conn.execute(
+        "UPDATE webhook_deliveries SET created_at = now() - interval '31 days' "
+        "WHERE id = ANY($1::uuid[])",
+        [uuid.UUID(old["id"]), uuid.UUID(pending["id"])],
+    )
+    assert settings.database_url
+    pool = await create_pool(settings.database_url, settings)
+    try:  # the prune step alone, no loop: the old pending message must stay
+        await DeliveryWorker(pool, settings, SecretSealer(settings)).prune(every=0)
+    finally:
+        await pool.close()
+    left = {str(r[0]) for r in await conn.fetch("SELECT id FROM webhook_deliveries")}
+    assert old["id"] not in left and recent["id"] in left and pending["id"] in left
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1", uuid.UUID(old["id"])
+        )
+        == 0
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from onecode.demo import run as demo
 from onecode.demo.plan import make_plan
 from onecode.settings import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.support.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -40,17 +40,11 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Server:
     """uvicorn in a thread, on its own event loop."""
 
     def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(
             create_app(settings),
             host="127.0.0.1",
@@ -156,11 +150,11 @@ async def _bookings_that_ended(client: httpx.AsyncClient, db_url: str) -> None:
     await asyncio.sleep(
         max(0.0, (now + timedelta(seconds=3.2) - datetime.now(UTC)).total_seconds())
     )
-    from onecode.bookings.service import mark_no_shows
+    from onecode.bookings.service import release_no_shows
 
     conn = await asyncpg.connect(db_url)
     try:
-        assert await mark_no_shows(conn) == 12
+        assert await release_no_shows(conn) == 12
     finally:
         await conn.close()
 
@@ -242,6 +236,10 @@ async def test_dashboard_renders_every_chart_and_shows_suppression(
             assert all(c[0] > 0 for c in counts.values()), (counts, notes)
 
             assert sum(c[1] for c in counts.values()) > 0, counts
+            # the crowd levels and alerts card read GET /v1/alerts without an error
+            alerts_note = page.locator('[data-card="alerts"] .note')
+            assert "recent alert(s)" in await alerts_note.inner_text()
+            assert await alerts_note.get_attribute("class") == "note"
             # a suppressed cell is shown as suppressed, with its label visible
             badge = page.locator(".sup-count:visible").first
             assert await badge.is_visible()

@@ -31,6 +31,7 @@ from onecode.settings import Settings
 from onecode.sql import Q
 from tests.api.test_bookings import make_slots, remaining
 from tests.conftest import World
+from tests.support.db import fetch_row
 
 Client = AsyncTestClient[Litestar]
 
@@ -146,15 +147,15 @@ async def test_many_connections_race_in_the_database(
             t = queue.get_nowait()
             key = f"race-{t}"
             h = hashlib.sha256(f"{slot_id}|{parties[t]}".encode()).digest()
-            row = await c.fetchrow(
-                Q()["bookings_insert_booking"], t, slot_id, parties[t], key, h, 24
+            row = await fetch_row(
+                c, Q()["bookings_insert_booking"], t, slot_id, parties[t], key, h, 24
             )
             assert row is not None
             outcomes[t] = row["outcome"]
             # a third of the winners cancel at once: their places go back to the pool
             if row["outcome"] == "booked" and rng.random() < 0.33:
                 booking_id = uuid.UUID(json.loads(row["body"])["id"])  # no jsonb codec here
-                assert await c.fetchrow(Q()["bookings_cancel_booking"], t, booking_id)
+                assert await fetch_row(c, Q()["bookings_cancel_booking"], t, booking_id)
 
     try:
         tasks = [asyncio.create_task(worker(c)) for c in conns]
@@ -168,8 +169,8 @@ async def test_many_connections_race_in_the_database(
     live = await conn.fetchval(
         "SELECT coalesce(sum(party_size), 0) FROM bookings WHERE status = 'booked'"
     )
-    booked, capacity = await conn.fetchrow(
-        "SELECT booked, capacity FROM slots WHERE id = $1", slot_id
+    booked, capacity = await fetch_row(
+        conn, "SELECT booked, capacity FROM slots WHERE id = $1", slot_id
     )
     assert booked == live <= capacity
     assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 600
@@ -201,9 +202,9 @@ async def test_concurrent_cancels_and_bookings_keep_counter_exact(
         *(book(t) for t in tags[20:]),
     )
     assert all(r.status_code < 500 for r in mixed)
-    live = await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'")
-    assert await conn.fetchval("SELECT booked FROM slots") == live
-    assert await remaining(client, world, slot) == 20 - live
+    booked = await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'")
+    assert await conn.fetchval("SELECT booked FROM slots") == booked
+    assert await remaining(client, world, slot) == 20 - booked
 
 
 async def test_daily_limit_holds_under_concurrency(

@@ -17,7 +17,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import World
-from tests.visits import insert_entry_scan
+from tests.support.db import fetch_row
+from tests.support.visits import insert_entry_scan
 
 Client = AsyncTestClient[Litestar]
 
@@ -44,7 +45,8 @@ async def test_many_reviews_through_the_api_keep_exact_aggregates(
         r.text for r in results if r.status_code != 201
     ]
     venue = uuid.UUID(world.ids["venue_a"])
-    row = await conn.fetchrow(
+    row = await fetch_row(
+        conn,
         "SELECT v.rating_sum, v.rating_count,"
         " (SELECT sum(rating) FROM reviews WHERE venue_id = v.id) AS s,"
         " (SELECT count(*) FROM reviews WHERE venue_id = v.id) AS c"
@@ -77,9 +79,11 @@ async def test_racing_reviews_by_many_connections_add_up(
         )
     finally:
         await asyncio.gather(*(c.close() for c in conns))
-    s, c = await conn.fetchrow("SELECT rating_sum, rating_count FROM venues WHERE id = $1", venue)
+    s, c = await fetch_row(conn, "SELECT rating_sum, rating_count FROM venues WHERE id = $1", venue)
     assert (s, c) == tuple(
-        await conn.fetchrow("SELECT sum(rating), count(*) FROM reviews WHERE venue_id = $1", venue)
+        await fetch_row(
+            conn, "SELECT sum(rating), count(*) FROM reviews WHERE venue_id = $1", venue
+        )
     )
     assert c == 24
 
@@ -117,7 +121,7 @@ async def test_one_traveller_racing_gets_one_review_per_visit(
     with pytest.raises(Conflict) as refused:
         await create_review(conn, traveller, venue, ReviewIn(rating=4, text="once more"))
     assert refused.value.code == "reviews.duplicate"
-    row = await conn.fetchrow("SELECT rating_sum, rating_count FROM venues WHERE id = $1", venue)
+    row = await fetch_row(conn, "SELECT rating_sum, rating_count FROM venues WHERE id = $1", venue)
     assert (row["rating_sum"], row["rating_count"]) == (48, 12)
 
 
@@ -182,8 +186,8 @@ async def test_racing_rotations_on_many_connections_serialize(
     finally:
         await asyncio.gather(*(c.close() for c in conns))
     assert sorted(r.version for r in results) == list(range(1, 9))
-    stored = await conn.fetchrow(
-        "SELECT place_code, place_code_version FROM venues WHERE id = $1", venue
+    stored = await fetch_row(
+        conn, "SELECT place_code, place_code_version FROM venues WHERE id = $1", venue
     )
     assert stored["place_code_version"] == 8
     assert stored["place_code"] == keys.sign(venue, 8)
@@ -215,7 +219,7 @@ async def test_racing_answers_keep_one_first_answer_time(
     finally:
         await asyncio.gather(*(c.close() for c in conns))
     assert len({r.answered_at for r in results}) == 1
-    row = await conn.fetchrow("SELECT answered_at, answer_updated_at, answer FROM complaints")
+    row = await fetch_row(conn, "SELECT answered_at, answer_updated_at, answer FROM complaints")
     assert row["answered_at"] == results[0].answered_at
     # the last writer's answer and edit time, together
     assert (row["answer"], row["answer_updated_at"]) in {

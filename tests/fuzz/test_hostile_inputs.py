@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from tests.api.test_authz_matrix import PARAMS, ROUTE_PARAMS, TABLE, _objects_of_a, fill
 from tests.api.test_no_500 import principal_of
 from tests.conftest import World
-from tests.hardening import Client
+from tests.support.apps import Client
 
 EXAMPLES = 4
 CONTROLS = [chr(c) for c in (*range(0x00, 0x20), 0x7F, 0x85, 0x9F, 0x2028)]

@@ -66,6 +66,8 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "scans": ("traveller_id", "traveller"),  # the zero uuid for codes naming nobody
     # the only key a gate can read from a TQ1 code is its cred_id
     "credentials": ("cred_id", "credential"),
+    # the (gate, scan_id) ledger: one claim per scan, looked up by both columns
+    "gate_scan_ids": ("gate_id", "gate_scan"),
     # a bearer token is only ever looked up by its hash
     "api_tokens": ("token_hash", "token"),
     # origin-destination rollup: recomputed per (traveller, day) from that traveller's

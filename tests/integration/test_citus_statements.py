@@ -16,10 +16,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
         "split into co-located statements per traveller"
     ),
-    ("functions/gates.sql:gate_scan#9", "hot-multi-shard"): (
-        "the retry lookup by (gate, scan_id) on scans fans out: to be answered from a "
-        "ledger keyed by gate"
-    ),
     ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
         "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
         "layout change that co-locates credentials with their traveller"

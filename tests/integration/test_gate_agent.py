@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,18 +23,13 @@ import uvicorn
 from onecode.app import create_app
 from onecode.settings import Settings
 from tests.conftest import ADMIN, World
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.servers import free_port
 
 
 @pytest.fixture
 def live_url(settings: Settings) -> Iterator[str]:
     """A real uvicorn serving the test database, in a thread of its own."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
@@ -106,7 +100,7 @@ async def test_agent_survives_kill_9_without_losing_or_doubling_scans(
         await world.traveller(str(i))
         codes.append(await world.code(str(i)))
     state = tmp_path / "agent"
-    dead_url = f"http://127.0.0.1:{_free_port()}"  # nothing listens: offline mode
+    dead_url = f"http://127.0.0.1:{free_port()}"  # nothing listens: offline mode
     rng = random.Random(7)
     printed = 0
 
@@ -173,7 +167,7 @@ async def test_agent_decides_offline_from_the_pack(
     state = tmp_path / "agent"
     sync = _agent(live_url, gate["token"], state)
     sync.communicate("", timeout=60)  # syncs the pack, nothing to scan
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     proc = _agent(dead, gate["token"], state, drain_seconds="0.5")
     out, _ = proc.communicate(f"{code}\n{code}\nTQ1:GARBAGE\n", timeout=60)
     lines = [json.loads(x) for x in out.splitlines()]

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ADMIN_TOKEN
-from tests.serverthread import free_port
+from tests.support.servers import free_port
 
 
 async def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:

@@ -10,8 +10,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from httpx import Response
 from litestar.testing import AsyncTestClient
 
 from onecode.app import create_app
@@ -19,8 +21,9 @@ from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
 from onecode.settings import Settings
 from tests.conftest import ADMIN, ADMIN_TOKEN, bearer
-from tests.hardening import Client, assert_problem
+from tests.support.apps import Client
 from tests.support.postgres import pg_ctl
+from tests.support.problems import assert_problem
 
 
 @pytest.fixture
@@ -53,9 +56,9 @@ async def outage_client(
         yield c
 
 
-async def _timed(c: Client, method: str, path: str, **kw: object) -> tuple[float, object]:
+async def _timed(c: Client, method: str, path: str, **kw: Any) -> tuple[float, Response]:
     started = time.perf_counter()
-    r = await asyncio.wait_for(c.request(method, path, **kw), timeout=10)  # type: ignore[arg-type]
+    r = await asyncio.wait_for(c.request(method, path, **kw), timeout=10)
     return time.perf_counter() - started, r
 
 
@@ -73,7 +76,7 @@ async def test_outage_fails_fast_then_recovers_without_restart(
 
     await asyncio.to_thread(pg_ctl, embedded, "-m", "fast", "-w", "stop")
     try:
-        calls = [
+        calls: list[tuple[str, str, dict[str, Any]]] = [
             ("GET", "/v1/venues", {}),
             ("GET", "/v1/venues", {}),  # a second round hits other pooled connections
             ("GET", "/v1/me", {"headers": bearer(traveller)}),  # the token lookup needs it
@@ -87,8 +90,8 @@ async def test_outage_fails_fast_then_recovers_without_restart(
         for method, path, kw in calls:
             elapsed, r = await _timed(c, method, path, **kw)
             assert elapsed < 2.5, (method, path, elapsed)
-            body = assert_problem(r, 503, "service.unavailable")  # type: ignore[arg-type]
-            assert "Retry-After" in r.headers  # type: ignore[attr-defined]
+            body = assert_problem(r, 503, "service.unavailable")
+            assert "Retry-After" in r.headers
             assert "asyncpg" not in str(body) and "socket" not in str(body)
         # many at once: none hangs, all 503
         started = time.perf_counter()
@@ -97,7 +100,7 @@ async def test_outage_fails_fast_then_recovers_without_restart(
         assert {r.status_code for r in results} == {503}
         elapsed, ready = await _timed(c, "GET", "/readyz")
         assert elapsed < 2.5
-        assert_problem(ready, 503, "service.not_ready")  # type: ignore[arg-type]
+        assert_problem(ready, 503, "service.not_ready")
         assert (await c.get("/healthz")).status_code == 200  # the process itself is alive
     finally:
         # postmaster.opts remembers the socket-only options: restart starts it the same way

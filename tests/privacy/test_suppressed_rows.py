@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from onecode.flows.rollup import advance
 from tests.conftest import World
-from tests.flows_data import D, at, build
+from tests.support.flows_data import D, at, build
 
 Client = AsyncTestClient[Litestar]
 DAY = D.isoformat()

@@ -145,8 +145,8 @@ def _as_statement(text: str) -> str | None:
     text = text.strip()
     if re.match(r"(?is)^(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)\b", text):
         return text
-    assign = re.match(r"(?s)^[A-Za-z_][A-Za-z0-9_.]*\s*:=\s*(.*)$", text)
-    return "SELECT " + (assign.group(1) if assign else text)
+    assign = re.match(r"(?s)^[A-Za-z_][A-Za-z0-9_.]*(\[[^\]]*\])?\s*:=\s*(.*)$", text)
+    return "SELECT " + (assign.group(2) if assign else text)
 
 
 def statements(root: Path | None = None) -> list[Statement]:

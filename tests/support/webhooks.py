@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from onecode.db import create_pool
 from onecode.settings import Settings
-from onecode.webhooks.signing import SecretSealer
+from onecode.webhooks.signing import MessageSigner, SecretSealer
 from onecode.webhooks.worker import DeliveryWorker
 from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.support.receiver import Receiver
@@ -57,7 +57,7 @@ async def started_receiver() -> AsyncIterator[Receiver]:
 async def running_worker(settings: Settings) -> AsyncIterator[DeliveryWorker]:
     assert settings.database_url
     pool = await create_pool(settings.database_url, settings)
-    worker = DeliveryWorker(pool, settings, SecretSealer(settings))
+    worker = DeliveryWorker(pool, settings, SecretSealer(settings), signer=MessageSigner(settings))
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:

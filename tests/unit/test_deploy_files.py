@@ -18,7 +18,7 @@ from onecode.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
-IMAGE_COMMANDS = {"serve", "migrate", "rollup"}  # `rollup` comes with the flows plugin
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 POSTGRES_MAX_CONNECTIONS = 200  # deploy/compose.yaml and deploy/README.md
 
 SETTING_NAMES = {f"ONECODE_{name.upper()}" for name in Settings.__struct_fields__} | {
@@ -62,6 +62,23 @@ def _compose() -> dict[str, Any]:
 
 def _containerfile() -> str:
     return (DEPLOY / "Containerfile").read_text(encoding="utf-8")
+
+
+def _command_lines() -> list[tuple[str, list[str]]]:
+    """Every ``onecode`` command line the deploy files run: (where, arguments)."""
+    lines: list[tuple[str, list[str]]] = []
+    for obj in _workloads():
+        for c in _containers(obj):
+            lines.append((f"k8s {obj['metadata']['name']}/{c['name']}", list(c["args"])))
+    for name, service in _compose()["services"].items():
+        if name != "db":
+            lines.append((f"compose {name}", list(service["command"])))
+    for unit in UNITS:
+        (exec_start,) = _unit(unit)["ExecStart"]
+        program, *args = exec_start.split()
+        assert program.endswith("/onecode"), (unit.name, exec_start)
+        lines.append((f"systemd {unit.name}", args))
+    return lines
 
 
 def _unit(path: Path) -> dict[str, list[str]]:
@@ -151,15 +168,35 @@ def test_serving_deployments_probe_readyz_and_healthz() -> None:
         assert strategy["maxUnavailable"] == 0
 
 
-def test_one_image_and_real_commands() -> None:
+def test_one_image_whose_entrypoint_runs_the_arguments() -> None:
     images = set()
     for obj in _workloads():
         for c in _containers(obj):
             images.add(c["image"])
             assert "command" not in c  # the image's entrypoint is `onecode`
-            assert c["args"][0] in IMAGE_COMMANDS, c["args"]
     assert len(images) == 1, images
-    assert {"serve", "migrate"} <= {c.name for c in cli.COMMANDS}
+
+
+def test_every_deployed_command_line_parses_with_the_real_cli() -> None:
+    """k8s args, compose commands and systemd ExecStart lines are real ``onecode``
+    command lines: the CLI's own parser accepts every one (a renamed sub-command or a
+    misspelt flag fails here, not at 3 a.m. in a crash loop)."""
+    lines = _command_lines()
+    seen = {args[0] for _, args in lines}
+    assert seen == {"serve", "migrate", "rollup"}, seen
+    for where, args in lines:
+        parsed = cli.parser().parse_args(args)
+        assert parsed.command == args[0], where
+    assert len(lines) >= 8  # 3 workloads, 3 compose services, 2 systemd units
+
+
+@pytest.mark.parametrize(
+    "args", [["rollup", "--looop"], ["rolup"], ["serve", "--port", "eighty"], []]
+)
+def test_the_command_line_check_catches_a_typo(args: list[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        cli.parser().parse_args(args)
+    assert refused.value.code == 2
 
 
 def test_migration_job_and_rollup_runner() -> None:
@@ -170,6 +207,24 @@ def test_migration_job_and_rollup_runner() -> None:
     rollup = next(d for d in _by_kind("Deployment") if d["metadata"]["name"] == "onecode-rollup")
     assert rollup["spec"]["replicas"] == 1
     assert _containers(rollup)[0]["args"] == ["rollup", "--loop"]
+
+
+def test_the_api_listens_where_probes_service_and_compose_look() -> None:
+    (config,) = _by_kind("ConfigMap")
+    port = int(config["data"]["ONECODE_PORT"])
+    api = next(d for d in _by_kind("Deployment") if d["metadata"]["name"] == "onecode-api")
+    (container,) = _containers(api)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": port}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] in ports, probe
+    services = _compose()["services"]
+    compose_port = int(services["api"]["environment"].get("ONECODE_PORT", port))
+    assert any(str(p).endswith(f":{compose_port}") for p in services["api"]["ports"])
+    # the image's own HEALTHCHECK asks the port the process was told to listen on
+    health = re.search(r"^HEALTHCHECK .*\n\s+CMD (.+)$", _containerfile(), flags=re.M)
+    assert health and "os.environ.get('ONECODE_PORT', '8000')" in health.group(1)
+    assert Settings.from_env({}).port == 8000  # the HEALTHCHECK's fallback is the default
 
 
 def test_service_pdb_and_hpa_point_at_the_api() -> None:
@@ -235,7 +290,6 @@ def test_compose_builds_one_image_from_the_containerfile() -> None:
         context = (DEPLOY / build["context"]).resolve()
         assert (context / "pyproject.toml").is_file(), name
         assert (context / build["dockerfile"]).resolve() == DEPLOY / "Containerfile"
-        assert service["command"][0] in IMAGE_COMMANDS
         assert set(service["environment"]) <= SETTING_NAMES
         for env_file in service["env_file"]:
             assert (DEPLOY / f"{env_file}.example").is_file(), env_file
@@ -290,9 +344,14 @@ def test_containerfile_runtime() -> None:
 # --- systemd --------------------------------------------------------------------------
 
 
-def test_systemd_unit_is_hardened() -> None:
-    unit = _unit(DEPLOY / "systemd" / "onecode.service")
-    assert unit["ExecStart"][0].endswith("onecode serve")
+def test_there_are_two_systemd_units() -> None:
+    assert [u.name for u in UNITS] == ["onecode-rollup.service", "onecode.service"]
+    assert _unit(DEPLOY / "systemd" / "onecode.service")["ExecStart"][0].endswith("/onecode serve")
+
+
+@pytest.mark.parametrize("path", UNITS, ids=lambda p: p.name)
+def test_systemd_unit_is_hardened(path: Path) -> None:
+    unit = _unit(path)
     assert unit["EnvironmentFile"] == ["/etc/onecode/onecode.env"]
     assert unit.get("DynamicUser") == ["yes"] or unit.get("User", ["root"])[0] != "root"
     for key, value in {
@@ -309,16 +368,15 @@ def test_systemd_unit_is_hardened() -> None:
             assert pair.split("=")[0] in SETTING_NAMES | {"PYTHONDONTWRITEBYTECODE"}, pair
 
 
-def test_the_cli_answers_help() -> None:
+def test_the_cli_answers_help_with_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     """The image's entrypoint starts and lists its sub-commands."""
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
     assert exit_info.value.code == 0
-
-
-def test_settings_read_paths_from_the_environment() -> None:
-    settings = Settings.from_env(
-        {"ONECODE_DATA_DIR": "/var/lib/onecode", "ONECODE_SIGNING_KEY_FILE": "/run/k"}
+    usage = " ".join(capsys.readouterr().out.split("\n\n")[0].split())  # unwrapped
+    assert (
+        usage == "usage: onecode [-h] {" + ",".join(sorted(c.name for c in cli.COMMANDS)) + "} ..."
     )
-    assert settings.data_dir == Path("/var/lib/onecode")
-    assert settings.signing_key_file == Path("/run/k")
+    assert {"serve", "migrate", "rollup", "keys", "gate-agent", "demo"} <= {
+        c.name for c in cli.COMMANDS
+    }

@@ -153,6 +153,22 @@
     return charts[name];
   }
 
+  // the noise of a differentially private answer (issue #16): "±N at 95%" per field
+  function noiseOf(d) { return d && d.window && d.window.noise ? d.window.noise : (d && d.noise) || null; }
+  function pm(d, field) {
+    var n = noiseOf(d);
+    return n && n.ci95 && typeof n.ci95[field] === "number" ? " ±" + n.ci95[field] : "";
+  }
+  function noiseNote(d, fields) {
+    var n = noiseOf(d);
+    if (!n) return "";
+    var parts = fields.filter(function (f) { return n.ci95 && typeof n.ci95[f] === "number"; })
+      .map(function (f) { return f + " ±" + n.ci95[f]; });
+    return "Differentially private" + (n.epsilon ? " (ε " + n.epsilon + " per traveller-day)" : "") +
+      (parts.length ? ": " + parts.join(", ") + " at 95%" : "") +
+      (n.released_through ? "; released through " + n.released_through + "." : "; no day released yet.");
+  }
+
   function finish(name, points, suppressed, note) {
     var el = document.getElementById("chart-" + name);
     el.setAttribute("data-points", String(points));
@@ -238,12 +254,14 @@
       dataZoom: cats.length > 48 ? [{ type: "inside" }, { type: "slider", height: 16, bottom: 4 }] : [],
       series: [
         { name: "visits", type: "bar", data: visits, itemStyle: { color: "#0b6e4f" },
-          markArea: supMarkArea(supCats, "xAxis") },
+          markArea: supMarkArea(supCats, "xAxis"),
+          tooltip: { valueFormatter: function (v) { return v === null ? "–" : v + pm(d, "visits") + " (95%)"; } } },
         { name: "unique visitors", type: "line", data: visitors, connectNulls: false,
-          itemStyle: { color: "#d17b0f" }, symbolSize: 5 }
+          itemStyle: { color: "#d17b0f" }, symbolSize: 5,
+          tooltip: { valueFormatter: function (v) { return v === null ? "–" : v + pm(d, "visitors") + " (95%)"; } } }
       ]
     }, true);
-    finish("arrivals", points, supCats.length);
+    finish("arrivals", points, supCats.length, noiseNote(d, ["visits", "visitors"]));
   }
 
   // 2. hour x weekday heatmap
@@ -262,7 +280,7 @@
     chartFor("heatmap").setOption({
       tooltip: { renderMode: "richText", confine: true, formatter: function (p) {
         if (p.seriesIndex === 1) return WEEKDAYS[p.value[1]] + " " + p.value[0] + ":00 — " + supLabel();
-        return WEEKDAYS[p.value[1]] + " " + p.value[0] + ":00 — " + p.value[2] + " visits";
+        return WEEKDAYS[p.value[1]] + " " + p.value[0] + ":00 — " + p.value[2] + pm(d, "visits") + " visits (95%)";
       } },
       grid: { left: 44, right: 12, top: 10, bottom: 64 },
       xAxis: { type: "category", data: hours, splitArea: { show: true }, name: "hour", nameLocation: "middle", nameGap: 24 },
@@ -277,7 +295,7 @@
           label: { show: sup.length <= 40, formatter: "s", color: "#39404a", fontSize: 9 } }
       ]
     }, true);
-    finish("heatmap", values.length, sup.length);
+    finish("heatmap", values.length, sup.length, noiseNote(d, ["visits"]));
   }
 
   // 3. origin-destination: Sankey (sources on the left, destinations on the right:
@@ -359,7 +377,8 @@
       }, true);
     }
     finish("od", shown.length, sup.length,
-      venueList.length > MATRIX_ABOVE ? "Matrix view: rows are origins, columns destinations." : "");
+      (venueList.length > MATRIX_ABOVE ? "Matrix view: rows are origins, columns destinations. " : "") +
+      noiseNote(d, ["trips"]));
   }
 
   // 4. occupancy of one venue over a day against its capacity, with 80/90/95% bands
@@ -422,7 +441,7 @@
       series: series
     }, true);
     finish("occupancy", points, supCats.length, d.name + ", " + d.date + " (" + d.timezone + "): " +
-      (byLevel ? "crowd level at the end of each hour (levels, not counts)" : "people inside at the end of each hour") +
+      (byLevel ? "crowd level at the end of each hour (levels, not counts); arrivals" + pm(d, "entries") + " at 95%" : "people inside at the end of each hour") +
       (d.peak_inside !== null && d.peak_inside !== undefined ? "; peak " + d.peak_inside + " at " + fmtHour(d.peak_hour) : "") + ".");
   }
 
@@ -446,7 +465,7 @@
         label: { show: true, position: "right", fontSize: 10 },
         markArea: supMarkArea(supNames, "yAxis") }]
     }, true);
-    finish("origins", shown.length, supNames.length);
+    finish("origins", shown.length, supNames.length, noiseNote(d, ["visitors"]));
   }
 
   // 6. booking use: no-show rate per venue (no_show / (used + no_show))
@@ -518,6 +537,65 @@
       .catch(function () { /* the occupancy card says so */ });
   }
 
+  // ---------- crowd levels and alerts (GET /v1/alerts) ----------
+
+  var ALERT_TEXT = {
+    "venue.level_changed": function (d) {
+      return (d.kind === "daily" ? "daily entries " : "inside now ") + d.previous_level + " → " + d.level;
+    },
+    "venue.capacity_forecast_reached": function (d) {
+      return "bookings for " + d.local_day + " reached " + d.level + " (" + d.load_pct + "% of the day)";
+    },
+    "gate.offline": function (d) { return "gate " + d.gate_name + " silent since " + d.last_seen_at; }
+  };
+
+  function chip(level) {
+    var s = document.createElement("span");
+    s.className = "level " + level;
+    s.textContent = level;
+    return s;
+  }
+
+  function drawAlerts(d) {
+    var levels = $("#levels"), recent = $("#recent");
+    levels.textContent = "";
+    recent.textContent = "";
+    var byVenue = {};
+    (d.levels || []).forEach(function (lv) {
+      var v = byVenue[lv.venue_id] || (byVenue[lv.venue_id] = { name: lv.venue_name });
+      v[lv.kind] = lv.level;
+    });
+    Object.keys(byVenue).forEach(function (id) {
+      var v = byVenue[id], li = document.createElement("li");
+      li.appendChild(chip(v.instant || "green"));
+      li.appendChild(document.createTextNode(v.name + (v.daily && v.daily !== "green" ? " (today: " + v.daily + ")" : "")));
+      levels.appendChild(li);
+    });
+    (d.recent || []).forEach(function (a) {
+      var li = document.createElement("li"), t = document.createElement("time");
+      t.dateTime = a.created_at;
+      t.textContent = a.created_at.slice(5, 16).replace("T", " ");
+      li.appendChild(t);
+      if (a.data && a.data.level) li.appendChild(chip(a.data.level));
+      var text = (ALERT_TEXT[a.type] || function () { return a.type; })(a.data || {});
+      li.appendChild(document.createTextNode((a.venue_name ? a.venue_name + ": " : "") + text));
+      recent.appendChild(li);
+    });
+    var note = card("alerts").querySelector(".note");
+    note.className = "note";
+    note.textContent = Object.keys(byVenue).length + " venue(s) with a level, " +
+      (d.recent || []).length + " recent alert(s).";
+  }
+
+  function loadAlerts(f) {
+    return api("/v1/alerts?region=" + encodeURIComponent(f.region) + "&limit=20").then(drawAlerts)
+      .catch(function (err) {
+        var note = card("alerts").querySelector(".note");
+        note.className = "note error";
+        note.textContent = err.message;
+      });
+  }
+
   var lastRegion = null;
   function refresh() {
     if (!token()) { setStatus("Paste a planner token to begin.", true); return; }
@@ -531,7 +609,8 @@
     lastRegion = f.region;
     venues.then(function () {
       f = filters();
-      return Promise.all(Object.keys(DRAW).map(function (n) { return loadChart(n, f); }));
+      var loads = Object.keys(DRAW).map(function (n) { return loadChart(n, f); });
+      return Promise.all(loads.concat([loadAlerts(f)]));
     }).then(function () {
       var errors = document.querySelectorAll('.chart[data-state="error"]').length;
       setStatus(errors ? errors + " chart(s) could not load: see their notes." :

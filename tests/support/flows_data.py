@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from onecode.gates.models import NO_TRAVELLER
 from tests.conftest import World
 
 TZ = ZoneInfo("Asia/Shanghai")
 D = date(2026, 5, 4)
-ZERO = uuid.UUID(int=0)
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -132,7 +132,7 @@ async def build(conn: asyncpg.Connection, world: World) -> Dataset:
     for t in data.g3[:11]:
         await data.scan(conn, t, "b", "in", at(D + timedelta(days=1), 9, 0))
     # an unreadable code: no traveller, rejected
-    await data.scan(conn, ZERO, "a", "in", at(D, 12, 0), decision="reject")
+    await data.scan(conn, NO_TRAVELLER, "a", "in", at(D, 12, 0), decision="reject")
 
     # bookings at A: one slot 09:00-10:00 of 50 places
     slot = uuid.uuid4()
