@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import base45
 import httpx
 
 from bench.common import Result, add_common_args, apply_durability, check_mix, durability, ratio
-from onecode.codes import Credential, KeyStore, issue, screenshot_suffix
+from onecode.codes import BODY_LEN, Credential, KeyStore, issue, screenshot_suffix
 from onecode.devdb import EmbeddedPostgres
 
 ADMIN = "oc_admin_bench-token-000000000000000000000000000000"
@@ -251,23 +252,29 @@ async def decision_mix(dsn: str, since: datetime) -> dict[str, int]:
 
 
 async def db_only(
-    dsn: str, gate_id: uuid.UUID, venue_id: uuid.UUID, creds: list[bytes], conns: int, secs: float
+    dsn: str,
+    gate_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    creds: list[tuple[bytes, str, bytes]],
+    conns: int,
+    secs: float,
 ) -> tuple[float, float, float]:
-    """gate_scan alone over asyncpg (no HTTP, no signature check): scans/s, p50, p99 ms."""
+    """gate_scan alone over asyncpg (no HTTP, no signature check; the live suffix's HMAC
+    is checked, in SQL): scans/s, p50, p99 ms. ``creds``: (cred_id, body, suffix bytes)."""
     pool = await asyncpg.create_pool(dsn, min_size=conns, max_size=conns)
     assert pool is not None
-    sql = "SELECT * FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, 1, NULL, NULL)"
+    sql = "SELECT * FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, 1, $5, $6)"
     latencies: list[float] = []
     todo = iter(creds)
     end = time.perf_counter() + secs
 
     async def worker() -> None:
         async with pool.acquire() as c:
-            for cred in todo:
+            for cred, body, suffix in todo:
                 if time.perf_counter() > end:
                     return
                 t = time.perf_counter()
-                await c.fetchrow(sql, gate_id, venue_id, uuid.uuid4(), cred)
+                await c.fetchrow(sql, gate_id, venue_id, uuid.uuid4(), cred, body, suffix)
                 latencies.append(time.perf_counter() - t)
 
     start = time.perf_counter()
@@ -525,7 +532,15 @@ def main() -> int:
             for r, b in zip(base_rates, baselines, strict=True)
         ]
         # the database function alone, on codes not used above (fresh first entries)
-        spare = [c for c, _, _ in creds[lo : lo + reserve]]
+        # each as a phone shows it now: the body and the raw bytes of the live suffix
+        spare = [
+            (c, shown[:BODY_LEN], base45.b45decode(shown[BODY_LEN + 1 :]))
+            for (c, _, _), shown in zip(
+                creds[lo : lo + reserve],
+                _live_codes(key, creds[lo : lo + reserve], exp),
+                strict=True,
+            )
+        ]
         gate_id = asyncio.run(_gate_id(dsn, venue["id"]))
         since = datetime.now(UTC)
         rate, p50, p99 = asyncio.run(

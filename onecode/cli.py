@@ -20,16 +20,30 @@ import msgspec
 from onecode.codes import cli as codes_cli
 from onecode.commands import Command
 from onecode.demo import run as demo_run
-from onecode.devdb import database
+from onecode.devdb import database, describe
 from onecode.flows import cli as flows_cli
-from onecode.offline import agent as offline_agent
+from onecode.offline import agent_command as offline_agent
 from onecode.operations import cli as operations_cli
 from onecode.settings import Settings, SettingsError
 from onecode.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("onecode.cli")
 
-_DESCRIPTION = "The ``onecode`` command: serve, migrate and the operator tools."
+_DESCRIPTION = (
+    "onecode: one QR code for a region's tourism. Serve the API and the planner dashboard, "
+    "migrate the database, and run the operator tools. Without DATABASE_URL, an embedded "
+    "PostgreSQL in the data folder is used."
+)
+_EPILOG = "Each command has its own help: onecode COMMAND --help"
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help line, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
@@ -38,7 +52,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir", type=Path, help="data folder (ONECODE_DATA_DIR, default ./.onecode)"
     )
-    p.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -120,6 +134,7 @@ def migrate_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from onecode.migrate import migrate
 
     with database(settings) as dsn:
+        print(f"database: {describe(dsn, embedded=not settings.database_url)}", flush=True)
         applied = asyncio.run(migrate(dsn))
     print("applied: " + (", ".join(applied) if applied else "nothing, up to date"))
     return 0
@@ -142,10 +157,18 @@ COMMANDS: tuple[Command, ...] = (
 
 def parser() -> argparse.ArgumentParser:
     """The ``onecode`` argument parser: one sub-parser per command of ``COMMANDS``."""
-    top = argparse.ArgumentParser(prog="onecode", description=_DESCRIPTION)
-    sub = top.add_subparsers(dest="command", required=True)
+    top = argparse.ArgumentParser(prog="onecode", description=_DESCRIPTION, epilog=_EPILOG)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for c in sorted(COMMANDS, key=lambda c: c.name):
-        c.arguments(sub.add_parser(c.name, help=c.help))
+        # every option's default in its help line
+        c.arguments(
+            sub.add_parser(
+                c.name,
+                help=c.help,
+                description=c.help[:1].upper() + c.help[1:] + ".",
+                formatter_class=_HelpWithDefaults,
+            )
+        )
     return top
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from onecode.settings import Settings
 
@@ -61,6 +62,27 @@ class EmbeddedPostgres:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def describe(dsn: str, *, embedded: bool = False) -> str:
+    """Which database a DSN names, for the operator to read: user, host, port and name,
+    never the password (``postgresql://onecode@db:5432/onecode``)."""
+    if "://" not in dsn:  # libpq keywords: "host=db user=onecode password=..."
+        words = [w for w in dsn.split() if not w.lower().startswith("password=")]
+        text = " ".join(words)
+    else:
+        parts = urlsplit(dsn)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = (f"{parts.username}@" if parts.username else "") + host
+        if parts.port:
+            netloc += f":{parts.port}"
+        query = "&".join(
+            q for q in parts.query.split("&") if q and not q.lower().startswith("password=")
+        )
+        text = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return f"{text} (embedded)" if embedded else text
 
 
 @contextmanager

@@ -26,6 +26,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from onecode import i18n
+
 log = logging.getLogger("onecode.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,7 +127,11 @@ def problem_response(
     *,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    locale: str | None = None,
 ) -> Response[bytes]:
+    """A problem+json answer; ``title`` and ``detail`` in the request's language when
+    the catalogs have ``code`` (``locale``, else the one the error handler negotiated)."""
+    title, detail = localize(code, title, detail, locale)
     body = Problem(
         type=f"https://onecode.dev/problems/{code}",
         title=title,
@@ -140,6 +146,18 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+def localize(code: str, title: str, detail: str, locale: str | None = None) -> tuple[str, str]:
+    """Title and detail of ``code`` from the message catalog of ``locale`` (default: the
+    language of the request being answered, else English); unchanged without an entry."""
+    found = i18n.problem_text(code, locale or i18n.CURRENT.get() or i18n.API_DEFAULT, detail)
+    return found if found is not None else (title, detail)
+
+
+def request_locale(request: Request[Any, Any, Any]) -> str:
+    """The language a request asks for (``Accept-Language``), English by default."""
+    return i18n.negotiate(request.headers.get("accept-language"))
 
 
 def _public_names(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -189,6 +207,7 @@ def _field_errors(extra: Any, names: dict[str, str] | None = None) -> list[dict[
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The single exception handler: every error leaves as problem+json."""
+    i18n.CURRENT.set(request_locale(request))  # this request's task only
     if isinstance(exc, AppError):
         return problem_response(
             exc.status, exc.title, exc.detail, exc.code, errors=exc.errors, headers=exc.headers
@@ -278,5 +297,7 @@ __all__ = [
     "Unprocessable",
     "UnsupportedMediaType",
     "handle_exception",
+    "localize",
     "problem_response",
+    "request_locale",
 ]

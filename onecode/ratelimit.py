@@ -35,7 +35,8 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from onecode.errors import PROBLEM_JSON, Problem
+from onecode import i18n
+from onecode.errors import PROBLEM_JSON, Problem, localize
 from onecode.observability import record_rate_limited
 from onecode.settings import Settings, SettingsError
 
@@ -138,15 +139,28 @@ def _bearer(scope: Scope) -> bytes | None:
     return None
 
 
-async def _refuse(send: Send, bucket: str, wait: float) -> None:
+def _accept_language(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            return value.decode("latin-1")
+    return None
+
+
+async def _refuse(send: Send, bucket: str, wait: float, language: str | None = None) -> None:
     record_rate_limited(bucket)
     retry_after = str(max(1, math.ceil(wait)))
+    title, detail = localize(
+        "rate_limited",
+        "Too many requests",
+        f"Too many requests; try again in {retry_after} s.",
+        i18n.negotiate(language),
+    )
     body = msgspec.json.encode(
         Problem(
             type="https://onecode.dev/problems/rate_limited",
-            title="Too many requests",
+            title=title,
             status=429,
-            detail=f"Too many requests; try again in {retry_after} s.",
+            detail=detail,
             code="rate_limited",
         )
     )
@@ -177,7 +191,7 @@ def rate_limit_middleware(limits: Limits) -> Callable[[ASGIApp], ASGIApp]:
                 address = client[0] if client else "unknown"
                 wait = limits.check(bucket, token, address)
                 if wait:
-                    await _refuse(send, bucket, wait)
+                    await _refuse(send, bucket, wait, _accept_language(scope))
                     return
             await app(scope, receive, send)
 

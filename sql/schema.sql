@@ -1015,6 +1015,8 @@ BEGIN
        SET booked = sl.booked - v_freed, held = 0,
            walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
      WHERE sl.id = p_slot;
+    -- its waiting list ends: an offer round on a cancelled slot expires every entry
+    PERFORM onecode_places_freed(p_slot);
     RETURN QUERY SELECT 'ok', v_n;
 END;
 $$;
@@ -1542,6 +1544,7 @@ CREATE FUNCTION public.onecode_waitlist_json(p_entry public.waitlist_entries, p_
         'local_day', p_entry.local_day, 'party_size', p_entry.party_size,
         'state', CASE WHEN p_entry.state IN ('waiting', 'offer')
                            AND (p_now >= s.ends_at - make_interval(mins => v.late_grace_min)
+                                OR s.cancelled_at IS NOT NULL OR NOT v.active
                                 OR (p_entry.state = 'offer' AND p_entry.expires_at <= p_now))
                       THEN 'expired' ELSE p_entry.state END,
         'position', p_entry.position, 'source', p_entry.source,
@@ -1869,7 +1872,9 @@ CREATE TABLE public.regions (
     parent_code text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    default_locale text DEFAULT 'zh-CN'::text NOT NULL,
     CONSTRAINT regions_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{0,31}$'::text)),
+    CONSTRAINT regions_default_locale_check CHECK ((default_locale = ANY (ARRAY['zh-CN'::text, 'en'::text]))),
     CONSTRAINT regions_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
 );
 

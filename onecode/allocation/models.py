@@ -53,13 +53,14 @@ class WalkinIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class Walkin(msgspec.Struct, frozen=True, kw_only=True):
-    """The walk-in traveller the operator registered, their booking and the TQ1 code to
-    print for the gate (shown once)."""
+    """The walk-in traveller the operator registered, their booking and its paper pass:
+    the TQ1 code to print for the gate (kind ``paper``, this booking only; shown once)."""
 
     traveller_id: uuid.UUID
     booking: Booking
     code: str
     code_expires_at: datetime
+    code_kind: Literal["paper"] = "paper"
 
 
 class LotteryIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -96,8 +96,8 @@ async def book_walkin(
     data: WalkinIn,
     code_ttl_days: int,
 ) -> Walkin:
-    """The staffed window: register a traveller without a phone and book them a slot,
-    from the walk-in quota first; all or nothing. The code is for printing."""
+    """The staffed window: register a traveller without a phone, book them a slot (the
+    walk-in quota first) and issue the booking's paper pass; all or nothing."""
     if await conn.fetchval(Q()["allocation_select_venue_slot"], data.slot_id, venue_id) is None:
         raise refusal(Outcome.SLOT_NOT_FOUND)
     async with conn.transaction():
@@ -110,13 +110,16 @@ async def book_walkin(
             data.slot_id,
             data.party_size,
         )
-        body = _answer(row)
-        code = await identity.current_code(conn, keys, registered.traveller_id)
+        booking = msgspec.convert(_answer(row), Booking)
+        # the gate-trust issue's paper pass: a code for this one booking, no phone needed
+        paper = await identity.issue_paper_pass(
+            conn, keys, registered.traveller_id, booking.id, venue_id
+        )
     return Walkin(
         traveller_id=registered.traveller_id,
-        booking=msgspec.convert(body, Booking),
-        code=code.code,
-        code_expires_at=code.expires_at,
+        booking=booking,
+        code=paper.code,
+        code_expires_at=paper.expires_at,
     )
 
 

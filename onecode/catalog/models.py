@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -16,6 +16,8 @@ RegionCode = Annotated[str, Meta(pattern=r"^[A-Z0-9][A-Z0-9-]{0,31}$", max_lengt
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 EntryRule = Annotated[str, Meta(pattern=r"^(single|reentry|daily:[1-9][0-9]{0,2})$")]
 Capacity = Annotated[int, Meta(ge=1, le=10_000_000)]
+#: A language onecode speaks (onecode.i18n.LOCALES).
+LocaleTag = Literal["zh-CN", "en"]
 
 
 class Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -26,12 +28,15 @@ class RegionIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     code: RegionCode
     name: Name
     parent_code: RegionCode | None = None
+    #: the dashboard's language when the browser asks for none onecode speaks
+    default_locale: LocaleTag = "zh-CN"
 
 
 class Region(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     name: str
     parent_code: str | None = None
+    default_locale: str = "zh-CN"
 
 
 class VenueIn(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):

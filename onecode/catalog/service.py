@@ -47,7 +47,11 @@ async def create_region(
                 f"Parent region {data.parent_code} does not exist.", "regions.unknown_parent"
             )
         row = await conn.fetchrow(
-            Q()["catalog_insert_region"], data.code, data.name, data.parent_code
+            Q()["catalog_insert_region"],
+            data.code,
+            data.name,
+            data.parent_code,
+            data.default_locale,
         )
         if row is not None and actor is not None:
             await audit.record(
@@ -62,6 +66,12 @@ async def create_region(
     if row is None:
         raise Conflict(f"Region {data.code} exists already.", "regions.exists")
     return msgspec.convert(dict(row), Region)
+
+
+async def region_locale(conn: asyncpg.Connection, code: str) -> str | None:
+    """The region's default language, or None for an unknown region."""
+    value = await conn.fetchval(Q()["catalog_select_region_locale"], code)
+    return None if value is None else str(value)
 
 
 async def create_venue(

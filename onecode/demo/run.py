@@ -16,6 +16,7 @@ from typing import Any, cast
 import httpx
 import msgspec
 
+from onecode import i18n
 from onecode.commands import Command
 from onecode.demo.data import (
     ATTRACTION_BY_KEY,
@@ -25,6 +26,7 @@ from onecode.demo.data import (
     REGION,
     REVIEW_TEXTS,
     TZ,
+    Attraction,
 )
 from onecode.demo.plan import Plan, PlannedBooking, Visit, local_time, make_plan
 from onecode.settings import Settings
@@ -35,6 +37,7 @@ class Summary(msgspec.Struct, kw_only=True):
 
     days: list[str] = msgspec.field(default_factory=list)
     holiday: str | None = None
+    lang: str = "en"  # the language of the names the demo wrote
     venues: int = 0
     travellers: int = 0
     scans_uploaded: int = 0
@@ -105,17 +108,47 @@ async def _gather(
         progress(label, 0, 0)
 
 
+_GATES = ("East gate", "West gate", "North gate")
+
+
+class Words:
+    """The demo's names and texts in one language: English from onecode/demo/data.py, any
+    other from the message catalogs (``demo.region``, ``demo.venue``, ``demo.text``)."""
+
+    def __init__(self, lang: str = i18n.EN) -> None:
+        self.lang = lang
+
+    def _get(self, context: str, key: str, english: str, **values: object) -> str:
+        if self.lang == i18n.EN:
+            return english.format(**values) if values else english
+        return i18n.text(self.lang, context, key, **values) or english
+
+    def region(self, code: str, english: str) -> str:
+        return self._get("demo.region", code, english)
+
+    def venue(self, a: Attraction) -> str:
+        return self._get("demo.venue", a.key, a.name)
+
+    def text(self, key: str, english: str, **values: object) -> str:
+        return self._get("demo.text", key, english, **values)
+
+
 async def run_plan(
-    client: httpx.AsyncClient, admin_token: str, plan: Plan, progress: Progress
+    client: httpx.AsyncClient,
+    admin_token: str,
+    plan: Plan,
+    progress: Progress,
+    words: Words | None = None,
 ) -> Summary:
-    """Play the plan through the HTTP API."""
+    """Play the plan through the HTTP API, naming things in ``words``' language."""
+    w = words or Words()
     admin = {"Authorization": f"Bearer {admin_token}"}
-    s = Summary(days=[d.isoformat() for d in plan.days])
+    s = Summary(days=[d.isoformat() for d in plan.days], lang=w.lang)
     s.holiday = plan.holiday.isoformat() if plan.holiday else None
 
     # catalog: regions (existing ones are fine: the demo can run twice)
     for code, name, parent in [(*REGION, None)] + [(c, n, REGION[0]) for c, n in PREFECTURES]:
-        body: dict[str, Any] = {"code": code, "name": name}
+        body: dict[str, Any] = {"code": code, "name": w.region(code, name)}
         if parent:
             body["parent_code"] = parent
         _check(await client.post("/v1/admin/regions", json=body, headers=admin), 201, 409)
@@ -127,9 +160,9 @@ async def run_plan(
     gate_tokens: dict[tuple[str, int], str] = {}
     operator_venues: list[str] = []
     for a in ATTRACTIONS:
-        if a.name in existing:
+        if w.venue(a) in existing:
             raise DemoError(
-                f"{a.name} already exists in {REGION[0]}: the demo fills an empty region "
+                f"{w.venue(a)} already exists in {REGION[0]}: the demo fills an empty region "
                 "(use a fresh data folder or database)"
             )
         v = _check(
@@ -137,7 +170,7 @@ async def run_plan(
                 "/v1/admin/venues",
                 json={
                     "region_code": a.region,
-                    "name": a.name,
+                    "name": w.venue(a),
                     "kind": a.kind,
                     "gated": a.gated,
                     "requires_booking": a.requires_booking,
@@ -157,7 +190,7 @@ async def run_plan(
             gate = _check(
                 await client.post(
                     f"/v1/admin/venues/{v['id']}/gates",
-                    json={"name": ("East gate", "West gate", "North gate")[g % 3]},
+                    json={"name": w.text(f"gate.{g % 3}", _GATES[g % 3])},
                     headers=admin,
                 ),
                 201,
@@ -167,7 +200,10 @@ async def run_plan(
     operator = _check(
         await client.post(
             "/v1/admin/operators",
-            json={"name": "Guizhou scenic areas operator", "venue_ids": operator_venues},
+            json={
+                "name": w.text("operator", "Guizhou scenic areas operator"),
+                "venue_ids": operator_venues,
+            },
             headers=admin,
         ),
         201,
@@ -176,7 +212,10 @@ async def run_plan(
     planner = _check(
         await client.post(
             "/v1/admin/planners",
-            json={"name": "Guizhou tourism planning", "region_codes": [REGION[0]]},
+            json={
+                "name": w.text("planner", "Guizhou tourism planning"),
+                "region_codes": [REGION[0]],
+            },
             headers=admin,
         ),
         201,
@@ -215,7 +254,10 @@ async def run_plan(
         r = _check(
             await client.post(
                 "/v1/travellers",
-                json={"display_name": f"Traveller {t}", "home_region": plan.homes[t]},
+                json={
+                    "display_name": w.text("traveller", "Traveller {n}", n=t),
+                    "home_region": plan.homes[t],
+                },
             ),
             201,
         )
@@ -332,7 +374,10 @@ async def run_plan(
         me = {"Authorization": f"Bearer {tokens[v.traveller]}"}
         vid = venues[v.venue]["id"]
         if v.review is not None:
-            texts = REVIEW_TEXTS[v.review]
+            texts = [
+                w.text(f"review.{v.review}.{i}", english)
+                for i, english in enumerate(REVIEW_TEXTS[v.review])
+            ]
             r = await client.post(
                 f"/v1/venues/{vid}/reviews",
                 json={"rating": v.review, "text": texts[v.traveller % len(texts)]},
@@ -342,6 +387,7 @@ async def run_plan(
             s.reviews += r.status_code == 201
         if v.complaint is not None:
             category, text = COMPLAINTS[v.complaint]
+            text = w.text(f"complaint.{category}", text)
             c = _check(
                 await client.post(
                     "/v1/complaints",
@@ -355,7 +401,11 @@ async def run_plan(
                 _check(
                     await client.post(
                         f"/v1/complaints/{c['id']}/answer",
-                        json={"text": "Thank you, we have passed this on to the team."},
+                        json={
+                            "text": w.text(
+                                "answer", "Thank you, we have passed this on to the team."
+                            )
+                        },
                         headers=op,
                     ),
                     200,
@@ -420,7 +470,9 @@ async def announce_alerts(dsn: str, settings: Settings) -> str:
     return f"alerts: {n} venue level(s) above green announced"
 
 
-async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> Summary:
+async def run_in_process(
+    settings: Settings, plan: Plan, progress: Progress, words: Words | None = None
+) -> Summary:
     """Serve the app over ASGI inside this process and play the plan against it."""
     import asyncpg
 
@@ -449,7 +501,7 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
             transport=transport, base_url="http://demo.local", timeout=60
         ) as client:
             try:
-                summary = await run_plan(client, admin_token, plan, progress)
+                summary = await run_plan(client, admin_token, plan, progress, words)
                 summary.admin_token = minted
                 return summary
             except (DemoError, httpx.HTTPError) as exc:
@@ -458,9 +510,11 @@ async def run_in_process(settings: Settings, plan: Plan, progress: Progress) -> 
     raise failure
 
 
-async def run_remote(url: str, admin_token: str, plan: Plan, progress: Progress) -> Summary:
+async def run_remote(
+    url: str, admin_token: str, plan: Plan, progress: Progress, words: Words | None = None
+) -> Summary:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        return await run_plan(client, admin_token, plan, progress)
+        return await run_plan(client, admin_token, plan, progress, words)
 
 
 def print_summary(s: Summary, dashboard: str, rollups: str, out: Any = None) -> None:
@@ -468,7 +522,8 @@ def print_summary(s: Summary, dashboard: str, rollups: str, out: Any = None) -> 
     res = ", ".join(f"{k} {n}" for k, n in sorted(s.scan_results.items())) or "none"
     lines = [
         "",
-        f"onecode demo: {REGION[1]} ({s.region}), {len(s.days)} day(s) {s.days[0]} .. "
+        f"onecode demo: {Words(s.lang).region(*REGION)} ({s.region}), {len(s.days)} day(s) "
+        f"{s.days[0]} .. "
         f"{s.days[-1]}, holiday surge on {s.holiday}",
         f"  venues            {s.venues}",
         f"  travellers        {s.travellers}",
@@ -499,6 +554,12 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=2026, help="random seed (deterministic plan)")
     p.add_argument("--url", help="a running onecode server (needs ONECODE_ADMIN_TOKEN)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--lang",
+        choices=list(i18n.LOCALES),
+        default=i18n.ZH,
+        help="language of the names and texts the demo writes (regions, venues, reviews)",
+    )
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -509,13 +570,17 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days, travellers=args.travellers, seed=args.seed, now=datetime.now(UTC)
     )
     progress = Progress(not args.quiet)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+    words = Words(str(getattr(args, "lang", i18n.EN)))
+    # one line per request is noise in the progress output: the client's (httpx) and the
+    # in-process server's access log (onecode.access) both stay quiet below WARNING
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("onecode.access").setLevel(logging.WARNING)
     try:
         if args.url:
             if not settings.admin_token:
                 print("onecode demo --url needs ONECODE_ADMIN_TOKEN", file=sys.stderr)
                 return 2
-            summary = asyncio.run(run_remote(args.url, settings.admin_token, plan, progress))
+            summary = asyncio.run(run_remote(args.url, settings.admin_token, plan, progress, words))
             rollups = "rollups: the server advances them every ONECODE_ROLLUP_INTERVAL_SECONDS"
             dashboard = args.url.rstrip("/") + "/planner/"
         else:
@@ -525,7 +590,7 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
             with database(settings) as dsn:
                 asyncio.run(migrate(dsn))
                 settings = msgspec.structs.replace(settings, database_url=dsn)
-                summary = asyncio.run(run_in_process(settings, plan, progress))
+                summary = asyncio.run(run_in_process(settings, plan, progress, words))
                 rollups = asyncio.run(advance_rollups(dsn))
                 rollups += "; " + asyncio.run(announce_alerts(dsn, settings))
             dashboard = f"http://{settings.host}:{settings.port}/planner/"

@@ -49,6 +49,10 @@ class Noise(msgspec.Struct, frozen=True, kw_only=True):
     # the last released day of the range: later days are not released yet (null cells)
     released_through: date | None
     ci95: dict[str, int]
+    # a total is released from the raw noisy cells (then rounded up to 0), not added up
+    # from the shown rows: it includes the suppressed rows and is unbiased, so it is
+    # not their sum (for od: the total is the sum of the links shown, and this is true)
+    totals_add_up: bool = False
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
@@ -168,6 +172,8 @@ class OriginRow(msgspec.Struct, frozen=True, kw_only=True):
     visitors: int | None  # distinct travellers
     share: float | None  # visitors / total_visitors
     suppressed: bool = False
+    #: the region's name in the answer's language (广东 / Guangdong for CN-44), if known
+    home_region_name: str | None = None
 
 
 class Origins(msgspec.Struct, frozen=True, kw_only=True):
@@ -264,7 +270,44 @@ class Feedback(msgspec.Struct, frozen=True, kw_only=True):
     total_suppressed: bool = False
 
 
+class ReleasedDay(msgspec.Struct, frozen=True, kw_only=True):
+    local_day: date
+    released_at: str  # UTC, RFC 3339
+    epsilon: float  # per traveller-day, all indicators of the day
+    cells: int  # noisy cells stored
+
+
+class Releases(msgspec.Struct, frozen=True, kw_only=True):
+    """The admin's view of the privacy releases (the design needs no budget ledger:
+    each day is released once, at the epsilon shown; docs/flows.md)."""
+
+    params: dict[str, object]  # bounds, and per indicator sensitivity, scale, epsilon
+    epsilon_per_traveller_day: float  # of the current settings
+    k: int
+    days: list[ReleasedDay]  # released days of the range, oldest first
+
+
 class RollupResult(msgspec.Struct, frozen=True, kw_only=True):
     """What one advance did (for the CLI and the admin)."""
 
     consumed: int
+
+
+# --- venues of a scope -----------------------------------------------------------
+
+
+class PlannerVenue(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    region_code: str
+    gated: bool
+
+
+class PlannerVenues(msgspec.Struct, frozen=True, kw_only=True):
+    """The venues a planner may see in a scope, busiest first: by the released (noisy)
+    visitors of the range where at least k are published, then by name (the order never
+    ranks a venue below k). ``busiest`` is the first gated one, where occupancy opens."""
+
+    window: Window
+    items: list[PlannerVenue]
+    busiest: uuid.UUID | None = None

@@ -14,7 +14,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
+from onecode import i18n
 from onecode.auth import Caller, Kind, allow
+from onecode.catalog.service import region_locale
 from onecode.db import Conn
 from onecode.flows import privacy, service
 from onecode.flows.models import (
@@ -35,8 +37,12 @@ from onecode.flows.models import (
     OdLink,
     OriginRow,
     Origins,
+    PlannerVenues,
+    ReleasedDay,
+    Releases,
 )
 from onecode.flows.rollup import rollup_lifespan
+from onecode.sql import Q
 
 CSV_MEDIA = "text/csv"  # Litestar adds "; charset=utf-8"
 
@@ -78,6 +84,25 @@ def _answer(
 
 def _k(state: State) -> int:
     return int(state.settings.k_anonymity)
+
+
+async def _answer_locale(conn: Conn, request: Request[Any, Any, Any], window: Window) -> str:
+    """Accept-Language, else the scope region's default language (zh-CN)."""
+    region = window.scope.scope.region
+    default = (await region_locale(conn, region) if region else None) or i18n.ZH
+    return i18n.negotiate(request.headers.get("accept-language"), default)
+
+
+async def _with_region_names(
+    conn: Conn, request: Request[Any, Any, Any], window: Window, body: Origins
+) -> Origins:
+    """Each origin's region code with its name (CN-44 → 广东 / Guangdong)."""
+    locale = await _answer_locale(conn, request, window)
+    rows = [
+        msgspec.structs.replace(r, home_region_name=i18n.region_name(r.home_region, locale))
+        for r in body.rows
+    ]
+    return msgspec.structs.replace(body, rows=rows)
 
 
 def _privacy(state: State) -> service.Privacy:
@@ -182,6 +207,7 @@ class PlannerController(Controller):
         body = await service.origins(
             conn, window.scope, window.first, window.last, window.k, p=window.privacy
         )
+        body = await _with_region_names(conn, request, window, body)
         return _answer(request, fmt, body, OriginRow, body.rows, "origins")
 
     @get("/heatmap")
@@ -202,6 +228,13 @@ class PlannerController(Controller):
         body = await service.bookings(conn, window.scope, window.first, window.last, window.k)
         return _answer(request, fmt, body, BookingVenueRow, body.venues, "bookings")
 
+    @get("/venues")
+    async def venues(self, conn: Conn, window: Win) -> PlannerVenues:
+        """The venues of the scope the caller may see, busiest first (k-safe order)."""
+        return await service.venues(
+            conn, window.scope, window.first, window.last, window.k, p=window.privacy
+        )
+
     @get("/feedback")
     async def feedback(
         self, conn: Conn, window: Win, request: Request[Any, Any, Any], fmt: FormatQ = None
@@ -211,5 +244,34 @@ class PlannerController(Controller):
         return _answer(request, fmt, body, FeedbackVenueRow, body.venues, "feedback")
 
 
-ROUTES = [PlannerController]
+class ReleasesController(Controller):
+    path = "/v1/admin/releases"
+    tags = ["admin", "planner"]
+    guards = [allow(Kind.ADMIN)]
+
+    @get("/")
+    async def releases(
+        self, conn: Conn, state: State, start: From = None, end: To = None
+    ) -> Releases:
+        """The privacy releases: parameters, and the days released in the range."""
+        first, last = service.check_range(start, end)
+        p = _privacy(state)
+        rows = await conn.fetch(Q()["flows_select_release_ledger"], first, last)
+        return Releases(
+            params=p.params.describe(),
+            epsilon_per_traveller_day=p.params.total_epsilon(),
+            k=p.k,
+            days=[
+                ReleasedDay(
+                    local_day=r["local_day"],
+                    released_at=r["released_at"].isoformat(),
+                    epsilon=float(r["epsilon"]),
+                    cells=int(r["cells"]),
+                )
+                for r in rows
+            ],
+        )
+
+
+ROUTES = [PlannerController, ReleasesController]
 LIFESPANS = [rollup_lifespan]

@@ -46,6 +46,8 @@ from onecode.flows.models import (
     OdNode,
     OriginRow,
     Origins,
+    PlannerVenue,
+    PlannerVenues,
     RatingBin,
     Scope,
     Window,
@@ -199,9 +201,17 @@ def _publish(raw: int, k: int) -> int | None:
     return None if 0 < value < k else value
 
 
-def _noise(p: Privacy, epsilon: float | None, days: set[date], **fields: tuple[str, int]) -> Noise:
+def _noise(
+    p: Privacy,
+    epsilon: float | None,
+    days: set[date],
+    *,
+    totals_add_up: bool = False,
+    **fields: tuple[str, int],
+) -> Noise:
     """The noise statement of an answer: per field, (indicator, cells summed) -> ±95%."""
     return Noise(
+        totals_add_up=totals_add_up,
         epsilon=None if epsilon is None else round(epsilon, 4),
         released_through=max(days) if days else None,
         ci95={
@@ -397,7 +407,12 @@ async def od(
     ]
     return Od(
         window=await _window(
-            conn, resolved, start, end, k, _noise(p, epsilon, days, trips=("od", len(days)))
+            conn,
+            resolved,
+            start,
+            end,
+            k,
+            _noise(p, epsilon, days, totals_add_up=True, trips=("od", len(days))),
         ),
         nodes=nodes,
         links=links,
@@ -711,3 +726,39 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --- venues of a scope -------------------------------------------------------------
+
+
+async def venues(
+    conn: asyncpg.Connection,
+    resolved: Resolved,
+    start: date,
+    end: date,
+    k: int,
+    *,
+    p: Privacy | None = None,
+) -> PlannerVenues:
+    """The scope's venues, busiest first (server side: only what the caller may see).
+
+    Busiest by the released, noisy visitors of the range (post-processing of the
+    differentially private release, so the order costs no privacy); a venue whose
+    published count is below k, or a range not released yet, sorts by name after."""
+    p = p or Privacy(k)
+    days, _ = await _released(conn, start, end, p)
+    rows = await conn.fetch(Q()["flows_select_venue_activity"], resolved.venue_ids, start, end)
+
+    def rank(r: asyncpg.Record) -> tuple[int, str, str]:
+        published = _publish(int(r["visitors"]), k) if days else None
+        return (-(published or 0), str(r["name"]), str(r["id"]))
+
+    ordered = sorted(rows, key=rank)
+    items = [
+        PlannerVenue(id=r["id"], name=r["name"], region_code=r["region_code"], gated=r["gated"])
+        for r in ordered
+    ]
+    busiest = next((v.id for v in items if v.gated), None)
+    return PlannerVenues(
+        window=await _window(conn, resolved, start, end, k), items=items, busiest=busiest
+    )

@@ -238,15 +238,29 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         for method, tail in (("GET", ""), ("POST", "/revoke"), ("POST", "/token"))
     },
     "GET /v1/admin/audit": {404: ["regions.not_found"]},
+    "PATCH /v1/admin/gates/{gate_id}": {404: ["gates.not_found"]},
+    "PATCH /v1/admin/operators/{operator_id}": {
+        404: ["operators.not_found"],
+        422: ["venues.not_found"],
+    },
+    "PATCH /v1/admin/planners/{planner_id}": {
+        404: ["planners.not_found"],
+        422: ["regions.not_found"],
+    },
     # venue slots one by one, and in a weekly pattern (operations)
     "GET /v1/venues/{venue_id}/slots/{slot_id}": _SLOT,
     "PATCH /v1/venues/{venue_id}/slots/{slot_id}": {
         **_SLOT,
         409: ["slots.cancelled", "slots.below_booked", "slots.times_locked", "slots.duplicate"],
-        422: ["slots.bad_window", "slots.naive_time", "slots.out_of_range"],
+        422: [
+            "slots.bad_window",
+            "slots.naive_time",
+            "slots.out_of_range",
+            "slots.over_daily_capacity",
+        ],
     },
     "POST /v1/venues/{venue_id}/slots/{slot_id}/cancel": {
-        404: [*_SLOT[404], "slots.ended"],
+        **_SLOT,
         409: ["slots.ended"],
         422: ["slots.no_reason"],
     },

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from onecode.catalog.models import Capacity, EntryRule, Input, Name, RegionCode
+from onecode.catalog.models import Capacity, EntryRule, Input, LocaleTag, Name, RegionCode
 
 PrincipalKind = Literal["gates", "operators", "planners"]
 Weekday = Annotated[int, Meta(ge=1, le=7)]  # ISO: 1 Monday … 7 Sunday
@@ -22,6 +22,7 @@ class AdminRegion(msgspec.Struct, frozen=True, kw_only=True):
     parent_code: str | None
     created_at: datetime
     changed_at: datetime
+    default_locale: str = "zh-CN"
 
 
 class RegionPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +37,9 @@ class RegionPatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
 
     name: Name | UnsetType = UNSET
     parent_code: RegionCode | UnsetType | None = UNSET
+    #: the language the region's dashboard opens in when the browser asks for none
+    #: onecode speaks (issue 19)
+    default_locale: LocaleTag | UnsetType = UNSET
 
 
 class AdminVenue(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +68,9 @@ class AdminVenue(msgspec.Struct, frozen=True, kw_only=True):
     deactivated_at: datetime | None
     created_at: datetime
     changed_at: datetime
+    walkin_quota_pct: int = 0
+    walkin_release_min: int = 60
+    offer_expiry_min: int = 15
 
 
 class VenuePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +102,9 @@ class VenuePatch(Input, frozen=True, forbid_unknown_fields=True, kw_only=True):
     booking_window_days: Annotated[int, Meta(ge=0, le=366)] | UnsetType = UNSET
     early_grace_min: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
     late_grace_min: Annotated[int, Meta(ge=0, le=720)] | UnsetType = UNSET
+    walkin_quota_pct: Annotated[int, Meta(ge=0, le=100)] | UnsetType = UNSET
+    walkin_release_min: Annotated[int, Meta(ge=0, le=1440)] | UnsetType = UNSET
+    offer_expiry_min: Annotated[int, Meta(ge=1, le=1440)] | UnsetType = UNSET
 
     def given(self) -> dict[str, Any]:
         """The fields the request named, with their new values."""

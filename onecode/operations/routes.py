@@ -152,7 +152,8 @@ class AdminOperationsController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[RegionPatch],
     ) -> AdminRegion:
-        """Rename a region or move it under another parent (no loops)."""
+        """Rename a region, move it under another parent (no loops), or set the language
+        its dashboard opens in (``default_locale``: zh-CN or en)."""
         data = await strict_body(request, RegionPatch)
         return await service.patch_region(conn, Actor.of(principal), code, data)
 

@@ -76,6 +76,10 @@ VENUE_FIELDS = (
     "booking_window_days",
     "early_grace_min",
     "late_grace_min",
+    # fair allocation (docs/allocation.md)
+    "walkin_quota_pct",
+    "walkin_release_min",
+    "offer_expiry_min",
 )
 
 
@@ -468,6 +472,8 @@ async def patch_region(
             after["name"] = data.name
         if data.parent_code is not msgspec.UNSET:
             after["parent_code"] = data.parent_code
+        if data.default_locale is not msgspec.UNSET:
+            after["default_locale"] = data.default_locale
         parent = after["parent_code"]
         if parent is not None and parent != before["parent_code"]:
             if not await conn.fetchval(Q()["catalog_region_exists"], parent):
@@ -479,7 +485,9 @@ async def patch_region(
                     f"{parent} is {code} or lies below it: a region cannot be its own ancestor.",
                     "regions.parent_loop",
                 )
-        updated = await conn.fetchrow(Q()["operations_update_region"], code, after["name"], parent)
+        updated = await conn.fetchrow(
+            Q()["operations_update_region"], code, after["name"], parent, after["default_locale"]
+        )
         assert updated is not None  # the row is locked
         old, new = audit.changed(before, after)
         if new:

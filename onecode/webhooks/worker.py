@@ -93,6 +93,13 @@ def backoff_seconds(attempt: int, settings: Settings, rng: random.Random) -> flo
     return step / 2 + rng.uniform(0, step / 2)
 
 
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header of delay-seconds (an HTTP date is ignored)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     outcome: str  # delivered, http_error, timeout, network, refused
@@ -100,6 +107,7 @@ class Result:
     error: str | None
     started_at: datetime
     seconds: float
+    retry_after: float | None = None  # the receiver's Retry-After (429, 503), in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +127,10 @@ def decide(
     finished = result.started_at + timedelta(seconds=result.seconds)
     if result.outcome == "delivered":
         return Decision("delivered", finished)
-    again = finished + timedelta(seconds=backoff_seconds(attempt, settings, rng))
+    wait = backoff_seconds(attempt, settings, rng)
+    if result.retry_after is not None:  # a receiver asking for time gets it, within the cap
+        wait = max(wait, min(result.retry_after, settings.webhooks_backoff_max_seconds))
+    again = finished + timedelta(seconds=wait)
     if again > retry_until:
         return Decision("dead", finished)
     return Decision("pending", again)
@@ -252,9 +263,14 @@ class DeliveryWorker:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
 
-        def result(outcome: str, status: int | None = None, error: str | None = None) -> Result:
+        def result(
+            outcome: str,
+            status: int | None = None,
+            error: str | None = None,
+            retry_after: float | None = None,
+        ) -> Result:
             short = error[:MAX_ERROR] if error else None
-            return Result(outcome, status, short, started, time.perf_counter() - t0)
+            return Result(outcome, status, short, started, time.perf_counter() - t0, retry_after)
 
         try:
             secrets_ = [self.sealer.open(job["secret_box"])]
@@ -290,7 +306,12 @@ class DeliveryWorker:
             return result("network", error=f"{type(exc).__name__}: {exc}")
         if 200 <= response.status_code < 300:
             return result("delivered", response.status_code)
-        return result("http_error", response.status_code, f"HTTP {response.status_code}")
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = _retry_after(response.headers.get("retry-after"))
+        return result(
+            "http_error", response.status_code, f"HTTP {response.status_code}", retry_after
+        )
 
     async def deliver(self, job: asyncpg.Record, claim: uuid.UUID, hosts: list[str]) -> None:
         res = await self.send(job, hosts)

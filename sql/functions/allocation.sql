@@ -167,8 +167,8 @@ BEGIN
 END;
 $$;
 
--- A waiting-list entry as its traveller sees it (a live entry past the sale's close
--- reads as expired before the round has written it).
+-- A waiting-list entry as its traveller sees it (a live entry past the sale's close, on
+-- a cancelled slot or a closed venue reads as expired before the round has written it).
 CREATE OR REPLACE FUNCTION onecode_waitlist_json(p_entry waitlist_entries, p_now timestamptz)
 RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -177,6 +177,7 @@ LANGUAGE sql STABLE AS $$
         'local_day', p_entry.local_day, 'party_size', p_entry.party_size,
         'state', CASE WHEN p_entry.state IN ('waiting', 'offer')
                            AND (p_now >= s.ends_at - make_interval(mins => v.late_grace_min)
+                                OR s.cancelled_at IS NOT NULL OR NOT v.active
                                 OR (p_entry.state = 'offer' AND p_entry.expires_at <= p_now))
                       THEN 'expired' ELSE p_entry.state END,
         'position', p_entry.position, 'source', p_entry.source,

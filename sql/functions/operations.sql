@@ -115,6 +115,8 @@ BEGIN
        SET booked = sl.booked - v_freed, held = 0,
            walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
      WHERE sl.id = p_slot;
+    -- its waiting list ends: an offer round on a cancelled slot expires every entry
+    PERFORM onecode_places_freed(p_slot);
     RETURN QUERY SELECT 'ok', v_n;
 END;
 $$;

@@ -1,7 +1,14 @@
 -- name: catalog_insert_region
-INSERT INTO regions (code, name, parent_code) VALUES ($1, $2, $3)
+INSERT INTO regions (code, name, parent_code, default_locale) VALUES ($1, $2, $3, $4)
 ON CONFLICT (code) DO NOTHING
-RETURNING code, name, parent_code;
+RETURNING code, name, parent_code, default_locale;
+
+-- name: catalog_update_region_locale
+UPDATE regions SET default_locale = $2 WHERE code = $1
+RETURNING code, name, parent_code, default_locale;
+
+-- name: catalog_select_region_locale
+SELECT default_locale FROM regions WHERE code = $1;
 
 -- name: catalog_region_exists
 SELECT EXISTS (SELECT 1 FROM regions WHERE code = $1);

@@ -113,26 +113,49 @@ SELECT width_bucket(x.days, ARRAY[1, 2, 4, 8, 15]) AS bin,
  ORDER BY is_total, bin;
 
 -- name: flows_select_ratings
-SELECT r.rating::integer AS rating,
-       GROUPING(r.rating) = 1 AS is_total,
-       count(*)::bigint AS reviews,
-       count(DISTINCT r.traveller_id) AS travellers,
-       avg(r.rating)::float8 AS mean
-  FROM reviews r JOIN venues v ON v.id = r.venue_id
- WHERE r.venue_id = ANY($1::uuid[])
-   AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
- GROUP BY GROUPING SETS ((r.rating), ())
- ORDER BY is_total, rating;
-
--- name: flows_select_feedback_venues
--- one row per venue, then the scope total (venue_id NULL)
-WITH rv AS (
-    SELECT r.venue_id, count(*) AS reviews, avg(r.rating)::float8 AS rating_mean,
-           count(DISTINCT r.traveller_id) AS reviewers
+-- per rating, then the total (distinct travellers cannot be summed from the rows); two
+-- aggregates in UNION ALL, not GROUPING SETS, which Citus does not run
+SELECT rating, is_total, reviews, travellers, mean FROM (
+    SELECT r.rating::integer AS rating, false AS is_total,
+           count(*)::bigint AS reviews,
+           count(DISTINCT r.traveller_id) AS travellers,
+           avg(r.rating)::float8 AS mean
       FROM reviews r JOIN venues v ON v.id = r.venue_id
      WHERE r.venue_id = ANY($1::uuid[])
        AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
-     GROUP BY GROUPING SETS ((r.venue_id), ())
+     GROUP BY r.rating
+    UNION ALL
+    SELECT NULL::integer, true,
+           count(*)::bigint,
+           count(DISTINCT r.traveller_id),
+           avg(r.rating)::float8
+      FROM reviews r JOIN venues v ON v.id = r.venue_id
+     WHERE r.venue_id = ANY($1::uuid[])
+       AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
+) t
+ ORDER BY is_total, rating;
+
+-- name: flows_select_feedback_venues
+-- one row per venue, then the scope total (venue_id NULL); each total is its own
+-- aggregate in UNION ALL (distinct counts and medians cannot be summed from the rows),
+-- not GROUPING SETS, which Citus does not run
+WITH r AS (
+    SELECT r.venue_id, r.rating, r.traveller_id
+      FROM reviews r JOIN venues v ON v.id = r.venue_id
+     WHERE r.venue_id = ANY($1::uuid[])
+       AND (r.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
+), rv AS (
+    SELECT r.venue_id, count(*) AS reviews, avg(r.rating)::float8 AS rating_mean,
+           count(DISTINCT r.traveller_id) AS reviewers
+      FROM r GROUP BY r.venue_id
+    UNION ALL
+    SELECT NULL::uuid, count(*), avg(r.rating)::float8, count(DISTINCT r.traveller_id)
+      FROM r
+), c AS (
+    SELECT c.venue_id, c.answered_at, c.created_at, c.answer_rating, c.traveller_id
+      FROM complaints c JOIN venues v ON v.id = c.venue_id
+     WHERE c.venue_id = ANY($1::uuid[])
+       AND (c.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
 ), cp AS (
     SELECT c.venue_id, count(*) AS complaints,
            count(c.answered_at) AS answered,
@@ -142,10 +165,16 @@ WITH rv AS (
            avg(extract(epoch FROM c.answered_at - c.created_at) / 3600)::float8 AS mean_hours,
            avg(c.answer_rating)::float8 AS answer_rating_mean,
            count(DISTINCT c.traveller_id) AS complainants
-      FROM complaints c JOIN venues v ON v.id = c.venue_id
-     WHERE c.venue_id = ANY($1::uuid[])
-       AND (c.created_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
-     GROUP BY GROUPING SETS ((c.venue_id), ())
+      FROM c GROUP BY c.venue_id
+    UNION ALL
+    SELECT NULL::uuid, count(*), count(c.answered_at),
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM c.answered_at - c.created_at) / 3600
+           )::float8,
+           avg(extract(epoch FROM c.answered_at - c.created_at) / 3600)::float8,
+           avg(c.answer_rating)::float8,
+           count(DISTINCT c.traveller_id)
+      FROM c
 ), keys AS (
     SELECT v.id AS venue_id, v.name FROM venues v WHERE v.id = ANY($1::uuid[])
     UNION ALL
@@ -273,6 +302,13 @@ SELECT r.venue_id AS from_venue, r.bucket::uuid AS to_venue, sum(r.value)::bigin
 SELECT local_day, epsilon FROM flow_release_days WHERE local_day BETWEEN $1 AND $2
  ORDER BY local_day;
 
+-- name: flows_select_release_ledger
+SELECT d.local_day, d.released_at, d.epsilon,
+       (SELECT count(*) FROM flow_releases r WHERE r.local_day = d.local_day) AS cells
+  FROM flow_release_days d
+ WHERE d.local_day BETWEEN $1 AND $2
+ ORDER BY d.local_day;
+
 -- name: flows_select_release_start
 -- where the rollup loop's releases resume: after the last released day, or at the
 -- first day with any visit
@@ -309,3 +345,13 @@ DELETE FROM flow_dwell f
 -- name: flows_delete_expired_trips
 DELETE FROM flow_trips f
  WHERE f.local_day IN (SELECT r.local_day FROM flow_release_days r WHERE r.local_day <= $1);
+
+-- name: flows_select_venue_activity
+-- the venues of a scope ($1) with their released (noisy) visitors summed over the range
+SELECT v.id, v.name, v.region_code, v.gated,
+       COALESCE((SELECT sum(r.value)
+                   FROM flow_releases r
+                  WHERE r.venue_id = v.id AND r.local_day BETWEEN $2 AND $3
+                    AND r.indicator = 'visitors' AND r.bucket = ''), 0)::bigint AS visitors
+  FROM venues v
+ WHERE v.id = ANY($1::uuid[]);

@@ -3,7 +3,7 @@
 -- NULL: from the top), $1 rows.
 
 -- name: operations_select_regions
-SELECT r.code, r.name, r.parent_code, r.created_at, r.changed_at
+SELECT r.code, r.name, r.parent_code, r.created_at, r.changed_at, r.default_locale
   FROM regions r
  WHERE ($2::text IS NULL OR r.code > $2::text)
    AND ($3::text IS NULL OR r.parent_code = $3::text)
@@ -12,7 +12,7 @@ SELECT r.code, r.name, r.parent_code, r.created_at, r.changed_at
  LIMIT $1;
 
 -- name: operations_lock_region
-SELECT r.code, r.name, r.parent_code FROM regions r WHERE r.code = $1 FOR UPDATE;
+SELECT r.code, r.name, r.parent_code, r.default_locale FROM regions r WHERE r.code = $1 FOR UPDATE;
 
 -- name: operations_region_has_ancestor
 -- Is $2 the region $1 or below it (a new parent that would make a loop)?
@@ -24,16 +24,17 @@ WITH RECURSIVE up AS (
 SELECT EXISTS (SELECT 1 FROM up WHERE code = $1);
 
 -- name: operations_update_region
-UPDATE regions SET name = $2, parent_code = $3, changed_at = now()
+UPDATE regions SET name = $2, parent_code = $3, default_locale = $4, changed_at = now()
  WHERE code = $1
-RETURNING code, name, parent_code, created_at, changed_at;
+RETURNING code, name, parent_code, created_at, changed_at, default_locale;
 
 -- name: operations_select_venues
 SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry_rule,
        v.capacity_instant, v.capacity_daily, v.occupancy_cap_pct, v.timezone, v.lat, v.lon,
        v.max_party_size, v.bookings_per_day, v.booking_window_days,
        v.early_grace_min, v.late_grace_min, v.place_code, v.active, v.deactivated_at,
-       v.created_at, v.changed_at
+       v.created_at, v.changed_at,
+       v.walkin_quota_pct, v.walkin_release_min, v.offer_expiry_min
   FROM venues v
  WHERE (v.created_at, v.id) < (COALESCE($2::timestamptz, 'infinity'),
                                COALESCE($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
@@ -47,7 +48,8 @@ SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry
 SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry_rule,
        v.capacity_instant, v.capacity_daily, v.occupancy_cap_pct, v.timezone, v.lat, v.lon,
        v.max_party_size, v.bookings_per_day, v.booking_window_days,
-       v.early_grace_min, v.late_grace_min, v.active
+       v.early_grace_min, v.late_grace_min, v.active,
+       v.walkin_quota_pct, v.walkin_release_min, v.offer_expiry_min
   FROM venues v WHERE v.id = $1 FOR UPDATE;
 
 -- name: operations_venue_counts
@@ -62,6 +64,7 @@ UPDATE venues
        entry_rule = $7, capacity_instant = $8, capacity_daily = $9, occupancy_cap_pct = $10,
        timezone = $11, lat = $12, lon = $13, max_party_size = $14, bookings_per_day = $15,
        booking_window_days = $16, early_grace_min = $17, late_grace_min = $18,
+       walkin_quota_pct = $19, walkin_release_min = $20, offer_expiry_min = $21,
        changed_at = now()
  WHERE id = $1;
 

@@ -232,6 +232,11 @@ async def test_walkin_quota_and_the_staffed_window(
     )
     op = await world.post("/v1/admin/operators", {"name": "window", "venue_ids": [venue["id"]]})
     assert venue["walkin_quota_pct"] == 50
+    r = await client.patch(
+        f"/v1/admin/venues/{venue['id']}", json={"offer_expiry_min": 5}, headers=world.auth("admin")
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["offer_expiry_min"], r.json()["walkin_quota_pct"]) == (5, 50)
     start = (datetime.now(UTC) + timedelta(days=2)).replace(
         hour=2, minute=0, second=0, microsecond=0
     )
@@ -263,6 +268,7 @@ async def test_walkin_quota_and_the_staffed_window(
     assert r.status_code == 201, r.text
     walkin = r.json()
     assert walkin["booking"]["channel"] == "walkin" and walkin["code"].startswith("TQ1")
+    assert walkin["code_kind"] == "paper"
     assert await conn.fetchval("SELECT walkin_booked FROM slots") == 1
     # another operator's venue is not found; a slot of another venue neither
     r = await client.post(
@@ -453,3 +459,25 @@ async def test_a_failing_job_is_retried_later(conn: asyncpg.Connection) -> None:
         )
     finally:
         await conn.execute("ALTER FUNCTION broken(uuid, timestamptz) RENAME TO onecode_offer_round")
+
+
+async def test_a_cancelled_slot_ends_its_waiting_list(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    """The operator cancels a full slot: its waiting entries read expired at once, the
+    queued round writes it, and nobody can join any more."""
+    slot = await full_slot(client, world, capacity=1)
+    for who in ("w1", "w2"):
+        await world.traveller(who)
+    assert (await join(client, world, "w1", slot["id"])).status_code == 201
+    r = await client.post(
+        f"/v1/venues/{world.ids['venue_a']}/slots/{slot['id']}/cancel",
+        json={"reason": "Flooded path"},
+        headers=world.auth("operator_a"),
+    )
+    assert r.status_code == 200, r.text
+    assert (await entries(client, world, "w1"))[0]["state"] == "expired"
+    assert_problem(await join(client, world, "w2", slot["id"]), 409, "slots.cancelled")
+    assert await worker.drain(conn) == 1
+    assert await conn.fetchval("SELECT state FROM waitlist_entries") == "expired"
+    assert await conn.fetchval("SELECT held FROM slots") == 0

@@ -212,6 +212,7 @@ TABLE: dict[str, Row] = {
     ),
     "GET /v1/venues": public(),
     # operations (issue 17): listings, changes, revocation, audit
+    "GET /v1/admin/releases": only("admin", query=_RANGE),
     "GET /v1/admin/regions": only("admin"),
     "GET /v1/admin/regions/{code:str}": only("admin"),
     "PATCH /v1/admin/regions/{code:str}": only("admin", body=lambda w, n: {"name": f"r{n}"}),
@@ -257,6 +258,8 @@ TABLE: dict[str, Row] = {
     # the dashboard's static files: public, they hold no data
     "GET /planner": public(),
     "GET /planner/{file_path:path}": public(),
+    "GET /v1/dashboard/messages": public(query={"region": "CN-GZ"}),
+    "GET /favicon.ico": public(),
     "GET /v1/venues/{venue_id:uuid}": public(),
     "GET /v1/venues/{venue_id:uuid}/slots": public(query={"date": "2030-01-01"}),
     "POST /v1/venues/{venue_id:uuid}/slots": only(
@@ -396,7 +399,16 @@ TABLE: dict[str, Row] = {
     # planner
     **{
         f"GET /v1/planner/{name}": only("planner", "admin", scoped=True, query=_RANGE)
-        for name in ("arrivals", "od", "dwell", "origins", "heatmap", "bookings", "feedback")
+        for name in (
+            "arrivals",
+            "od",
+            "dwell",
+            "origins",
+            "heatmap",
+            "bookings",
+            "feedback",
+            "venues",
+        )
     },
     "GET /v1/planner/occupancy": only(
         "planner",

@@ -63,6 +63,7 @@ async def test_arrivals_json_for_a_planner(
     assert rows["2026-05-04T14:00"]["visits"] == 15
     assert body["total_visits"] == 36  # arrivals: first entries of the traveller-day
     assert body["window"]["noise"]["released_through"] == DAY
+    assert body["window"]["noise"]["totals_add_up"] is False  # released from the raw cells
     # the region and the child region of planner x answer too
     for region in ("CN-GZ", "CN-GZ-AS"):
         r = await client.get(

@@ -26,7 +26,7 @@ from onecode.gates import service as gates
 from onecode.gates.models import ScanIn
 from onecode.gates.rules import CASES, Case, EntryRule, ScanReason
 from onecode.offline import service as offline
-from onecode.offline.agent import PackState, open_db
+from onecode_gate.agent import PackState, open_db
 
 KEY = SigningKey.generate(9, datetime(2026, 1, 1, tzinfo=UTC))
 OTHER_KEY = SigningKey.generate(9, datetime(2026, 1, 1, tzinfo=UTC))  # same kid: forged

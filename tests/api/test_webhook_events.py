@@ -352,3 +352,33 @@ async def test_the_dashboard_reads_levels_and_recent_alerts_in_scope(
     # an operator asking for a region sees only its own venues in it
     r = await client.get("/v1/alerts?region=CN-YN", headers=world.auth("operator_a"))
     assert r.json()["levels"] == [] and r.json()["recent"] == []
+
+
+async def test_a_double_entry_from_offline_gates_reaches_the_venues_operator(
+    client: Client, world: World, receiver: Receiver, settings: Settings
+) -> None:
+    await allow_loopback(client)
+    created = await subscribe(
+        client, receiver.url, world.auth("operator_a"), events=["gate.conflict_found"]
+    )
+    await world.traveller("a")
+    code = await world.code("a")
+    for gate in ("gate_a", "gate_a"):  # two offline admissions of one single-entry code
+        scan = {
+            "scan_id": str(uuid.uuid4()),
+            "code": code,
+            "direction": "in",
+            "scanned_at": datetime.now(UTC).isoformat(),
+            "decision": "accept",
+            "reason": "ok",
+        }
+        r = await client.post(
+            "/v1/gate/scans/batch", json={"scans": [scan]}, headers=world.auth(gate)
+        )
+        assert r.status_code == 200, r.text
+    async with running_worker(settings):
+        got = (await receiver.wait_for(1))[0]
+    message = verify(created["secret"], got.body, got.headers)
+    assert message["type"] == "gate.conflict_found"
+    assert message["data"]["venue_id"] == world.ids["venue_a"]
+    assert world.ids["traveller_a"] not in got.body.decode()

@@ -20,11 +20,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
         "layout change that co-locates credentials with their traveller"
     ),
-    ("queries/flows.sql:flows_select_feedback_venues", "grouping-sets"): (
-        "planner feedback: scope totals by GROUPING SETS (the flow indicators now read "
-        "the released cells, issue #16)"
-    ),
-    ("queries/flows.sql:flows_select_ratings", "grouping-sets"): "as feedback_venues",
 }
 
 

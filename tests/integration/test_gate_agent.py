@@ -176,4 +176,10 @@ async def test_agent_decides_offline_from_the_pack(
         ("reject", "already_used", "offline"),
         ("reject", "invalid_code", "offline"),
     ]
+    # the gate screen's label, in the gate's language: zh-CN unless told (issue 19)
+    assert [x["label"] for x in lines] == ["请通行", "已使用", "无效码"]
+    assert "请通行" in out  # printed as text, not as \u escapes
+    proc = _agent(dead, gate["token"], state, drain_seconds="0.5", lang="en")
+    out, _ = proc.communicate("TQ1:GARBAGE\n", timeout=60)
+    assert json.loads(out.splitlines()[0])["label"] == "Invalid code"
     assert ADMIN

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from onecode.auth import ADMIN_ID, Kind, Principal
 from onecode.flows import privacy, service
@@ -58,3 +60,39 @@ async def test_nothing_goes_before_it_is_released_and_rolled_up(
     done = await retain(conn, 180, PARAMS, now=datetime(2026, 11, 28, tzinfo=UTC))
     assert (done.scans, done.checkins) == (0, 0)
     assert (await _counts(conn))["scans"] > 100
+
+
+async def test_admin_sees_the_releases(
+    client: AsyncTestClient[Litestar], conn: asyncpg.Connection, world: World
+) -> None:
+    await build(conn, world)
+    await advance(conn)
+    await privacy.ensure_released(conn, D, D, PARAMS)
+    r = await client.get(
+        "/v1/admin/releases",
+        params={"from": D.isoformat(), "to": D.isoformat()},
+        headers=world.auth("admin"),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["epsilon_per_traveller_day"] == 4.0 and body["k"] == 10
+    assert body["params"]["indicators"]["visitors"]["scale"] == 3.0
+    assert [(d["local_day"], d["epsilon"]) for d in body["days"]] == [(D.isoformat(), 4.0)]
+    assert body["days"][0]["cells"] > 100
+    r = await client.get(
+        "/v1/admin/releases",
+        params={"from": D.isoformat(), "to": D.isoformat()},
+        headers=world.auth("planner_x"),
+    )
+    assert r.status_code == 403
+
+
+async def test_rollup_command_releases_the_closed_days(
+    db_url: str, conn: asyncpg.Connection, world: World
+) -> None:
+    from onecode.flows import cli
+
+    await build(conn, world)
+    assert await cli._run(db_url, False, 0.0, PARAMS) > 0
+    days = [r["local_day"] for r in await conn.fetch("SELECT local_day FROM flow_release_days")]
+    assert D in days and D + timedelta(days=1) in days

@@ -7,5 +7,6 @@ postgres.py    throwaway-cluster switches (FAST_UNSAFE, pg_ctl)
 imports.py     the import graph of a package (the layering test)
 visits.py      scans written straight into the database (test setup)
 flows_data.py  the planner flows' worked dataset
+problem_codes.py  every problem code and scan reason the source can produce (catalog test)
 schema.py, citus_rules.py   the schema snapshot and the Citus statement rules
 """

@@ -2,7 +2,8 @@
 asyncio's streams that records every request and answers from a script.
 
 A script step is a status code, ``"hang"`` (read the request, never answer),
-``"close"`` (drop the connection) or ``"slow"`` (answer 204 after ``slow_seconds``).
+``"close"`` (drop the connection), ``"slow"`` (answer 204 after ``slow_seconds``) or
+``"429+2"`` (a status with ``Retry-After: 2``).
 When the script runs out, it answers ``default`` (204).
 """
 
@@ -90,7 +91,12 @@ class Receiver:
                 if step == "close":
                     writer.close()
                     return
-                writer.write(f"HTTP/1.1 {step} X\r\ncontent-length: 0\r\n\r\n".encode())
+                extra = ""
+                if isinstance(step, str) and "+" in step:
+                    step, seconds = step.split("+", 1)
+                    extra = f"retry-after: {seconds}\r\n"
+                head = f"HTTP/1.1 {step} X\r\n{extra}content-length: 0\r\n\r\n"
+                writer.write(head.encode())
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return

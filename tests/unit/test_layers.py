@@ -6,7 +6,7 @@ never back up. Read from the source with ``ast``, so function-local imports coun
     floor 3  app                    the composition root: reads each domain's ROUTES
     floor 2  the domains            catalog/ bookings/ gates/ … (any package not named below)
     floor 1  auth, observability, ratelimit     principals and the HTTP middleware
-    floor 0  settings, sql, errors, logs, db, migrate, devdb, commands, crowd, http/, codes/
+    floor 0  settings, sql, errors, logs, db, migrate, devdb, commands, crowd, http/, codes/, i18n/
 
 A module that is not named here counts as a domain (floor 2): it may use floors 0-2 and
 must not import the app, the demo or the command line.
@@ -42,6 +42,7 @@ FLOORS: dict[str, int] = {
     "onecode.crowd": 0,
     "onecode.http": 0,
     "onecode.codes": 0,
+    "onecode.i18n": 0,  # message catalogs: babel only, read by errors and the domains
 }
 DOMAIN_FLOOR = 2
 

@@ -1,8 +1,13 @@
-"""The reference gate agent: ``onecode gate-agent``.
+"""The reference gate agent: ``onecode-gate`` (or ``onecode gate-agent``).
+
+Its own package: it needs only the TQ1 codes (``onecode.codes``) and the gate rules
+(``onecode.gates.rules``), never the server (no web framework, no database driver,
+no settings); a test keeps it so.
 
 It reads scanned codes as lines on stdin (keyboard-wedge scanners type a code and
 Enter), decides each one online with a short timeout and falls back to a local
-decision from the sync pack, and prints one JSON decision line per code.
+decision from the sync pack, and prints one JSON decision line per code, with the reason's
+label for the gate screen in the gate's language (``--lang``, zh-CN unless told).
 
 Durability: every scan is committed to a local SQLite queue (WAL, synchronous=FULL)
 *before* any network call, and its decision is committed *before* it is printed.
@@ -29,11 +34,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from onecode import i18n
 from onecode.codes import KeyRing, PublicKey, PublicKeyInfo, verify
 from onecode.codes.b64url import b64url_encode
-from onecode.commands import Command
 from onecode.gates.rules import OfflineEntitlement, OfflineVenue, ScanReason, decide_offline
-from onecode.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -174,6 +178,7 @@ class Agent:
     def __init__(self, args: argparse.Namespace, skew: int) -> None:
         self.args = args
         self.skew = skew
+        self.lang = str(getattr(args, "lang", i18n.ZH))
         Path(args.state_dir).mkdir(parents=True, exist_ok=True)
         self.db = open_db(Path(args.state_dir) / "queue.sqlite3")
         self.db_lock = threading.Lock()
@@ -227,9 +232,12 @@ class Agent:
                     "scan_id": scan_id,
                     "decision": decision.decision,
                     "reason": decision.reason,
+                    # what the gate screen shows, in the gate's language (issue 19)
+                    "label": i18n.reason_label(decision.reason, self.lang),
                     "party_size": decision.party_size,
                     "mode": mode,
-                }
+                },
+                ensure_ascii=False,
             )
             + "\n"
         )
@@ -328,29 +336,69 @@ class Agent:
         return 0
 
 
-def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", required=True, help="onecode API base URL")
-    p.add_argument("--token", required=True, help="the gate's bearer token")
-    p.add_argument("--state-dir", default=".onecode-gate", help="local queue folder")
-    p.add_argument("--direction", choices=["in", "out"], default="in")
-    p.add_argument("--timeout", type=float, default=0.3, help="online decision timeout (s)")
-    p.add_argument("--batch", type=int, default=500, help="scans per upload")
-    p.add_argument("--upload-interval", type=float, default=2.0)
-    p.add_argument("--sync-interval", type=float, default=60.0)
+#: The clock difference tolerated when checking a code (the server's default).
+DEFAULT_SKEW_SECONDS = 120
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The agent's options (``onecode-gate`` and ``onecode gate-agent`` share them)."""
+    p.add_argument("--url", required=True, help="onecode API base URL, e.g. https://api.example")
+    p.add_argument("--token", required=True, help="the gate's bearer token (oc_gate_…)")
+    p.add_argument(
+        "--state-dir", default=".onecode-gate", help="local queue folder (SQLite, survives kills)"
+    )
+    p.add_argument(
+        "--direction", choices=["in", "out"], default="in", help="which way this gate counts"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=0.3,
+        help="seconds to wait for the online decision before deciding offline",
+    )
+    p.add_argument("--batch", type=int, default=500, help="scans per upload of the offline queue")
+    p.add_argument(
+        "--upload-interval",
+        type=float,
+        default=2.0,
+        help="seconds between uploads of queued offline decisions",
+    )
+    p.add_argument(
+        "--sync-interval",
+        type=float,
+        default=60.0,
+        help="seconds between downloads of the sync pack (keys, passes, bookings)",
+    )
     p.add_argument(
         "--drain-seconds",
         type=float,
         default=10.0,
         help="at end of input, how long to keep uploading",
     )
+    p.add_argument(
+        "--lang",
+        choices=list(i18n.LOCALES),
+        default=i18n.ZH,
+        help="language of the reason label printed with each decision (the gate screen's)",
+    )
 
 
-def gate_agent(args: argparse.Namespace, settings: Settings) -> int:
-    return Agent(args, settings.clock_skew_seconds).run(sys.stdin, sys.stdout)
+def run(args: argparse.Namespace, skew_seconds: int = DEFAULT_SKEW_SECONDS) -> int:
+    """Read codes from stdin until it closes, then drain the queue for a while."""
+    return Agent(args, skew_seconds).run(sys.stdin, sys.stdout)
 
 
-COMMANDS = [
-    Command(
-        "gate-agent", "reference gate: stdin codes, online with offline fallback", gate_agent, _args
-    ),
-]
+def main(argv: list[str] | None = None) -> int:
+    """``onecode-gate``: the agent on its own, without the server package's command."""
+    p = argparse.ArgumentParser(
+        prog="onecode-gate", description="reference gate: stdin codes, online with offline"
+    )
+    add_arguments(p)
+    p.add_argument(
+        "--skew",
+        type=int,
+        default=DEFAULT_SKEW_SECONDS,
+        help="tolerated clock difference when checking a code offline (s)",
+    )
+    args = p.parse_args(argv)
+    return run(args, args.skew)
