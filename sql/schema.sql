@@ -300,11 +300,13 @@ BEGIN
             EXIT decide;
         END IF;
 
-        -- 3. the entitlement here and now (a paper pass: its own booking only)
+        -- 3. the entitlement here and now (a paper pass: its own booking only). Bookings
+        -- of yesterday, today and tomorrow (local days): a window reaches across midnight
+        -- both ways (late grace after a slot of yesterday, early grace before tomorrow's).
         IF v.requires_booking OR cred.kind = 'paper' THEN
             SELECT b.id, b.party_size INTO bk FROM bookings b
              WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
-               AND b.local_day BETWEEN v_day - 1 AND v_day
+               AND b.local_day BETWEEN v_day - 1 AND v_day + 1
                AND b.status IN ('booked', 'used')
                AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                AND now_at >= b.starts_at - make_interval(mins => v.early_grace_min)
@@ -314,20 +316,20 @@ BEGIN
             IF NOT FOUND THEN
                 IF EXISTS (SELECT 1 FROM bookings b
                             WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
-                              AND b.local_day BETWEEN v_day - 1 AND v_day
+                              AND b.local_day BETWEEN v_day - 1 AND v_day + 1
                               AND b.status IN ('booked', 'used')
                               AND (cred.booking_id IS NULL OR b.id = cred.booking_id)
                               AND now_at < b.starts_at - make_interval(mins => v.early_grace_min)) THEN
                     v_reason := 'too_early';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
                                WHERE b.traveller_id = traveller AND b.venue_id = p_venue_id
-                                 AND b.local_day BETWEEN v_day - 1 AND v_day
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day + 1
                                  AND b.status IN ('booked', 'used')
                                  AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN
                     v_reason := 'too_late';
                 ELSIF EXISTS (SELECT 1 FROM bookings b
                                WHERE b.traveller_id = traveller
-                                 AND b.local_day BETWEEN v_day - 1 AND v_day
+                                 AND b.local_day BETWEEN v_day - 1 AND v_day + 1
                                  AND b.venue_id <> p_venue_id
                                  AND b.status IN ('booked', 'used')
                                  AND (cred.booking_id IS NULL OR b.id = cred.booking_id)) THEN

@@ -102,7 +102,8 @@ class Draw(msgspec.Struct, frozen=True, kw_only=True):
     (SHA-256 of seed || application id) and rank (docs/allocation.md)."""
 
     lottery: Lottery
-    applications: list[DrawRow]
+    items: list[DrawRow]  # every application, by rank (the whole draw: one page)
+    next_cursor: Annotated[str | None, ONE_PAGE] = None
 
 
 class ApplicationIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -125,22 +126,22 @@ class Application(msgspec.Struct, frozen=True, kw_only=True):
     booking_id: uuid.UUID | None = None
 
 
-class WaitlistListing(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /v1/me/waitlist``: the newest ``limit`` entries (a bare array before 0.2)."""
+class WaitlistPage(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/me/waitlist``: the newest ``limit`` entries."""
 
     items: list[WaitlistEntry]
     next_cursor: Annotated[str | None, ONE_PAGE] = None
 
 
-class ApplicationListing(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /v1/me/applications``: the newest ``limit`` (a bare array before 0.2)."""
+class ApplicationPage(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/me/applications``: the newest ``limit`` applications."""
 
     items: list[Application]
     next_cursor: Annotated[str | None, ONE_PAGE] = None
 
 
-class LotteryListing(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /v1/venues/{id}/lotteries`` (a bare array before 0.2)."""
+class LotteryPage(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/venues/{venue_id}/lotteries``: the venue's lotteries from a day on."""
 
     items: list[Lottery]
     next_cursor: Annotated[str | None, ONE_PAGE] = None

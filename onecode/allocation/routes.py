@@ -20,14 +20,14 @@ from onecode.allocation import service, worker
 from onecode.allocation.models import (
     Application,
     ApplicationIn,
-    ApplicationListing,
+    ApplicationPage,
     Draw,
     Lottery,
     LotteryIn,
-    LotteryListing,
+    LotteryPage,
     WaitlistEntry,
     WaitlistIn,
-    WaitlistListing,
+    WaitlistPage,
     Walkin,
     WalkinIn,
 )
@@ -56,9 +56,9 @@ class WaitlistController(Controller):
         return await service.join_waitlist(conn, principal.id, slot_id, data)
 
     @get("/me/waitlist")
-    async def mine(self, conn: Conn, principal: Caller, limit: LimitQuery = 100) -> WaitlistListing:
+    async def mine(self, conn: Conn, principal: Caller, limit: LimitQuery = 100) -> WaitlistPage:
         """The traveller's waiting-list entries, newest first, with their state."""
-        return WaitlistListing(items=await service.my_waitlist(conn, principal.id, limit))
+        return WaitlistPage(items=await service.my_waitlist(conn, principal.id, limit))
 
     @get("/me/waitlist/{entry_id:uuid}")
     async def one(
@@ -101,11 +101,9 @@ class LotteryApplicationController(Controller):
         return await service.apply(conn, principal.id, lottery_id, data)
 
     @get("/me/applications")
-    async def mine(
-        self, conn: Conn, principal: Caller, limit: LimitQuery = 100
-    ) -> ApplicationListing:
+    async def mine(self, conn: Conn, principal: Caller, limit: LimitQuery = 100) -> ApplicationPage:
         """The traveller's lottery applications and their results."""
-        return ApplicationListing(items=await service.my_applications(conn, principal.id, limit))
+        return ApplicationPage(items=await service.my_applications(conn, principal.id, limit))
 
 
 class VenueAllocationController(Controller):
@@ -143,9 +141,9 @@ class VenueAllocationController(Controller):
     @get("/lotteries")
     async def list_lotteries(
         self, conn: Conn, venue_id: FromPath[uuid.UUID], since: SinceQuery = None
-    ) -> LotteryListing:
+    ) -> LotteryPage:
         """The venue's lotteries from a day on (default: all): open ones take applications."""
-        return LotteryListing(items=await service.list_lotteries(conn, venue_id, since or date.min))
+        return LotteryPage(items=await service.list_lotteries(conn, venue_id, since or date.min))
 
     @get("/lotteries/{lottery_id:uuid}/draw", guards=[allow(Kind.ADMIN, Kind.OPERATOR)])
     async def draw(

@@ -160,7 +160,7 @@ async def get_draw(conn: asyncpg.Connection, lottery_id: uuid.UUID, venue_id: uu
     """The published draw: the seed and every application's ticket and rank."""
     lottery = await get_lottery(conn, lottery_id, venue_id)
     rows = await conn.fetch(Q()["allocation_select_draw"], lottery_id)
-    return Draw(lottery=lottery, applications=[msgspec.convert(dict(r), DrawRow) for r in rows])
+    return Draw(lottery=lottery, items=[msgspec.convert(dict(r), DrawRow) for r in rows])
 
 
 async def apply(

@@ -311,3 +311,4 @@ class PlannerVenues(msgspec.Struct, frozen=True, kw_only=True):
     window: Window
     items: list[PlannerVenue]
     busiest: uuid.UUID | None = None
+    next_cursor: str | None = None  # the list shape; a scope's venues come in one page

@@ -222,9 +222,7 @@ async def release_day(
     One transaction under an advisory lock per day: concurrent callers release it once.
     """
     async with conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock($1::bigint + $2::bigint)", _LOCK, day.toordinal()
-        )
+        await conn.execute(Q()["flows_lock_release_day"], _LOCK, day.toordinal())
         if await conn.fetchval(Q()["flows_select_release_day"], day):
             return None
         venues = await conn.fetch(Q()["flows_select_release_venues"], day)

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
 from onecode.http.bodies import strict_body
@@ -228,16 +229,21 @@ class WebhookHostController(Controller):
 
     @post("/")
     async def add_host(
-        self, conn: Conn, state: State, data: JSONBody[HostIn], request: Request[Any, Any, Any]
+        self,
+        conn: Conn,
+        principal: Caller,
+        state: State,
+        data: JSONBody[HostIn],
+        request: Request[Any, Any, Any],
     ) -> AllowedHost:
         """Allow a receiver host (``hooks.example.org``, or ``*.example.org``)."""
         data = await strict_body(request, HostIn)
-        return await service.add_host(conn, data, state.settings)
+        return await service.add_host(conn, data, state.settings, Actor.of(principal))
 
     @delete("/{host:str}", status_code=HTTP_204_NO_CONTENT)
-    async def remove_host(self, conn: Conn, host: FromPath[str]) -> None:
+    async def remove_host(self, conn: Conn, principal: Caller, host: FromPath[str]) -> None:
         """Stop allowing a host: its subscriptions' messages are refused from then on."""
-        await service.remove_host(conn, host)
+        await service.remove_host(conn, host, Actor.of(principal))
 
 
 ROUTES = [webhook_keys, region_alerts, WebhookController, WebhookHostController]

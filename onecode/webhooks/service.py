@@ -12,11 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
 from msgspec import UNSET
 
+from onecode.audit import trail as audit
 from onecode.auth import Kind, Principal
 from onecode.errors import Conflict, NotFound, Unprocessable
 from onecode.http.paging import decode_cursor, encode_cursor
@@ -48,6 +50,42 @@ from onecode.webhooks.models import (
 from onecode.webhooks.signing import SecretError, SecretSealer, new_secret, parse_secret, webhook_id
 
 MAX_ROTATION_OVERLAP_HOURS = 72
+
+
+def _audited(sub: Subscription) -> dict[str, object]:
+    """What the audit trail keeps of a subscription: never its secret, and of its URL
+    only the host (a path or query may carry a receiver's token)."""
+    return {
+        "url_host": urlsplit(sub.url).hostname,
+        "events": sub.events,
+        "venue_ids": [str(v) for v in sub.venue_ids] if sub.venue_ids else None,
+        "region_codes": sub.region_codes,
+        "enabled": sub.enabled,
+    }
+
+
+async def _audit(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    action: str,
+    sub: Subscription,
+    before: dict[str, object] | None = None,
+    after: dict[str, object] | None = None,
+) -> None:
+    """Admins' and operators' changes go to the audit trail (issue 17); planners' do not."""
+    if principal.kind not in (Kind.ADMIN, Kind.OPERATOR):
+        return
+    venues = sub.venue_ids or []
+    await audit.record(
+        conn,
+        audit.Actor.of(principal),
+        action,
+        "webhook",
+        sub.id,
+        venue_id=venues[0] if len(venues) == 1 else None,
+        before=before,
+        after=after,
+    )
 
 
 def _owner(principal: Principal) -> uuid.UUID | None:
@@ -102,19 +140,34 @@ async def list_hosts(conn: asyncpg.Connection) -> HostList:
     return HostList(items=[msgspec.convert(dict(r), AllowedHost) for r in rows])
 
 
-async def add_host(conn: asyncpg.Connection, data: HostIn, settings: Settings) -> AllowedHost:
+async def add_host(
+    conn: asyncpg.Connection, data: HostIn, settings: Settings, actor: audit.Actor | None = None
+) -> AllowedHost:
     host = normalize_host(data.host, settings)
     try:
-        row = await conn.fetchrow(Q()["webhooks_insert_host"], host, data.note)
-        assert row is not None
+        async with conn.transaction():
+            row = await conn.fetchrow(Q()["webhooks_insert_host"], host, data.note)
+            assert row is not None
+            if actor is not None:
+                await audit.record(
+                    conn, actor, "webhook_host.allowed", "webhook_host", host, after={"host": host}
+                )
     except asyncpg.CheckViolationError:
         raise Unprocessable("That is not a host name.", "webhooks.bad_host") from None
     return msgspec.convert(dict(row), AllowedHost)
 
 
-async def remove_host(conn: asyncpg.Connection, host: str) -> None:
-    if await conn.fetchval(Q()["webhooks_delete_host"], host.strip().lower()) is None:
-        raise NotFound("That host is not on the allow-list.", "webhooks.host_not_found")
+async def remove_host(
+    conn: asyncpg.Connection, host: str, actor: audit.Actor | None = None
+) -> None:
+    name = host.strip().lower()
+    async with conn.transaction():
+        if await conn.fetchval(Q()["webhooks_delete_host"], name) is None:
+            raise NotFound("That host is not on the allow-list.", "webhooks.host_not_found")
+        if actor is not None:
+            await audit.record(
+                conn, actor, "webhook_host.removed", "webhook_host", name, before={"host": name}
+            )
 
 
 # --- scope -------------------------------------------------------------------------
@@ -188,20 +241,23 @@ async def create_subscription(
         parse_secret(secret)
     except SecretError as exc:
         raise Unprocessable(str(exc), "webhooks.bad_secret") from None
-    row = await conn.fetchrow(
-        Q()["webhooks_insert_subscription"],
-        uuid.uuid4(),
-        principal.kind.value,
-        principal.id,
-        data.url,
-        _dedupe(data.events),
-        sorted(set(data.venue_ids)) if data.venue_ids else None,
-        _dedupe(data.region_codes) if data.region_codes else None,
-        data.description,
-        data.enabled,
-        sealer.seal(secret),
-    )
-    return SubscriptionCreated(subscription=_subscription(row), secret=secret)
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            Q()["webhooks_insert_subscription"],
+            uuid.uuid4(),
+            principal.kind.value,
+            principal.id,
+            data.url,
+            _dedupe(data.events),
+            sorted(set(data.venue_ids)) if data.venue_ids else None,
+            _dedupe(data.region_codes) if data.region_codes else None,
+            data.description,
+            data.enabled,
+            sealer.seal(secret),
+        )
+        created = _subscription(row)
+        await _audit(conn, principal, "webhook.created", created, after=_audited(created))
+    return SubscriptionCreated(subscription=created, secret=secret)
 
 
 async def get_subscription(
@@ -268,18 +324,28 @@ async def update_subscription(
             enabled,
             datetime.now(UTC),
         )
-    return _subscription(row)
+        updated = _subscription(row)
+        old, new = audit.changed(_audited(current), _audited(updated))
+        if new:
+            await _audit(conn, principal, "webhook.changed", updated, before=old, after=new)
+    return updated
 
 
 async def delete_subscription(
     conn: asyncpg.Connection, principal: Principal, subscription_id: uuid.UUID
 ) -> None:
     """The subscription and its delivery log go; messages not yet sent are dropped."""
-    deleted = await conn.fetchval(
-        Q()["webhooks_delete_subscription"], subscription_id, _owner(principal)
-    )
-    if deleted is None:
-        raise _not_found()
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            Q()["webhooks_lock_subscription"], subscription_id, _owner(principal)
+        )
+        deleted = await conn.fetchval(
+            Q()["webhooks_delete_subscription"], subscription_id, _owner(principal)
+        )
+        if deleted is None or row is None:
+            raise _not_found()
+        gone = _subscription(row)
+        await _audit(conn, principal, "webhook.deleted", gone, before=_audited(gone))
 
 
 async def rotate_secret(
@@ -293,16 +359,28 @@ async def rotate_secret(
     (0 ends it now: a leaked secret)."""
     secret = new_secret()
     now = datetime.now(UTC)
-    until = await conn.fetchval(
-        Q()["webhooks_rotate_secret"],
-        subscription_id,
-        _owner(principal),
-        sealer.seal(secret),
-        now + timedelta(hours=previous_valid_hours),
-        now,
-    )
-    if until is None:
-        raise _not_found()
+    async with conn.transaction():
+        until = await conn.fetchval(
+            Q()["webhooks_rotate_secret"],
+            subscription_id,
+            _owner(principal),
+            sealer.seal(secret),
+            now + timedelta(hours=previous_valid_hours),
+            now,
+        )
+        if until is None:
+            raise _not_found()
+        row = await conn.fetchrow(
+            Q()["webhooks_lock_subscription"], subscription_id, _owner(principal)
+        )
+        assert row is not None
+        await _audit(
+            conn,
+            principal,
+            "webhook.secret_rotated",
+            _subscription(row),
+            after={"previous_secret_until": until.isoformat()},
+        )
     return SecretRotated(secret=secret, previous_secret_until=until)
 
 

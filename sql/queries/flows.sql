@@ -47,19 +47,11 @@ SELECT v.id, v.name, v.region_code, v.lat, v.lon
  ORDER BY v.name, v.id;
 
 -- name: flows_select_occupancy
--- per local hour of the day: people in and out, distinct travellers who entered in
--- the hour, and distinct travellers entered so far that day
+-- per local hour of the day: people in and out (party sizes), for the crowd level at
+-- the end of each hour (the counts themselves never reach a planner, issue #16)
 SELECT h.hour,
        COALESCE(o.people_in, 0)::bigint AS people_in,
-       COALESCE(o.people_out, 0)::bigint AS people_out,
-       (SELECT count(*)
-          FROM flow_visit_hours f
-         WHERE f.venue_id = $1
-           AND f.local_hour = $2::date + make_interval(hours => h.hour)) AS hour_travellers,
-       (SELECT count(DISTINCT f.traveller_id)
-          FROM flow_visit_hours f
-         WHERE f.venue_id = $1 AND f.local_hour >= $2::date
-           AND f.local_hour < $2::date + make_interval(hours => h.hour + 1)) AS travellers
+       COALESCE(o.people_out, 0)::bigint AS people_out
   FROM generate_series(0, 23) AS h(hour)
   LEFT JOIN flow_occupancy_hours o
          ON o.venue_id = $1 AND o.local_hour = $2::date + make_interval(hours => h.hour)
@@ -193,6 +185,10 @@ SELECT k.venue_id, k.name,
  ORDER BY k.venue_id IS NULL, k.name, k.venue_id;
 
 -- --- differentially private releases (onecode/flows/privacy.py, migration 0030) ---------
+
+-- name: flows_lock_release_day
+-- $1 + $2: the release lock's base key plus the day's ordinal (one lock per day)
+SELECT pg_advisory_xact_lock($1::bigint + $2::bigint);
 
 -- name: flows_select_release_day
 SELECT EXISTS (SELECT 1 FROM flow_release_days WHERE local_day = $1);

@@ -30,6 +30,7 @@ async def join(client: Client, world: World, who: str, slot_id: str, party: int 
 async def entries(client: Client, world: World, who: str) -> list[dict[str, Any]]:
     r = await client.get("/v1/me/waitlist", headers=world.auth(f"traveller_{who}"))
     assert r.status_code == 200, r.text
+    assert r.json()["next_cursor"] is None
     return list(r.json()["items"])
 
 
@@ -373,7 +374,7 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
     seed = bytes.fromhex(draw["lottery"]["seed"])
     assert hashlib.sha256(seed).hexdigest() == lottery["seed_sha256"]
     # anyone can redo the order: SHA-256(seed || application id bytes), ascending
-    rows = draw["applications"]
+    rows = draw["items"]
     tickets = {
         a["application_id"]: hashlib.sha256(seed + uuid.UUID(a["application_id"]).bytes).digest()
         for a in rows

@@ -7,6 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from litestar import Litestar
@@ -622,3 +623,35 @@ async def test_paper_pass_admits_its_booking_without_suffix_and_is_revocable(
     newest = r.json()["code"]
     assert (await client.delete("/v1/me", headers=world.auth("traveller_t"))).status_code == 204
     assert reason(await scan(client, gate, newest)) == ("reject", "revoked_code")
+
+
+def _zone_an_hour_before_midnight(now: datetime) -> tuple[str, datetime]:
+    """A fixed-offset zone where it is 23:xx now, and that zone's coming midnight."""
+    offset = (23 - now.hour) % 24
+    if offset > 14:
+        offset -= 24
+    zone = "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-8 is UTC+8
+    local = now.astimezone(ZoneInfo(zone))
+    assert local.hour == 23, (zone, local)
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return zone, midnight
+
+
+async def test_a_slot_just_after_local_midnight_admits_within_its_early_grace(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    """Scanned at 23:xx for a slot at 00:01 (the next local day) with 90 minutes of early
+    grace: the booking is found although it is tomorrow's (it was no_booking before)."""
+    zone, midnight = _zone_an_hour_before_midnight(datetime.now(UTC))
+    venue = await world.venue(
+        "CN-GZ-AS", "Night market", timezone=zone, early_grace_min=90, late_grace_min=5
+    )
+    gate = await new_gate(world, venue["id"], "g")
+    code = await traveller_with_code(world, "n")
+    await book(client, conn, world, "n", venue["id"], starts_at=midnight + timedelta(minutes=1))
+    assert reason(await scan(client, gate, code)) == ("accept", "ok")
+    # a traveller booked there tonight, scanned at another venue: wrong venue, not none
+    code_m = await traveller_with_code(world, "m")
+    await book(client, conn, world, "m", venue["id"], starts_at=midnight + timedelta(minutes=2))
+    elsewhere = world.tokens["gate_a"]
+    assert reason(await scan(client, elsewhere, code_m)) == ("reject", "wrong_venue")

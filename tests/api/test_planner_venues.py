@@ -42,6 +42,7 @@ async def test_venues_are_the_scope_busiest_first(
     # A (36 travellers) before C (21, ungated), then the venues below k by name
     assert names == ["Huangguoshu Waterfall", "Qingyan Ancient Town", "Aaa Empty Museum"]
     assert body["busiest"] == str(data.venue_a)
+    assert body["next_cursor"] is None
     assert "Stone Forest" not in names  # Yunnan: outside planner x's regions
     assert empty["id"] in {v["id"] for v in body["items"]}
     assert set(body["items"][0]) == {"id", "name", "region_code", "gated"}  # no counts
