@@ -255,7 +255,7 @@ async def db_only(
     dsn: str,
     gate_id: uuid.UUID,
     venue_id: uuid.UUID,
-    creds: list[tuple[bytes, str, bytes]],
+    creds: list[tuple[bytes, str, bytes | None]],
     conns: int,
     secs: float,
 ) -> tuple[float, float, float]:
@@ -336,13 +336,19 @@ def _scenarios(text: str) -> list[tuple[int, int]]:
 def _live_codes(
     key: Any, creds: list[tuple[bytes, bytes, datetime]], expires_unix: int
 ) -> list[str]:
-    """Each traveller's code as the phone shows it now: TQ1 body + the live suffix."""
+    """Each traveller's code as the phone shows it now: TQ1 body + the live suffix
+    (``--static``: the body alone, at a venue that relaxes the live-code rule)."""
     now = time.time()
     out = []
     for cred, secret, at in creds:
         body = issue(Credential(key.kid, cred, 1, int(at.timestamp()), expires_unix), key)
-        out.append(body + screenshot_suffix(body, secret, now))
+        out.append(body if STATIC else body + screenshot_suffix(body, secret, now))
     return out
+
+
+#: --static: codes without suffix at a venue with live_code_required false (the figure
+#: without the suffix check, to compare against)
+STATIC = False
 
 
 def main() -> int:
@@ -357,7 +363,14 @@ def main() -> int:
     )
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     add_common_args(p, "gates")
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="codes without suffix, venue live_code_required=false (no suffix check)",
+    )
     args = p.parse_args()
+    global STATIC
+    STATIC = args.static
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
@@ -435,6 +448,7 @@ def main() -> int:
                     "name": "Huangguoshu",
                     "kind": "scenic_area",
                     "gated": True,
+                    "live_code_required": not args.static,
                     "requires_booking": True,
                     "entry_rule": "single",
                     "capacity_instant": 1_000_000,
@@ -534,7 +548,7 @@ def main() -> int:
         # the database function alone, on codes not used above (fresh first entries)
         # each as a phone shows it now: the body and the raw bytes of the live suffix
         spare = [
-            (c, shown[:BODY_LEN], base45.b45decode(shown[BODY_LEN + 1 :]))
+            (c, shown[:BODY_LEN], base45.b45decode(shown[BODY_LEN + 1 :]) if not STATIC else None)
             for (c, _, _), shown in zip(
                 creds[lo : lo + reserve],
                 _live_codes(key, creds[lo : lo + reserve], exp),

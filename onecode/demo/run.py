@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,8 @@ import httpx
 import msgspec
 
 from onecode import i18n
+from onecode.codes import screenshot_suffix
+from onecode.codes.b64url import b64url_decode
 from onecode.commands import Command
 from onecode.demo.data import (
     ATTRACTION_BY_KEY,
@@ -248,6 +251,7 @@ async def run_plan(
     # travellers: register and fetch the code their phone shows
     tokens: list[str] = [""] * len(plan.homes)
     codes: list[str] = [""] * len(plan.homes)
+    secrets: list[bytes] = [b""] * len(plan.homes)  # the app's suffix secret
     active = sorted({v.traveller for v in plan.visits} | {b.traveller for b in plan.bookings})
 
     async def register(t: int) -> None:
@@ -262,6 +266,7 @@ async def run_plan(
             201,
         )
         tokens[t] = r["access_token"]
+        secrets[t] = b64url_decode(r["code_secret"])
         me = {"Authorization": f"Bearer {tokens[t]}"}
         codes[t] = _check(await client.get("/v1/me/code", headers=me), 200)["code"]
 
@@ -348,7 +353,12 @@ async def run_plan(
                     await client.post(
                         "/v1/gate/scans",
                         json={
-                            "code": codes[b.traveller],
+                            # the phone's live code: the static text alone is
+                            # refused at a gated venue (static_code)
+                            "code": codes[b.traveller]
+                            + screenshot_suffix(
+                                codes[b.traveller], secrets[b.traveller], time.time()
+                            ),
                             "direction": "in",
                             "scan_id": str(_booking_scan_id(b)),
                             "scanned_at": datetime.now(UTC).isoformat(),
