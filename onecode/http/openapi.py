@@ -82,6 +82,7 @@ _TITLES = {
 _VENUE = {404: ["venues.not_found"]}
 _REGION = {404: ["regions.not_found"]}
 _HOOK = {404: ["webhooks.not_found"]}
+_SLOT = {404: ["venues.not_found", "slots.not_found"]}
 _HOOK_RULES = [
     "webhooks.bad_host",
     "webhooks.address_not_allowed",
@@ -136,7 +137,14 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
     "POST /v1/bookings": {
         400: ["idempotency.bad_key"],
         404: ["slots.not_found"],
-        409: ["bookings.slot_full", "bookings.daily_limit", "idempotency.in_progress"],
+        409: [
+            "bookings.slot_full",
+            "bookings.daily_limit",
+            "bookings.lottery_open",
+            "slots.cancelled",
+            "venues.inactive",
+            "idempotency.in_progress",
+        ],
         422: ["bookings.party_too_large", "bookings.outside_window", "idempotency.key_reused"],
     },
     "GET /v1/bookings/{booking_id}": {404: ["bookings.not_found"]},
@@ -183,12 +191,6 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         409: ["complaints.not_answered"],
     },
     "GET /v1/venues/{venue_id}/complaints": _VENUE,
-    "POST /v1/venues/{venue_id}/lotteries": {
-        **_VENUE,
-        409: ["lotteries.exists"],
-        422: ["lotteries.bad_deadline"],
-    },
-    "GET /v1/venues/{venue_id}/lotteries/{lottery_id}/draw": {404: ["lotteries.not_found"]},
     **{
         # webhooks (onecode/webhooks): subscriptions, their log, the host allow-list
         "POST /v1/webhooks": {404: _SCOPE_404, 422: [*_URL_422, _EVENT_422, "webhooks.bad_secret"]},
@@ -245,34 +247,67 @@ ROUTE_PROBLEMS: dict[str, Mapping[int, list[str]]] = {
         404: ["planners.not_found"],
         422: ["regions.not_found"],
     },
-    "GET /v1/venues/{venue_id}/slots/{slot_id}": {404: ["venues.not_found", "slots.not_found"]},
+    # venue slots one by one, and in a weekly pattern (operations)
+    "GET /v1/venues/{venue_id}/slots/{slot_id}": _SLOT,
     "PATCH /v1/venues/{venue_id}/slots/{slot_id}": {
-        404: ["venues.not_found", "slots.not_found"],
+        **_SLOT,
         409: ["slots.cancelled", "slots.below_booked", "slots.times_locked", "slots.duplicate"],
         422: [
+            "slots.bad_window",
             "slots.naive_time",
             "slots.out_of_range",
             "slots.over_daily_capacity",
-            "slots.bad_window",
         ],
     },
     "POST /v1/venues/{venue_id}/slots/{slot_id}/cancel": {
-        404: ["venues.not_found", "slots.not_found"],
+        **_SLOT,
         409: ["slots.ended"],
         422: ["slots.no_reason"],
     },
     "POST /v1/venues/{venue_id}/slots/recurring": {
-        404: ["venues.not_found"],
-        409: ["venues.inactive"],
+        **_VENUE,
+        409: ["slots.duplicate", "venues.inactive"],
         422: [
             "slots.bad_range",
-            "slots.duplicate",
-            "slots.bad_window",
             "slots.too_many",
             "slots.empty_pattern",
-            "slots.over_daily_capacity",
+            "slots.duplicate",
+            "slots.bad_window",
+            "slots.naive_time",
             "slots.out_of_range",
+            "slots.over_daily_capacity",
         ],
+    },
+    # the waiting list, lotteries and walk-ins (allocation; outcomes in bookings/outcomes.py)
+    "POST /v1/slots/{slot_id}/waitlist": {
+        404: ["slots.not_found"],
+        409: [
+            "waitlist.slot_not_full",
+            "waitlist.already_waiting",
+            "slots.cancelled",
+            "venues.inactive",
+        ],
+        422: ["bookings.party_too_large", "bookings.outside_window"],
+    },
+    "GET /v1/me/waitlist/{entry_id}": {404: ["waitlist.not_found"]},
+    "DELETE /v1/me/waitlist/{entry_id}": {404: ["waitlist.not_found"]},
+    "POST /v1/me/waitlist/{entry_id}/accept": {
+        404: ["waitlist.not_found"],
+        409: ["waitlist.no_offer", "waitlist.offer_expired"],
+    },
+    "POST /v1/lotteries/{lottery_id}/applications": {
+        404: ["lotteries.not_found", "slots.not_found"],
+        409: ["lotteries.closed", "lotteries.already_applied", "bookings.daily_limit"],
+        422: ["lotteries.slot_not_in_lottery", "bookings.party_too_large"],
+    },
+    "POST /v1/venues/{venue_id}/lotteries": {
+        404: ["venues.not_found", "slots.not_found"],
+        409: ["lotteries.exists"],
+        422: ["lotteries.bad_deadline"],
+    },
+    "GET /v1/venues/{venue_id}/lotteries": _VENUE,
+    "GET /v1/venues/{venue_id}/lotteries/{lottery_id}/draw": {
+        404: ["venues.not_found", "lotteries.not_found"]
     },
     # webhook subscriptions and the admin's allow-list of hosts
     "POST /v1/webhooks": {422: _HOOK_RULES},

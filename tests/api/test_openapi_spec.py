@@ -25,6 +25,8 @@ ERRORS = (
 # Error(..., "code") with a literal code, over one or more lines
 RAISED = re.compile(rf"\b(?:{ERRORS})\(\s*(?:[^()]|\([^()]*\))*?,\s*\"([a-z_]+\.[a-z_]+)\"", re.S)
 SQL_CODE = re.compile(r"'code',\s*'([a-z_]+\.[a-z_]+)'")
+# (Error, "code", ...) in a table of outcomes (onecode/bookings/outcomes.py, operations/slots)
+TABLED = re.compile(rf"\(\s*(?:{ERRORS}),\s*\"([a-z_]+\.[a-z_]+)\"")
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -136,7 +138,8 @@ async def test_every_problem_code_in_the_source_is_documented(client: Client) ->
     }
     raised: dict[str, str] = {}
     for file in sorted((ROOT / "onecode").rglob("*.py")):
-        for code in RAISED.findall(file.read_text(encoding="utf-8")):
+        text = file.read_text(encoding="utf-8")
+        for code in RAISED.findall(text) + TABLED.findall(text):
             raised.setdefault(code, str(file.relative_to(ROOT)))
     for file in sorted((ROOT / "sql" / "functions").glob("*.sql")):
         for code in SQL_CODE.findall(file.read_text(encoding="utf-8")):
@@ -198,7 +201,8 @@ def _success_schema(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] |
 # answers that hold lists but are documents, not lists of one thing
 NOT_LISTS = {
     "GET /v1/gate/pack": "the offline sync pack: keys, revocations and entitlements, as deltas",
-    "GET /v1/alerts": "a region's board: each venue's current level and the latest alerts",
+    "GET /v1/venues/{venue_id}/lotteries/{lottery_id}/draw": "the audit of one draw",
+    "GET /v1/alerts": "a region's board: each venue's level now, and the recent alerts",
 }
 
 
@@ -247,3 +251,15 @@ async def test_every_principal_creation_answers_its_token(client: Client) -> Non
     r = await client.post("/v1/travellers", json={})
     body = r.json()
     assert body["token"] == body["access_token"]
+
+
+async def test_scan_reasons_are_an_enum_in_the_document(client: Client) -> None:
+    from onecode.gates.rules import ScanReason
+
+    doc = await spec(client)
+    schemas = doc["components"]["schemas"]
+    for name, field in (("ScanResult", "reason"), ("UploadItem", "reason")):
+        prop = _resolve(doc, schemas[name]["properties"][field])
+        options = [_resolve(doc, p) for p in prop.get("oneOf", [prop])]
+        enums = [o["enum"] for o in options if "enum" in o]
+        assert enums and set(enums[0]) == {r.value for r in ScanReason}, (name, prop)
