@@ -379,7 +379,8 @@ def main() -> int:
     # fails the run if wrk ever had to re-send a code)
     need = [(900 if c == 1 else 3000) * args.duration for c, _ in scenarios]
     reserve = 3000  # for the database-only run
-    travellers = args.travellers or sum(need) + reserve
+    # + 1: the last traveller is the probe scanned before the runs
+    travellers = args.travellers or sum(need) + reserve + 1
     print(f"onecode gate benchmark: {durability(args.unsafe_fast)}")
     result = Result(
         "gates",
