@@ -439,12 +439,3 @@ class JsonRequest(Request[Any, Any, Any]):
         )
         self._json = self._connection_state.json = value
         return value
-
-
-async def strict_body(request: Request[Any, Any, Any], model: type[T]) -> T:
-    """Kept for callers not yet updated: every ``JSONBody`` is already strict."""
-    value = await request.json()
-    if isinstance(value, model):
-        return value
-    result: T = decode_body(await request.body(), model)
-    return result

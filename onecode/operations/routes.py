@@ -10,14 +10,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.db import Conn
-from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.operations import service, slots
 from onecode.operations.invalidation import invalidation_lifespan
@@ -149,12 +148,10 @@ class AdminOperationsController(Controller):
         conn: Conn,
         principal: Caller,
         code: FromPath[str],
-        request: Request[Any, Any, Any],
         data: JSONBody[RegionPatch],
     ) -> AdminRegion:
         """Rename a region, move it under another parent (no loops), or set the language
         its dashboard opens in (``default_locale``: zh-CN or en)."""
-        data = await strict_body(request, RegionPatch)
         return await service.patch_region(conn, Actor.of(principal), code, data)
 
     # venues -------------------------------------------------------------------------
@@ -169,12 +166,10 @@ class AdminOperationsController(Controller):
         conn: Conn,
         principal: Caller,
         venue_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[VenuePatch],
     ) -> AdminVenue:
         """Change some settings of a venue; the result is checked as a whole (422
         ``venues.contradiction``)."""
-        data = await strict_body(request, VenuePatch)
         return await service.patch_venue(conn, Actor.of(principal), venue_id, data)
 
     @post("/venues/{venue_id:uuid}/deactivate", status_code=200)
@@ -227,11 +222,9 @@ class AdminOperationsController(Controller):
         conn: Conn,
         principal: Caller,
         gate_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[GatePatch],
     ) -> GateInfo:
         """Rename a gate."""
-        data = await strict_body(request, GatePatch)
         return await service.patch_gate(conn, Actor.of(principal), gate_id, data)
 
     @patch("/operators/{operator_id:uuid}")
@@ -241,11 +234,9 @@ class AdminOperationsController(Controller):
         principal: Caller,
         state: State,
         operator_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[OperatorPatch],
     ) -> OperatorInfo:
         """Rename an operator or replace its venues (its tokens follow at once)."""
-        data = await strict_body(request, OperatorPatch)
         return await service.patch_operator(
             conn, _cache(state), Actor.of(principal), operator_id, data
         )
@@ -257,11 +248,9 @@ class AdminOperationsController(Controller):
         principal: Caller,
         state: State,
         planner_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[PlannerPatch],
     ) -> PlannerInfo:
         """Rename a planner or replace its regions (its tokens follow at once)."""
-        data = await strict_body(request, PlannerPatch)
         return await service.patch_planner(
             conn, _cache(state), Actor.of(principal), planner_id, data
         )
@@ -391,13 +380,11 @@ class VenueOperationsController(Controller):
         principal: Caller,
         venue_id: FromPath[uuid.UUID],
         slot_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[SlotPatch],
     ) -> AdminSlot:
         """Change a slot: capacity never below what is booked (409 ``slots.below_booked``),
         times only while nothing is booked (409 ``slots.times_locked``)."""
         require_venue(principal, venue_id)
-        data = await strict_body(request, SlotPatch)
         return await slots.patch_slot(conn, Actor.of(principal), venue_id, slot_id, data)
 
     @post("/slots/{slot_id:uuid}/cancel", status_code=200)
@@ -407,13 +394,11 @@ class VenueOperationsController(Controller):
         principal: Caller,
         venue_id: FromPath[uuid.UUID],
         slot_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[SlotCancelIn],
     ) -> AdminSlot:
         """Cancel a slot: its bookings become ``cancelled`` with the reason, which each
         traveller sees on the booking and in their notifications."""
         require_venue(principal, venue_id)
-        data = await strict_body(request, SlotCancelIn)
         return await slots.cancel_slot(conn, Actor.of(principal), venue_id, slot_id, data.reason)
 
     @post("/slots/recurring", status_code=201)
@@ -422,13 +407,11 @@ class VenueOperationsController(Controller):
         conn: Conn,
         principal: Caller,
         venue_id: FromPath[uuid.UUID],
-        request: Request[Any, Any, Any],
         data: JSONBody[RecurringSlotsIn],
     ) -> RecurringSlots:
         """Create slots from a weekly pattern over a date range, in the venue's local
         time; windows that exist already are skipped (counted in ``skipped``)."""
         require_venue(principal, venue_id)
-        data = await strict_body(request, RecurringSlotsIn)
         return await slots.create_recurring(conn, Actor.of(principal), venue_id, data)
 
 

@@ -4,9 +4,9 @@ delivery log with replay and ping, and the admin's allow-list of receiver hosts.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
@@ -14,7 +14,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 from onecode.audit.trail import Actor
 from onecode.auth import Caller, Kind, allow
 from onecode.db import Conn
-from onecode.http.bodies import strict_body
 from onecode.http.paging import MAX_CURSOR_LEN
 from onecode.webhooks import service
 from onecode.webhooks.detectors import heartbeat_flusher
@@ -93,10 +92,8 @@ class WebhookController(Controller):
         principal: Caller,
         state: State,
         data: JSONBody[SubscriptionIn],
-        request: Request[Any, Any, Any],
     ) -> SubscriptionCreated:
         """Subscribe a URL to events; the answer holds the signing secret, shown once."""
-        data = await strict_body(request, SubscriptionIn)
         return await service.create_subscription(
             conn, principal, data, state.settings, sealer_of(state)
         )
@@ -123,10 +120,8 @@ class WebhookController(Controller):
         state: State,
         subscription_id: FromPath[uuid.UUID],
         data: JSONBody[SubscriptionPatch],
-        request: Request[Any, Any, Any],
     ) -> Subscription:
         """Change the URL, events, filters, description or enabled flag."""
-        data = await strict_body(request, SubscriptionPatch)
         return await service.update_subscription(
             conn, principal, subscription_id, data, state.settings
         )
@@ -234,10 +229,8 @@ class WebhookHostController(Controller):
         principal: Caller,
         state: State,
         data: JSONBody[HostIn],
-        request: Request[Any, Any, Any],
     ) -> AllowedHost:
         """Allow a receiver host (``hooks.example.org``, or ``*.example.org``)."""
-        data = await strict_body(request, HostIn)
         return await service.add_host(conn, data, state.settings, Actor.of(principal))
 
     @delete("/{host:str}", status_code=HTTP_204_NO_CONTENT)
