@@ -4,8 +4,6 @@ serves; every process may run one (SKIP LOCKED shares the queue)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -34,6 +32,7 @@ from onecode.allocation.models import (
 from onecode.auth import Caller, Kind, allow, require_venue
 from onecode.bookings.models import Booking
 from onecode.db import Conn
+from onecode.tasks import running
 
 LimitQuery = Annotated[int, QueryParameter(name="limit", ge=1, le=500)]
 SinceQuery = Annotated[date | None, QueryParameter(name="since", required=False)]
@@ -165,13 +164,8 @@ async def worker_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     if idle <= 0:
         yield
         return
-    task = asyncio.create_task(worker.work(app.state.pool, idle=idle), name="allocation-worker")
-    try:
+    async with running(worker.work(app.state.pool, idle=idle), "allocation-worker"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 ROUTES = [WaitlistController, LotteryApplicationController, VenueAllocationController]

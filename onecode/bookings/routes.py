@@ -6,8 +6,6 @@ app serves; it starts after the pool lifespan and survives database errors.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -23,6 +21,7 @@ from onecode.bookings.models import Booking, BookingIn, BookingListing, Status
 from onecode.db import Conn
 from onecode.errors import AppError
 from onecode.observability import record_booking
+from onecode.tasks import running
 
 T = TypeVar("T")
 
@@ -93,19 +92,12 @@ class BookingController(Controller):
 async def sweep_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     """Mark no-shows and purge expired idempotency keys every minute while serving."""
     settings = app.state.settings
-    task = asyncio.create_task(
-        service.run_periodically(
-            lambda: service.sweep(app.state.pool, settings.idempotency_ttl_hours),
-            service.NO_SHOW_INTERVAL_SECONDS,
-        ),
-        name="bookings-sweep",
+    sweep = service.run_periodically(
+        lambda: service.sweep(app.state.pool, settings.idempotency_ttl_hours),
+        service.NO_SHOW_INTERVAL_SECONDS,
     )
-    try:
+    async with running(sweep, "bookings-sweep"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 ROUTES = [BookingController]

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -40,6 +40,7 @@ from litestar import Litestar
 from onecode.flows import privacy, retention
 from onecode.observability import set_rollup_lag
 from onecode.sql import Q
+from onecode.tasks import running
 
 log = logging.getLogger("onecode.flows.rollup")
 
@@ -110,13 +111,6 @@ async def rollup_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     params = privacy.Params(
         epsilon=float(settings.dp_epsilon), delay_hours=float(settings.dp_release_delay_hours)
     )
-    task = asyncio.create_task(
-        rollup_loop(app.state.pool, interval, params, int(settings.retention_days)),
-        name="flows-rollup",
-    )
-    try:
+    loop = rollup_loop(app.state.pool, interval, params, int(settings.retention_days))
+    async with running(loop, "flows-rollup"):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task

@@ -25,6 +25,7 @@ import asyncpg
 from litestar import Litestar
 
 from onecode.auth import TokenCache
+from onecode.tasks import running
 
 log = logging.getLogger("onecode.operations.invalidation")
 
@@ -101,13 +102,8 @@ async def invalidation_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         return
     listener = Listener(settings.database_url, app.state.token_cache)
     app.state.token_listener = listener
-    task = asyncio.create_task(listener.run(), name="token-invalidation")
-    with contextlib.suppress(TimeoutError):
-        # serve at once even if the database is slow; the cache time still bounds staleness
-        await asyncio.wait_for(listener.ready.wait(), 2.0)
-    try:
+    async with running(listener.run(), "token-invalidation"):
+        with contextlib.suppress(TimeoutError):
+            # serve at once even if the database is slow; the cache time still bounds staleness
+            await asyncio.wait_for(listener.ready.wait(), 2.0)
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -34,6 +34,7 @@ from onecode.events.models import EventType
 from onecode.events.service import emit
 from onecode.settings import Settings
 from onecode.sql import Q
+from onecode.tasks import running
 
 LEVELS: tuple[Level, ...] = ("green", "yellow", "orange", "red")
 FORECAST_DAYS = 14
@@ -223,12 +224,9 @@ async def heartbeat_flusher(app: Litestar) -> AsyncGenerator[None, None]:
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await flush()
 
-    task = asyncio.create_task(loop())
     try:
-        yield
+        async with running(loop(), "gate-heartbeats"):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await flush()

@@ -40,6 +40,7 @@ from onecode import __version__
 from onecode.observability import REGISTRY
 from onecode.settings import Settings
 from onecode.sql import Q
+from onecode.tasks import running
 from onecode.webhooks import policy
 from onecode.webhooks.signing import (
     MessageSigner,
@@ -372,10 +373,5 @@ async def queue_gauges(app: Litestar) -> AsyncGenerator[None, None]:
                     await refresh_queue_gauges(conn)
             await asyncio.sleep(QUEUE_GAUGE_SECONDS)
 
-    task = asyncio.create_task(loop())
-    try:
+    async with running(loop(), "webhook-queue-gauges"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -39,6 +39,7 @@ FLOORS: dict[str, int] = {
     "onecode.migrate": 0,
     "onecode.devdb": 0,
     "onecode.commands": 0,
+    "onecode.tasks": 0,
     "onecode.crowd": 0,
     "onecode.http": 0,
     "onecode.codes": 0,
