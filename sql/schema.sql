@@ -828,22 +828,15 @@ BEGIN
 
     IF NOT FOUND THEN
         v_outcome := 'slot_not_found';
-    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
-    ELSIF NOT v_slot.active THEN
-        v_outcome := 'venue_inactive';
-    ELSIF v_slot.cancelled_at IS NOT NULL THEN
-        v_outcome := 'slot_cancelled';
-    ELSIF p_party > v_slot.max_party_size THEN
-        v_outcome := 'party_too_large';
-        v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
-    ELSIF v_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
-        v_outcome := 'sale_closed';
-    ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        v_outcome := 'outside_window';
-        v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
-    ELSIF v_slot.lottery AND NOT v_walkin THEN
-        v_outcome := 'lottery_open';
     ELSE
+        SELECT r.outcome, r.body INTO v_outcome, v_body
+          FROM onecode_sale_refusal(
+                   v_slot.active, v_slot.cancelled_at, p_party, v_slot.max_party_size, v_now,
+                   v_slot.ends_at, v_slot.late_grace_min, v_slot.local_day, v_slot.today,
+                   v_slot.booking_window_days, v_slot.lottery, v_walkin) AS r;
+        v_body := coalesce(v_body, '{}'::jsonb);  -- on sale: no row, the body starts empty
+    END IF;
+    IF v_outcome IS NULL THEN
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
             'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/' || v_day::text, 0));
@@ -1112,30 +1105,12 @@ BEGIN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
         RETURN;
     END IF;
-    IF NOT v_slot.active THEN
-        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
-        RETURN;
-    END IF;
-    IF v_slot.cancelled_at IS NOT NULL THEN
-        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
-        RETURN;
-    END IF;
-    IF p_party > v_slot.max_party_size THEN
-        RETURN QUERY SELECT 'party_too_large'::text,
-                            jsonb_build_object('max_party_size', v_slot.max_party_size);
-        RETURN;
-    END IF;
-    IF p_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
-        RETURN QUERY SELECT 'sale_closed'::text, '{}'::jsonb;
-        RETURN;
-    END IF;
-    IF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        RETURN QUERY SELECT 'outside_window'::text,
-                            jsonb_build_object('booking_window_days', v_slot.booking_window_days);
-        RETURN;
-    END IF;
-    IF v_slot.lottery THEN
-        RETURN QUERY SELECT 'lottery_open'::text, '{}'::jsonb;
+    -- on sale as a booking would be (a waiting list is never the staffed window's)
+    RETURN QUERY SELECT r.outcome, r.body FROM onecode_sale_refusal(
+        v_slot.active, v_slot.cancelled_at, p_party, v_slot.max_party_size, p_now,
+        v_slot.ends_at, v_slot.late_grace_min, v_slot.local_day, v_slot.today,
+        v_slot.booking_window_days, v_slot.lottery, false) AS r;
+    IF FOUND THEN
         RETURN;
     END IF;
     SELECT * INTO v_entry FROM waitlist_entries w
@@ -1519,6 +1494,28 @@ BEGIN
     END LOOP;
     RETURN v_done;
 END;
+$$;
+
+CREATE FUNCTION public.onecode_sale_refusal(p_active boolean, p_cancelled_at timestamp with time zone, p_party integer, p_max_party integer, p_now timestamp with time zone, p_ends_at timestamp with time zone, p_late_grace_min integer, p_local_day date, p_today date, p_window_days integer, p_lottery boolean, p_walkin boolean) RETURNS TABLE(outcome text, body jsonb)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT r.outcome, r.body
+      FROM (VALUES
+        (1, NOT p_active, 'venue_inactive', '{}'::jsonb),
+        (2, p_cancelled_at IS NOT NULL, 'slot_cancelled', '{}'::jsonb),
+        (3, p_party > p_max_party, 'party_too_large',
+            jsonb_build_object('max_party_size', p_max_party)),
+        -- walk-up: a slot under way sells until its end minus the late grace
+        (4, p_now >= p_ends_at - make_interval(mins => p_late_grace_min), 'sale_closed',
+            '{}'::jsonb),
+        (5, p_local_day > p_today + p_window_days, 'outside_window',
+            jsonb_build_object('booking_window_days', p_window_days)),
+        -- a day given by lottery is not on general sale (the staffed window still sells)
+        (6, p_lottery AND NOT p_walkin, 'lottery_open', '{}'::jsonb)
+      ) AS r (n, hit, outcome, body)
+     WHERE r.hit
+     ORDER BY r.n
+     LIMIT 1
 $$;
 
 CREATE TABLE public.waitlist_entries (

@@ -223,30 +223,12 @@ BEGIN
         RETURN QUERY SELECT 'slot_not_found'::text, '{}'::jsonb;
         RETURN;
     END IF;
-    IF NOT v_slot.active THEN
-        RETURN QUERY SELECT 'venue_inactive'::text, '{}'::jsonb;
-        RETURN;
-    END IF;
-    IF v_slot.cancelled_at IS NOT NULL THEN
-        RETURN QUERY SELECT 'slot_cancelled'::text, '{}'::jsonb;
-        RETURN;
-    END IF;
-    IF p_party > v_slot.max_party_size THEN
-        RETURN QUERY SELECT 'party_too_large'::text,
-                            jsonb_build_object('max_party_size', v_slot.max_party_size);
-        RETURN;
-    END IF;
-    IF p_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
-        RETURN QUERY SELECT 'sale_closed'::text, '{}'::jsonb;
-        RETURN;
-    END IF;
-    IF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        RETURN QUERY SELECT 'outside_window'::text,
-                            jsonb_build_object('booking_window_days', v_slot.booking_window_days);
-        RETURN;
-    END IF;
-    IF v_slot.lottery THEN
-        RETURN QUERY SELECT 'lottery_open'::text, '{}'::jsonb;
+    -- on sale as a booking would be (a waiting list is never the staffed window's)
+    RETURN QUERY SELECT r.outcome, r.body FROM onecode_sale_refusal(
+        v_slot.active, v_slot.cancelled_at, p_party, v_slot.max_party_size, p_now,
+        v_slot.ends_at, v_slot.late_grace_min, v_slot.local_day, v_slot.today,
+        v_slot.booking_window_days, v_slot.lottery, false) AS r;
+    IF FOUND THEN
         RETURN;
     END IF;
     SELECT * INTO v_entry FROM waitlist_entries w

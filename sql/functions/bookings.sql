@@ -1,5 +1,34 @@
 -- Booking rules, applied by `onecode migrate` after the migrations (CREATE OR REPLACE).
 
+-- Whether a slot is on sale to a party now: its first refusal, or no row. One rule for
+-- booking (walk-ins too) and for joining the waiting list; the callers have read the
+-- slot and its venue (so the hot path reads them once) and pass what it needs.
+CREATE OR REPLACE FUNCTION onecode_sale_refusal(
+    p_active boolean, p_cancelled_at timestamptz, p_party integer, p_max_party integer,
+    p_now timestamptz, p_ends_at timestamptz, p_late_grace_min integer,
+    p_local_day date, p_today date, p_window_days integer, p_lottery boolean,
+    p_walkin boolean
+) RETURNS TABLE (outcome text, body jsonb)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT r.outcome, r.body
+      FROM (VALUES
+        (1, NOT p_active, 'venue_inactive', '{}'::jsonb),
+        (2, p_cancelled_at IS NOT NULL, 'slot_cancelled', '{}'::jsonb),
+        (3, p_party > p_max_party, 'party_too_large',
+            jsonb_build_object('max_party_size', p_max_party)),
+        -- walk-up: a slot under way sells until its end minus the late grace
+        (4, p_now >= p_ends_at - make_interval(mins => p_late_grace_min), 'sale_closed',
+            '{}'::jsonb),
+        (5, p_local_day > p_today + p_window_days, 'outside_window',
+            jsonb_build_object('booking_window_days', p_window_days)),
+        -- a day given by lottery is not on general sale (the staffed window still sells)
+        (6, p_lottery AND NOT p_walkin, 'lottery_open', '{}'::jsonb)
+      ) AS r (n, hit, outcome, body)
+     WHERE r.hit
+     ORDER BY r.n
+     LIMIT 1
+$fn$;
+
 -- Take party places on a slot, atomically, in one statement from the client.
 --
 -- Returns one row (outcome, body, replayed). outcome is a domain code, never an HTTP
@@ -99,22 +128,15 @@ BEGIN
 
     IF NOT FOUND THEN
         v_outcome := 'slot_not_found';
-    -- operations (issue 17): a deactivated venue and a cancelled slot take no bookings
-    ELSIF NOT v_slot.active THEN
-        v_outcome := 'venue_inactive';
-    ELSIF v_slot.cancelled_at IS NOT NULL THEN
-        v_outcome := 'slot_cancelled';
-    ELSIF p_party > v_slot.max_party_size THEN
-        v_outcome := 'party_too_large';
-        v_body := jsonb_build_object('max_party_size', v_slot.max_party_size);
-    ELSIF v_now >= v_slot.ends_at - make_interval(mins => v_slot.late_grace_min) THEN
-        v_outcome := 'sale_closed';
-    ELSIF v_slot.local_day > v_slot.today + v_slot.booking_window_days THEN
-        v_outcome := 'outside_window';
-        v_body := jsonb_build_object('booking_window_days', v_slot.booking_window_days);
-    ELSIF v_slot.lottery AND NOT v_walkin THEN
-        v_outcome := 'lottery_open';
     ELSE
+        SELECT r.outcome, r.body INTO v_outcome, v_body
+          FROM onecode_sale_refusal(
+                   v_slot.active, v_slot.cancelled_at, p_party, v_slot.max_party_size, v_now,
+                   v_slot.ends_at, v_slot.late_grace_min, v_slot.local_day, v_slot.today,
+                   v_slot.booking_window_days, v_slot.lottery, v_walkin) AS r;
+        v_body := coalesce(v_body, '{}'::jsonb);  -- on sale: no row, the body starts empty
+    END IF;
+    IF v_outcome IS NULL THEN
         v_day := v_slot.local_day;
         PERFORM pg_advisory_xact_lock(hashtextextended(
             'booking-day/' || p_traveller::text || '/' || v_slot.venue_id::text || '/' || v_day::text, 0));
