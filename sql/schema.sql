@@ -266,9 +266,9 @@ BEGIN
                 v_party := greatest(pr.party_size, 1);
                 UPDATE presence p SET inside = false, last_exit_at = now_at
                  WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
-                INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, outs)
-                VALUES (p_gate_id, p_venue_id, v_day, v_party)
-                ON CONFLICT (gate_id, local_day) DO UPDATE SET outs = g.outs + EXCLUDED.outs;
+                INSERT INTO venue_counters AS g (venue_id, local_day, stripe, outs)
+                VALUES (p_venue_id, v_day, onecode_counter_stripe(), v_party)
+                ON CONFLICT (venue_id, local_day, stripe) DO UPDATE SET outs = g.outs + EXCLUDED.outs;
             ELSE
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
@@ -350,11 +350,11 @@ BEGIN
         -- always taken before the presence row lock) so racing gates cannot overshoot.
         IF v.occupancy_cap_pct IS NOT NULL THEN
             v_cap := (v.capacity_instant::bigint * v.occupancy_cap_pct / 100)::integer;
-            SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+            SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM venue_counters g
              WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
             IF v_inside + v_party > v_cap - 200 THEN
                 PERFORM pg_advisory_xact_lock(hashtextextended(p_venue_id::text, 11));
-                SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+                SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM venue_counters g
                  WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
             END IF;
             v_room := v_inside + v_party <= v_cap;
@@ -389,16 +389,16 @@ BEGIN
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
         END IF;
 
-        -- 6. accept: the booking is used, the gate's counter counts the party
+        -- 6. accept: the booking is used, the venue's counter counts the party
         v_accept := true;
         v_reason := 'ok';
         IF v_booking IS NOT NULL THEN
             UPDATE bookings b SET status = 'used', used_at = now_at, changed_at = now_at
              WHERE b.traveller_id = traveller AND b.id = v_booking AND b.status = 'booked';
         END IF;
-        INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, ins)
-        VALUES (p_gate_id, p_venue_id, v_day, v_party)
-        ON CONFLICT (gate_id, local_day) DO UPDATE SET ins = g.ins + EXCLUDED.ins;
+        INSERT INTO venue_counters AS g (venue_id, local_day, stripe, ins)
+        VALUES (p_venue_id, v_day, onecode_counter_stripe(), v_party)
+        ON CONFLICT (venue_id, local_day, stripe) DO UPDATE SET ins = g.ins + EXCLUDED.ins;
     END decide;
 
     IF NOT v_accept THEN
@@ -573,16 +573,16 @@ BEGIN
          WHERE u.scan_id = ANY (v_new)
         ON CONFLICT DO NOTHING;
 
-        -- 4. the gate's counters count what was counted
-        INSERT INTO gate_counters AS c (gate_id, venue_id, local_day, ins, outs)
-        SELECT p_gate, p_venue, (u.t AT TIME ZONE v.timezone)::date,
+        -- 4. the venue's counters count what was counted (this session's stripe)
+        INSERT INTO venue_counters AS c (venue_id, local_day, stripe, ins, outs)
+        SELECT p_venue, (u.t AT TIME ZONE v.timezone)::date, onecode_counter_stripe(),
                coalesce(sum(u.party) FILTER (WHERE u.direction = 'in'), 0),
                coalesce(sum(u.party) FILTER (WHERE u.direction = 'out'), 0)
           FROM unnest(p_scan_ids, p_directions, o_dec, o_party, p_times)
                AS u (scan_id, direction, decision, party, t)
          WHERE u.scan_id = ANY (v_new) AND u.decision = 'accept' AND u.party > 0
-         GROUP BY 3
-        ON CONFLICT (gate_id, local_day)
+         GROUP BY 2
+        ON CONFLICT (venue_id, local_day, stripe)
         DO UPDATE SET ins = c.ins + excluded.ins, outs = c.outs + excluded.outs;
 
         -- 5. the bookings the entries used
@@ -1063,6 +1063,12 @@ BEGIN
     RETURN QUERY SELECT outcome, (s.booked + s.held)::integer, s.capacity::integer,
                         s.starts_at, s.ends_at;
 END;
+$$;
+
+CREATE FUNCTION public.onecode_counter_stripe() RETURNS smallint
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT (pg_backend_pid() % 16)::smallint
 $$;
 
 CREATE FUNCTION public.onecode_emit_event(p_type text, p_region text, p_venue uuid, p_payload jsonb, p_traveller uuid DEFAULT NULL::uuid) RETURNS uuid
@@ -1765,14 +1771,6 @@ CREATE TABLE public.flow_watermark (
     CONSTRAINT flow_watermark_id_check CHECK (id)
 );
 
-CREATE TABLE public.gate_counters (
-    gate_id uuid NOT NULL,
-    venue_id uuid NOT NULL,
-    local_day date NOT NULL,
-    ins bigint DEFAULT 0 NOT NULL,
-    outs bigint DEFAULT 0 NOT NULL
-);
-
 CREATE TABLE public.gate_heartbeats (
     gate_id uuid NOT NULL,
     last_seen_at timestamp with time zone NOT NULL,
@@ -1990,6 +1988,15 @@ CREATE TABLE public.venue_alert_levels (
     CONSTRAINT venue_alert_levels_level_check CHECK ((level = ANY (ARRAY['green'::text, 'yellow'::text, 'orange'::text, 'red'::text])))
 );
 
+CREATE TABLE public.venue_counters (
+    venue_id uuid NOT NULL,
+    local_day date NOT NULL,
+    stripe smallint NOT NULL,
+    ins bigint DEFAULT 0 NOT NULL,
+    outs bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT venue_counters_stripe_check CHECK (((stripe >= 0) AND (stripe <= 15)))
+);
+
 CREATE TABLE public.venue_forecast_alerts (
     venue_id uuid NOT NULL,
     local_day date NOT NULL,
@@ -2167,9 +2174,6 @@ ALTER TABLE ONLY public.flow_visit_hours
 ALTER TABLE ONLY public.flow_watermark
     ADD CONSTRAINT flow_watermark_pkey PRIMARY KEY (id);
 
-ALTER TABLE ONLY public.gate_counters
-    ADD CONSTRAINT gate_counters_pkey PRIMARY KEY (gate_id, local_day);
-
 ALTER TABLE ONLY public.gate_heartbeats
     ADD CONSTRAINT gate_heartbeats_pkey PRIMARY KEY (gate_id);
 
@@ -2248,6 +2252,9 @@ ALTER TABLE ONLY public.travellers
 ALTER TABLE ONLY public.venue_alert_levels
     ADD CONSTRAINT venue_alert_levels_pkey PRIMARY KEY (venue_id, kind);
 
+ALTER TABLE ONLY public.venue_counters
+    ADD CONSTRAINT venue_counters_pkey PRIMARY KEY (venue_id, local_day, stripe);
+
 ALTER TABLE ONLY public.venue_forecast_alerts
     ADD CONSTRAINT venue_forecast_alerts_pkey PRIMARY KEY (venue_id, local_day, level);
 
@@ -2293,11 +2300,7 @@ CREATE INDEX bookings_open_starts_idx ON public.bookings USING btree (starts_at)
 
 CREATE INDEX bookings_slot_idx ON public.bookings USING btree (slot_id);
 
-CREATE INDEX bookings_traveller_created_idx ON public.bookings USING btree (traveller_id, created_at DESC, id DESC);
-
 CREATE INDEX bookings_traveller_venue_day_idx ON public.bookings USING btree (traveller_id, venue_id, local_day);
-
-CREATE INDEX bookings_venue_changed_idx ON public.bookings USING btree (venue_id, changed_at);
 
 CREATE INDEX bookings_venue_day_idx ON public.bookings USING btree (venue_id, local_day);
 
@@ -2327,9 +2330,7 @@ CREATE INDEX flow_dwell_venue_day_idx ON public.flow_dwell USING btree (venue_id
 
 CREATE INDEX flow_trips_day_idx ON public.flow_trips USING btree (local_day, from_venue, to_venue);
 
-CREATE INDEX gate_counters_venue_day_idx ON public.gate_counters USING btree (venue_id, local_day);
-
-CREATE INDEX gate_scan_ids_claimed_idx ON public.gate_scan_ids USING btree (claimed_at);
+CREATE INDEX gate_scan_ids_claimed_brin ON public.gate_scan_ids USING brin (claimed_at);
 
 CREATE INDEX gates_created_idx ON public.gates USING btree (created_at DESC, id DESC);
 
@@ -2347,11 +2348,7 @@ CREATE INDEX regions_parent_idx ON public.regions USING btree (parent_code);
 
 CREATE INDEX reviews_venue_created_idx ON public.reviews USING btree (venue_id, created_at DESC, id DESC);
 
-CREATE INDEX scans_gate_scan_idx ON public.scans USING btree (gate_id, scan_id);
-
 CREATE INDEX scans_ingest_xid_idx ON public.scans USING btree (ingest_xid);
-
-CREATE INDEX scans_traveller_idx ON public.scans USING btree (traveller_id, device_time);
 
 CREATE INDEX scans_venue_flag_idx ON public.scans USING btree (venue_id, device_time) WHERE ((flag IS NOT NULL) OR conflict);
 
@@ -2397,17 +2394,8 @@ ALTER TABLE ONLY public.complaints
 ALTER TABLE ONLY public.credentials
     ADD CONSTRAINT credentials_traveller_id_fkey FOREIGN KEY (traveller_id) REFERENCES public.travellers(id);
 
-ALTER TABLE ONLY public.gate_counters
-    ADD CONSTRAINT gate_counters_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
-
-ALTER TABLE ONLY public.gate_counters
-    ADD CONSTRAINT gate_counters_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
-
 ALTER TABLE ONLY public.gate_heartbeats
     ADD CONSTRAINT gate_heartbeats_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
-
-ALTER TABLE ONLY public.gate_scan_ids
-    ADD CONSTRAINT gate_scan_ids_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
 
 ALTER TABLE ONLY public.gates
     ADD CONSTRAINT gates_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
@@ -2436,20 +2424,11 @@ ALTER TABLE ONLY public.planner_regions
 ALTER TABLE ONLY public.planner_regions
     ADD CONSTRAINT planner_regions_region_code_fkey FOREIGN KEY (region_code) REFERENCES public.regions(code);
 
-ALTER TABLE ONLY public.presence
-    ADD CONSTRAINT presence_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
-
 ALTER TABLE ONLY public.regions
     ADD CONSTRAINT regions_parent_code_fkey FOREIGN KEY (parent_code) REFERENCES public.regions(code);
 
 ALTER TABLE ONLY public.reviews
     ADD CONSTRAINT reviews_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
-
-ALTER TABLE ONLY public.scans
-    ADD CONSTRAINT scans_gate_id_fkey FOREIGN KEY (gate_id) REFERENCES public.gates(id);
-
-ALTER TABLE ONLY public.scans
-    ADD CONSTRAINT scans_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
 
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);

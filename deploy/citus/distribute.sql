@@ -166,12 +166,14 @@ BEGIN
     END LOOP;
 END $$;
 
--- 5. Local to the coordinator (a Citus local table): occupancy counters per gate and
---    day. Updated on every accepted scan and summed per venue on the hot path: as a
---    reference table each update would be a 2PC on every node; distributed by gate_id
---    the per-venue sum would fan out to every shard; distributed by venue_id it would
---    need venue_id in its primary key. Small (gates x days), no hot row (one per gate).
-SELECT citus_add_local_table_to_metadata('gate_counters') WHERE NOT pg_temp.onecode_citus_has('gate_counters');
+-- Occupancy counters (migration 0081): a venue's day in 16 stripes, updated by every
+-- accepted scan and summed per venue by the cap check: distributed by venue_id (in the
+-- primary key), the sum is single-shard and the update touches one worker, not the
+-- coordinator.
+SELECT create_distributed_table('venue_counters', 'venue_id', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('venue_counters');
+
+-- 5. Local to the coordinator (Citus local tables).
 --    The audit trail (migration 0020): appended by every admin and operator change in
 --    that change's transaction, read by admins; small, and never joined with shards.
 SELECT citus_add_local_table_to_metadata('audit_log') WHERE NOT pg_temp.onecode_citus_has('audit_log');

@@ -15,12 +15,12 @@
 --   3. finds the booking whose slot window, widened by the venue's grace minutes,
 --      contains now (too_early / too_late / wrong_venue / no_booking), or admits
 --      without booking at free-entry venues;
---   4. reads the live occupancy from the per-gate counters against the venue's cap;
+--   4. reads the live occupancy from the venue's counters against the venue's cap;
 --   5. locks the traveller's presence row of the local day (the row that serializes
 --      two gates scanning one pass at once) and applies the entry rule (limit from
 --      gate_entry_limit, and no entry while inside), then the cap;
---   6. records the scan (every scan, accepted or rejected, once) and bumps the gate's
---      counter of the day.
+--   6. records the scan (every scan, accepted or rejected, once) and bumps the venue's
+--      counter of the day (the stripe of this session).
 
 -- HMAC-SHA256 (RFC 2104) with the core sha256(): the key's inner and outer pads, then
 -- the MAC of a message under those pads. The key is at most 64 bytes.
@@ -81,6 +81,14 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
         WHEN p_rule = 'reentry' THEN NULL
         WHEN p_rule ~ '^daily:[1-9][0-9]{0,2}$' THEN substring(p_rule FROM 7)::integer
     END
+$$;
+
+-- The counter row of venue_counters a scan adds to: one of 16 per venue and day, chosen
+-- by the database session, so that concurrent scans (different sessions) do not wait
+-- for each other's commit on one row (migration 0081).
+CREATE OR REPLACE FUNCTION onecode_counter_stripe() RETURNS smallint
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT (pg_backend_pid() % 16)::smallint
 $$;
 
 CREATE OR REPLACE FUNCTION gate_scan(
@@ -191,9 +199,9 @@ BEGIN
                 v_party := greatest(pr.party_size, 1);
                 UPDATE presence p SET inside = false, last_exit_at = now_at
                  WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
-                INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, outs)
-                VALUES (p_gate_id, p_venue_id, v_day, v_party)
-                ON CONFLICT (gate_id, local_day) DO UPDATE SET outs = g.outs + EXCLUDED.outs;
+                INSERT INTO venue_counters AS g (venue_id, local_day, stripe, outs)
+                VALUES (p_venue_id, v_day, onecode_counter_stripe(), v_party)
+                ON CONFLICT (venue_id, local_day, stripe) DO UPDATE SET outs = g.outs + EXCLUDED.outs;
             ELSE
                 v_reason := 'not_inside';   -- accepted and flagged; not counted
                 v_party := CASE WHEN FOUND THEN greatest(pr.party_size, 1) ELSE 1 END;
@@ -275,11 +283,11 @@ BEGIN
         -- always taken before the presence row lock) so racing gates cannot overshoot.
         IF v.occupancy_cap_pct IS NOT NULL THEN
             v_cap := (v.capacity_instant::bigint * v.occupancy_cap_pct / 100)::integer;
-            SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+            SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM venue_counters g
              WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
             IF v_inside + v_party > v_cap - 200 THEN
                 PERFORM pg_advisory_xact_lock(hashtextextended(p_venue_id::text, 11));
-                SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM gate_counters g
+                SELECT COALESCE(sum(g.ins - g.outs), 0) INTO v_inside FROM venue_counters g
                  WHERE g.venue_id = p_venue_id AND g.local_day = v_day;
             END IF;
             v_room := v_inside + v_party <= v_cap;
@@ -314,16 +322,16 @@ BEGIN
              WHERE p.traveller_id = traveller AND p.venue_id = p_venue_id AND p.local_day = v_day;
         END IF;
 
-        -- 6. accept: the booking is used, the gate's counter counts the party
+        -- 6. accept: the booking is used, the venue's counter counts the party
         v_accept := true;
         v_reason := 'ok';
         IF v_booking IS NOT NULL THEN
             UPDATE bookings b SET status = 'used', used_at = now_at, changed_at = now_at
              WHERE b.traveller_id = traveller AND b.id = v_booking AND b.status = 'booked';
         END IF;
-        INSERT INTO gate_counters AS g (gate_id, venue_id, local_day, ins)
-        VALUES (p_gate_id, p_venue_id, v_day, v_party)
-        ON CONFLICT (gate_id, local_day) DO UPDATE SET ins = g.ins + EXCLUDED.ins;
+        INSERT INTO venue_counters AS g (venue_id, local_day, stripe, ins)
+        VALUES (p_venue_id, v_day, onecode_counter_stripe(), v_party)
+        ON CONFLICT (venue_id, local_day, stripe) DO UPDATE SET ins = g.ins + EXCLUDED.ins;
     END decide;
 
     IF NOT v_accept THEN

@@ -170,16 +170,16 @@ BEGIN
          WHERE u.scan_id = ANY (v_new)
         ON CONFLICT DO NOTHING;
 
-        -- 4. the gate's counters count what was counted
-        INSERT INTO gate_counters AS c (gate_id, venue_id, local_day, ins, outs)
-        SELECT p_gate, p_venue, (u.t AT TIME ZONE v.timezone)::date,
+        -- 4. the venue's counters count what was counted (this session's stripe)
+        INSERT INTO venue_counters AS c (venue_id, local_day, stripe, ins, outs)
+        SELECT p_venue, (u.t AT TIME ZONE v.timezone)::date, onecode_counter_stripe(),
                coalesce(sum(u.party) FILTER (WHERE u.direction = 'in'), 0),
                coalesce(sum(u.party) FILTER (WHERE u.direction = 'out'), 0)
           FROM unnest(p_scan_ids, p_directions, o_dec, o_party, p_times)
                AS u (scan_id, direction, decision, party, t)
          WHERE u.scan_id = ANY (v_new) AND u.decision = 'accept' AND u.party > 0
-         GROUP BY 3
-        ON CONFLICT (gate_id, local_day)
+         GROUP BY 2
+        ON CONFLICT (venue_id, local_day, stripe)
         DO UPDATE SET ins = c.ins + excluded.ins, outs = c.outs + excluded.outs;
 
         -- 5. the bookings the entries used

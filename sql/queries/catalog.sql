@@ -43,7 +43,7 @@ SELECT v.id, v.region_code, v.name, v.kind, v.gated, v.requires_booking, v.entry
        v.walkin_quota_pct, v.walkin_release_min, v.offer_expiry_min,
        CASE WHEN v.rating_count > 0 THEN round(v.rating_sum::numeric / v.rating_count, 2)::float8 END AS rating,
        v.rating_count,
-       COALESCE((SELECT sum(c.ins - c.outs) FROM gate_counters c
+       COALESCE((SELECT sum(c.ins - c.outs) FROM venue_counters c
                   WHERE c.venue_id = v.id
                     AND c.local_day = (now() AT TIME ZONE v.timezone)::date), 0)::bigint AS inside
   FROM venues v
@@ -109,7 +109,7 @@ SELECT v.id AS venue_id, v.capacity_instant, v.occupancy_cap_pct,
        COALESCE(sum(c.ins - c.outs), 0)::bigint AS inside,
        COALESCE(sum(c.ins), 0)::bigint AS entries_today
   FROM venues v
-  LEFT JOIN gate_counters c
+  LEFT JOIN venue_counters c
          ON c.venue_id = v.id AND c.local_day = (now() AT TIME ZONE v.timezone)::date
  WHERE v.id = $1
  GROUP BY v.id;

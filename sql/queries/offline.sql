@@ -31,7 +31,8 @@ SELECT cred_id, traveller_id, generation, revoked_all, changed_at
   FROM credentials WHERE cred_id = ANY ($1::bytea[]);
 
 -- name: offline_select_existing_scans
-SELECT scan_id, traveller_id FROM scans WHERE gate_id = $1 AND scan_id = ANY ($2::uuid[]);
+-- the (gate, scan_id) ledger: every scan id this gate ever had decided, online or uploaded
+SELECT scan_id, traveller_id FROM gate_scan_ids WHERE gate_id = $1 AND scan_id = ANY ($2::uuid[]);
 
 -- name: offline_upload_scans
 SELECT scan_id, status, reason, flag FROM gate_upload($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);

@@ -216,14 +216,14 @@ WITH ev AS (
 SELECT (SELECT count(*) FROM marked) AS events, (SELECT count(*) FROM ins) AS deliveries;
 
 -- name: webhooks_select_loads
--- Every venue's people inside now and entries today (its local day), from the gate
+-- Every venue's people inside now and entries today (its local day), from the venue
 -- counters the scans keep.
 SELECT v.id, v.region_code, v.capacity_instant, v.capacity_daily,
        (now() AT TIME ZONE v.timezone)::date AS local_day,
        COALESCE(sum(c.ins - c.outs), 0)::bigint AS inside,
        COALESCE(sum(c.ins), 0)::bigint AS entries
   FROM venues v
-  LEFT JOIN gate_counters c
+  LEFT JOIN venue_counters c
          ON c.venue_id = v.id AND c.local_day = (now() AT TIME ZONE v.timezone)::date
  WHERE v.active
  GROUP BY v.id;

@@ -88,7 +88,7 @@ async def test_forged_exits_cannot_lift_the_cap(
         headers=bearer(gate),
     )
     assert (r.json()["decision"], r.json()["reason"]) == ("reject", "venue_full")
-    counters = await conn.fetchrow("SELECT sum(ins) AS ins, sum(outs) AS outs FROM gate_counters")
+    counters = await conn.fetchrow("SELECT sum(ins) AS ins, sum(outs) AS outs FROM venue_counters")
     assert counters is not None and (counters["ins"], counters["outs"]) == (50, 0)
     # every refused item is kept for the operator, never counted
     assert await conn.fetchval("SELECT count(*) FROM scans WHERE flag = 'refused_upload'") == 1100

@@ -160,7 +160,7 @@ async def test_two_offline_gates_admitting_one_pass_are_flagged(
     assert r1.json()["results"][0]["status"] == "recorded"
     assert r2.json()["results"][0]["status"] == "conflict"
     # both are facts: two people inside
-    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 2
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 2
     r = await client.get(
         f"/v1/venues/{world.ids['venue_a']}/conflicts", headers=world.auth("operator_a")
     )
@@ -209,7 +209,7 @@ async def test_forged_and_absurd_items_are_rejected_never_entries(
     assert results[3]["reason"] == "bad_time"
     rows = await conn.fetch("SELECT decision, reason FROM scans ORDER BY seq")
     assert [r["decision"] for r in rows] == ["reject"] * 4 + ["accept"]
-    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 1
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 1
 
 
 async def test_batch_limits_and_bad_bodies(client: Client, world: World) -> None:

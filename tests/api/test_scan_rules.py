@@ -216,9 +216,8 @@ async def build(conn: asyncpg.Connection, case: Case, now: float) -> Setup:
             party,
         )
         await conn.execute(
-            "INSERT INTO gate_counters (gate_id, venue_id, local_day, ins, outs) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            gate_id,
+            "INSERT INTO venue_counters (venue_id, local_day, stripe, ins, outs) "
+            "VALUES ($1, $2, 0, $3, $4)",
             venue_id,
             day,
             entries * party,
@@ -226,8 +225,7 @@ async def build(conn: asyncpg.Connection, case: Case, now: float) -> Setup:
         )
     if "full" in case.venue:  # somebody else fills the cap of 1
         await conn.execute(
-            "INSERT INTO gate_counters (gate_id, venue_id, local_day, ins) VALUES ($1, $2, $3, 1)",
-            other_gate,
+            "INSERT INTO venue_counters (venue_id, local_day, stripe, ins) VALUES ($1, $2, 1, 1)",
             venue_id,
             day,
         )

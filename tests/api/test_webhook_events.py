@@ -202,15 +202,12 @@ def test_hysteresis_keeps_a_level_until_the_load_falls_clearly_below() -> None:
     assert settled_level("red", 94, 100, 0) == "orange"
 
 
-async def _set_counters(
-    conn: asyncpg.Connection, gate: str, venue: str, ins: int, outs: int
-) -> None:
+async def _set_counters(conn: asyncpg.Connection, venue: str, ins: int, outs: int) -> None:
     await conn.execute(
-        "INSERT INTO gate_counters (gate_id, venue_id, local_day, ins, outs) "
-        "SELECT $1, $2, (now() AT TIME ZONE v.timezone)::date, $3, $4 FROM venues v "
-        "WHERE v.id = $2 ON CONFLICT (gate_id, local_day) DO UPDATE "
+        "INSERT INTO venue_counters (venue_id, local_day, stripe, ins, outs) "
+        "SELECT $1, (now() AT TIME ZONE v.timezone)::date, 0, $2, $3 FROM venues v "
+        "WHERE v.id = $1 ON CONFLICT (venue_id, local_day, stripe) DO UPDATE "
         "SET ins = EXCLUDED.ins, outs = EXCLUDED.outs",
-        uuid.UUID(gate),
         uuid.UUID(venue),
         ins,
         outs,
@@ -231,10 +228,10 @@ async def test_level_changes_are_announced_once_with_hysteresis(
     world: World, conn: asyncpg.Connection, settings: Settings
 ) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    gate, venue = world.ids["gate_a"], world.ids["venue_a"]  # capacity_instant 100
+    venue = world.ids["venue_a"]  # capacity_instant 100
     seen: list[str] = []
     for inside in (50, 80, 85, 78, 76, 74, 96, 99, 89):
-        await _set_counters(conn, gate, venue, inside, 0)
+        await _set_counters(conn, venue, inside, 0)
         assert await detect(conn, settings)
         instant = [e for e in await _events(conn, "venue.level_changed") if e["kind"] == "instant"]
         seen.append(instant[-1]["level"] if instant else "-")
@@ -331,8 +328,8 @@ async def test_a_revoked_operator_hears_nothing_more(
 async def test_the_dashboard_reads_levels_and_recent_alerts_in_scope(
     client: Client, world: World, conn: asyncpg.Connection, settings: Settings
 ) -> None:
-    await _set_counters(conn, world.ids["gate_a"], world.ids["venue_a"], 91, 0)
-    await _set_counters(conn, world.ids["gate_b"], world.ids["venue_b"], 97, 0)
+    await _set_counters(conn, world.ids["venue_a"], 91, 0)
+    await _set_counters(conn, world.ids["venue_b"], 97, 0)
     await detect(conn, settings)
     r = await client.get("/v1/alerts", headers=world.auth("planner_x"))  # its one region
     assert r.status_code == 200, r.text

@@ -33,7 +33,7 @@ async def test_many_gates_one_single_entry_pass_exactly_one_accept(
     # every scan stored once; counters count the three parties once each
     assert await conn.fetchval("SELECT count(*) FROM scans") == 72
     assert await conn.fetchval("SELECT count(*) FROM scans WHERE decision = 'accept'") == 3
-    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 6
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 6
     assert await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'used'") == 3
 
 
@@ -100,7 +100,7 @@ async def test_racing_retries_of_one_scan_write_one_row_and_count_once(
     assert all(a == answers[0] for a in answers)
     assert answers[0]["decision"] == "accept"
     assert await conn.fetchval("SELECT count(*) FROM scans") == 1
-    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 1
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 1
     # many travellers racing in and out through several gates: inside stays exact
     gates = [gate] + [await new_gate(world, venue["id"], f"g{i}") for i in range(3)]
     codes = [await traveller_with_code(world, f"p{i}") for i in range(12)]
@@ -128,7 +128,7 @@ async def test_occupancy_cap_holds_under_racing_gates(
     answers = await asyncio.gather(*(scan(client, gates[i % 4], c) for i, c in enumerate(codes)))
     assert sum(a["decision"] == "accept" for a in answers) == 5
     assert {a["reason"] for a in answers if a["decision"] == "reject"} == {"venue_full"}
-    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 5
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 5
 
 
 async def test_daily_n_pass_racing_at_many_gates_gets_exactly_n_entries(
@@ -145,4 +145,43 @@ async def test_daily_n_pass_racing_at_many_gates_gets_exactly_n_entries(
     assert sum(a["decision"] == "accept" for a in answers) == 1
     assert {a["reason"] for a in answers if a["decision"] == "reject"} == {"already_used"}
     assert await conn.fetchval("SELECT entries FROM presence") == 3
-    assert await conn.fetchval("SELECT sum(ins) FROM gate_counters") == 3
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 3
+
+
+async def test_accepts_through_one_gate_do_not_wait_for_each_others_commit(
+    world: World, conn: asyncpg.Connection, db_url: str
+) -> None:
+    """No hot row per gate (issue #20): while one session's accepted scan is not yet
+    committed, another session's accepted scan through the same gate completes (the
+    occupancy counter is striped by session). Before, both added to the gate's one
+    counter row, and the second waited for the first to commit."""
+    for tag in ("a", "b"):
+        await world.traveller(tag)
+    venue_id = uuid.UUID(world.ids["venue_a"])
+    await conn.execute(
+        "UPDATE venues SET requires_booking = false, entry_rule = 'reentry', "
+        "live_code_required = false, capacity_instant = 1000000, occupancy_cap_pct = 80 "
+        "WHERE id = $1",
+        venue_id,
+    )
+    gate_id = uuid.UUID(world.ids["gate_a"])
+    creds = await conn.fetch("SELECT cred_id, generation FROM credentials ORDER BY cred_id")
+    assert len(creds) == 2
+    sql = "SELECT decision FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, $5, NULL, NULL)"
+    # two sessions on different stripes (the stripe is the backend pid modulo 16)
+    pool = [await asyncpg.connect(db_url) for _ in range(8)]
+    try:
+        stripes = {int(await c.fetchval("SELECT onecode_counter_stripe()")): c for c in pool}
+        assert len(stripes) >= 2
+        first, second = list(stripes.values())[:2]
+        async with first.transaction():
+            assert await first.fetchval(sql, gate_id, venue_id, uuid.uuid4(), *creds[0]) == (
+                "accept"
+            )
+            async with second.transaction():
+                decided = second.fetchval(sql, gate_id, venue_id, uuid.uuid4(), *creds[1])
+                assert await asyncio.wait_for(decided, timeout=5) == "accept"
+    finally:
+        await asyncio.gather(*(c.close() for c in pool))
+    assert await conn.fetchval("SELECT sum(ins) FROM venue_counters") == 2
+    assert await conn.fetchval("SELECT count(*) FROM venue_counters") == 2

@@ -70,6 +70,8 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "gate_scan_ids": ("gate_id", "gate_scan"),
     # a bearer token is only ever looked up by its hash
     "api_tokens": ("token_hash", "token"),
+    # occupancy: a venue's day in 16 stripes, summed per venue by the cap check
+    "venue_counters": ("venue_id", "venue_counters"),
     # origin-destination rollup: recomputed per (traveller, day) from that traveller's
     # scans, so it lives on the traveller's shard; planner reads fan out (analytics)
     "flow_trips": ("traveller_id", "traveller"),
@@ -94,15 +96,12 @@ LOCAL: dict[str, str] = {
     "schema_functions": "the rule-file runner's bookkeeping, on the coordinator only",
     "audit_log": "every admin and operator change, appended in the change's transaction "
     "and read by admins: small, written and read on the coordinator only (a Citus local "
-    "table, like gate_counters)",
+    "table)",
     "webhook_deliveries": "the webhook queue and delivery log: claimed with FOR UPDATE SKIP "
     "LOCKED by the workers, which talk to the coordinator; not per traveller, not per venue",
     "webhook_attempts": "each delivery attempt, written beside its webhook_deliveries row",
     "gate_heartbeats": "when each gate was last heard from: one upsert of every gate an API "
     "process heard from every few seconds, read by the alert detector on the coordinator",
-    "gate_counters": "per gate and day, updated per accepted scan and summed per venue on "
-    "the hot path: a Citus local table on the coordinator (no 2PC to every node as a "
-    "reference table would need, no fan-out as a gate_id distribution would need)",
 }
 
 # Rollup tables (flows, migration 0005) are named generically: a table whose name matches
