@@ -16,10 +16,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
         "split into co-located statements per traveller"
     ),
-    ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
-        "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
-        "layout change that co-locates credentials with their traveller"
-    ),
 }
 
 
@@ -75,9 +71,10 @@ _CASES: list[tuple[str, str | None]] = [
     ),
     ("SELECT venue_id, count(*) FROM flow_visit_hours GROUP BY venue_id", None),
     (
-        "SELECT 1 FROM bookings b JOIN credentials c ON c.traveller_id = b.traveller_id",
+        "SELECT 1 FROM bookings b JOIN credential_ids l ON l.traveller_id = b.traveller_id",
         "join-not-colocated",
     ),
+    ("SELECT 1 FROM bookings b JOIN credentials c ON c.traveller_id = b.traveller_id", None),
     ("SELECT 1 FROM bookings b JOIN presence p ON p.traveller_id = b.traveller_id", None),
     ("SELECT 1 FROM bookings b JOIN presence p ON p.venue_id = b.venue_id", "join-not-colocated"),
     ("SELECT 1 FROM bookings b WHERE b.id = $1 FOR UPDATE", "for-update-multi-shard"),
