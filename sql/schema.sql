@@ -198,13 +198,21 @@ BEGIN
     -- the credential, when the signature is good (even for an expired or not yet valid
     -- code: its fields are authentic)
     IF p_cred_id IS NOT NULL THEN
+        -- the code names its cred_id only: its traveller from the lookup (by cred_id),
+        -- then the credential on the traveller's shard (two primary-key reads, each on
+        -- one shard; a cred_id of nobody reads the zero uuid's)
+        SELECT l.traveller_id INTO traveller FROM credential_ids l WHERE l.cred_id = p_cred_id;
+        traveller := coalesce(traveller, zero);
         SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
                c.booking_id
-          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
+          INTO cred FROM credentials c
+         WHERE c.traveller_id = traveller AND c.cred_id = p_cred_id;
         v_known := FOUND;
         IF v_known THEN
             traveller := cred.traveller_id;
             v_kind := cred.kind;
+        ELSE
+            traveller := zero;
         END IF;
     END IF;
 
@@ -1682,6 +1690,12 @@ CREATE TABLE public.complaints (
     CONSTRAINT complaints_text_len_ck CHECK (((length(text) >= 1) AND (length(text) <= 4000)))
 );
 
+CREATE TABLE public.credential_ids (
+    cred_id bytea NOT NULL,
+    traveller_id uuid NOT NULL,
+    CONSTRAINT credential_ids_cred_id_check CHECK ((length(cred_id) = 16))
+);
+
 CREATE TABLE public.credentials (
     cred_id bytea NOT NULL,
     traveller_id uuid NOT NULL,
@@ -2147,8 +2161,11 @@ ALTER TABLE ONLY public.checkins
 ALTER TABLE ONLY public.complaints
     ADD CONSTRAINT complaints_pkey PRIMARY KEY (traveller_id, id);
 
+ALTER TABLE ONLY public.credential_ids
+    ADD CONSTRAINT credential_ids_pkey PRIMARY KEY (cred_id);
+
 ALTER TABLE ONLY public.credentials
-    ADD CONSTRAINT credentials_pkey PRIMARY KEY (cred_id);
+    ADD CONSTRAINT credentials_pkey PRIMARY KEY (traveller_id, cred_id);
 
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_pkey PRIMARY KEY (id);
@@ -2317,8 +2334,6 @@ CREATE INDEX complaints_venue_created_idx ON public.complaints USING btree (venu
 CREATE INDEX complaints_venue_page_idx ON public.complaints USING btree (venue_id, created_at DESC, id DESC);
 
 CREATE INDEX credentials_changed_idx ON public.credentials USING btree (changed_at);
-
-CREATE INDEX credentials_traveller_all_idx ON public.credentials USING btree (traveller_id);
 
 CREATE UNIQUE INDEX credentials_traveller_idx ON public.credentials USING btree (traveller_id) WHERE ((kind = 'phone'::text) AND (NOT revoked_all));
 

@@ -23,16 +23,10 @@ SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 -- 64 shards: several per core on a first cluster of 2-4 workers, room to rebalance later.
 SET LOCAL citus.shard_count TO 64;
 
--- 1. Single-node-only invariants (the test lists them in SINGLE_NODE_ONLY).
---    One credential per traveller is enforced by unique(traveller_id) on one PostgreSQL;
---    under Citus credentials live by cred_id, so the rule is kept by the registration
---    transaction that writes the traveller and its credential together, and the lookup
---    by traveller stays an ordinary index (a fan-out query: see README).
-ALTER TABLE credentials DROP CONSTRAINT IF EXISTS credentials_traveller_id_fkey;
-DROP INDEX IF EXISTS credentials_traveller_idx;
-CREATE INDEX credentials_traveller_idx ON credentials (traveller_id);
+-- 1. Single-node-only invariants (the test lists them in SINGLE_NODE_ONLY): none since
+--    migration 0075 put credentials on their traveller's shard.
 
--- 2. Set the remaining foreign keys aside: Citus wants each side distributed before a
+-- 2. Set the foreign keys aside: Citus wants each side distributed before a
 --    key joins them. They come back in step 6, and Citus validates every one of them.
 CREATE TEMP TABLE onecode_fks ON COMMIT DROP AS
 -- The table is kept by NAME (::regclass::text), not by OID: citus_add_local_table_to_metadata
@@ -56,6 +50,21 @@ BEGIN
     RETURN found;
 END $$;
 
+-- The distribution column of a table Citus already holds (NULL for none, or for a
+-- reference or local table).
+CREATE OR REPLACE FUNCTION pg_temp.onecode_citus_column(rel regclass) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE col text;
+BEGIN
+    IF to_regclass('pg_dist_partition') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition
+              WHERE logicalrelid = $1 AND partkey IS NOT NULL'
+       INTO col USING rel;
+    RETURN col;
+END $$;
+
 DO $$
 DECLARE fk record;
 BEGIN
@@ -63,6 +72,13 @@ BEGIN
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tbl, fk.name);
     END LOOP;
 END $$;
+
+-- A cluster distributed by distribute.sql before migration 0075 dropped the key from
+-- credentials to travellers (it was not co-located then): put it back in step 6.
+INSERT INTO onecode_fks (tbl, name, def)
+SELECT 'credentials', 'credentials_traveller_id_fkey',
+       'FOREIGN KEY (traveller_id) REFERENCES travellers(id)'
+ WHERE NOT EXISTS (SELECT 1 FROM onecode_fks WHERE name = 'credentials_traveller_id_fkey');
 
 -- 3. Reference tables: the read-mostly catalog, copied to every node, so every shard
 --    joins with it locally. slots is here although bookings update slots.booked: a
@@ -115,10 +131,31 @@ SELECT create_distributed_table('waitlist_entries', 'traveller_id', colocate_wit
 SELECT create_distributed_table('lottery_applications', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('lottery_applications');
 
--- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
--- traveller id, by design): distributing by it keeps the gate's lookup single-shard.
-SELECT create_distributed_table('credentials', 'cred_id', colocate_with => 'none')
+-- A traveller's credentials, on the traveller's shard (migration 0075): issue, rotate,
+-- paper passes, erase and the traveller's code are single-shard, and the gate pack's
+-- bookings ⋈ credentials is a co-located join.
+SELECT create_distributed_table('credentials', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('credentials');
+-- A cluster distributed before migration 0075 holds credentials by cred_id: move them to
+-- their travellers' shards, and give back the one-current-phone-credential rule that
+-- could not be a unique index then (the earlier script left a plain index of that name).
+SELECT alter_distributed_table('credentials', distribution_column => 'traveller_id',
+                               colocate_with => 'travellers')
+ WHERE pg_temp.onecode_citus_column('credentials') = 'cred_id';
+DO $$
+BEGIN
+    IF NOT (SELECT indisunique FROM pg_index
+             WHERE indexrelid = 'credentials_traveller_idx'::regclass) THEN
+        DROP INDEX credentials_traveller_idx;
+        CREATE UNIQUE INDEX credentials_traveller_idx ON credentials (traveller_id)
+            WHERE kind = 'phone' AND NOT revoked_all;
+    END IF;
+END $$;
+-- The cred_id is the only key a gate can read from a TQ1 code (the code holds no
+-- traveller id, by design): the lookup cred_id -> traveller, by cred_id, keeps the
+-- gate's first read single-shard; then it reads the traveller's shard.
+SELECT create_distributed_table('credential_ids', 'cred_id', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('credential_ids');
 -- The (gate, scan_id) ledger: claimed once per scan by the gate that made it
 -- (docs/gates.md), always looked up by both columns.
 SELECT create_distributed_table('gate_scan_ids', 'gate_id', colocate_with => 'none')

@@ -3,9 +3,12 @@ paper passes.
 
 The revocation contract (what every gate decision relies on)
 ------------------------------------------------------------
-A traveller's credentials are ``credentials`` rows; each random ``cred_id`` is what one
-QR carries. One row of kind ``phone`` is current (the app's live code); rows of kind
-``paper`` are printed passes, one booking each. A code whose signature verifies is then
+A traveller's credentials are ``credentials`` rows, keyed by (traveller, cred_id) so
+that they sit with the traveller's bookings (under Citus, on the traveller's shard); each
+random ``cred_id`` is what one QR carries, and ``credential_ids`` maps it to its
+traveller for the gate (a code names nobody), written with every new credential. One
+row of kind ``phone`` is current (the app's live code); rows of kind ``paper`` are
+printed passes, one booking each. A code whose signature verifies is then
 judged against its row by ``gate_scan()`` (sql/functions/gates.sql) online and by the
 pack's revocations offline (onecode.gates.rules); Python holds no copy of that rule.
 
@@ -43,12 +46,14 @@ async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: i
     traveller_id = uuid.uuid4()
     secret = secrets.token_bytes(SUFFIX_SECRET_BYTES)
     expires = datetime.now(UTC) + timedelta(days=code_ttl_days)
+    cred_id = new_cred_id()
     async with conn.transaction():
         await conn.execute(
             Q()["identity_insert_traveller"], traveller_id, data.display_name, data.home_region
         )
+        await _insert_lookup(conn, cred_id, traveller_id)
         await conn.execute(
-            Q()["identity_insert_credential"], new_cred_id(), traveller_id, secret, expires
+            Q()["identity_insert_credential"], cred_id, traveller_id, secret, expires
         )
         token = await store_token(conn, Kind.TRAVELLER, traveller_id)
     return Registered(
@@ -57,6 +62,12 @@ async def register(conn: asyncpg.Connection, data: TravellerIn, code_ttl_days: i
         access_token=token,
         code_secret=b64url_encode(secret),
     )
+
+
+async def _insert_lookup(conn: asyncpg.Connection, cred_id: bytes, traveller_id: uuid.UUID) -> None:
+    """The cred_id -> traveller lookup a gate reads first; every credential gets its row
+    in the transaction that creates it (the caller's)."""
+    await conn.execute(Q()["identity_insert_credential_id"], cred_id, traveller_id)
 
 
 async def me(conn: asyncpg.Connection, traveller_id: uuid.UUID) -> Me:
@@ -112,18 +123,16 @@ async def rotate_code(
     """A new credential (new random cred_id, new suffix secret, fresh expiry); the
     earlier one is revoked. Racing rotations take turns on the traveller's row."""
     secret = secrets.token_bytes(SUFFIX_SECRET_BYTES)
+    cred_id = new_cred_id()
     async with conn.transaction():
         row = None
         if await conn.fetchval(Q()["identity_lock_traveller"], traveller_id) is not None:
+            await _insert_lookup(conn, cred_id, traveller_id)
             row = await conn.fetchrow(
-                Q()["identity_rotate_credential"],
-                traveller_id,
-                new_cred_id(),
-                secret,
-                code_ttl_days,
+                Q()["identity_rotate_credential"], traveller_id, cred_id, secret, code_ttl_days
             )
-    if row is None:
-        raise NotFound("No such traveller.", "travellers.not_found")
+        if row is None:  # raised inside: the lookup row goes with the transaction
+            raise NotFound("No such traveller.", "travellers.not_found")
     return Rotated(
         code=_sign(row, keys.signing_key),
         generation=row["generation"],
@@ -172,16 +181,19 @@ async def issue_paper_pass(
     venue_id: uuid.UUID | None = None,
 ) -> PaperPass:
     """A paper pass for one live booking (a new one revokes the booking's earlier pass)."""
-    row = await conn.fetchrow(
-        Q()["identity_issue_paper_pass"],
-        traveller_id,
-        booking_id,
-        new_cred_id(),
-        secrets.token_bytes(SUFFIX_SECRET_BYTES),  # never used: paper has no suffix
-        venue_id,
-    )
-    if row is None:
-        raise NotFound("No live booking with that id.", "bookings.not_found")
+    cred_id = new_cred_id()
+    async with conn.transaction():
+        await _insert_lookup(conn, cred_id, traveller_id)
+        row = await conn.fetchrow(
+            Q()["identity_issue_paper_pass"],
+            traveller_id,
+            booking_id,
+            cred_id,
+            secrets.token_bytes(SUFFIX_SECRET_BYTES),  # never used: paper has no suffix
+            venue_id,
+        )
+        if row is None:  # raised inside: the lookup row goes with the transaction
+            raise NotFound("No live booking with that id.", "bookings.not_found")
     return PaperPass(
         code=_sign(row, keys.signing_key), booking_id=booking_id, expires_at=row["expires_at"]
     )

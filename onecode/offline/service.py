@@ -202,9 +202,16 @@ async def upload(
         None if item.scan_id in known else next(judged) for item in items
     ]
     cred_ids = [c.credential.cred_id for c in checked if c is not None and c.credential]
+    # a code names its cred_id only: the lookup gives the travellers, whose shards hold
+    # the credentials
+    owners = await conn.fetch(Q()["offline_select_credential_travellers"], cred_ids)
     creds = {
         bytes(r["cred_id"]): r
-        for r in await conn.fetch(Q()["offline_select_credentials"], cred_ids)
+        for r in await conn.fetch(
+            Q()["offline_select_credentials"],
+            list({r["traveller_id"] for r in owners}),
+            [r["cred_id"] for r in owners],
+        )
     }
 
     travellers: list[uuid.UUID] = []

@@ -131,13 +131,21 @@ BEGIN
     -- the credential, when the signature is good (even for an expired or not yet valid
     -- code: its fields are authentic)
     IF p_cred_id IS NOT NULL THEN
+        -- the code names its cred_id only: its traveller from the lookup (by cred_id),
+        -- then the credential on the traveller's shard (two primary-key reads, each on
+        -- one shard; a cred_id of nobody reads the zero uuid's)
+        SELECT l.traveller_id INTO traveller FROM credential_ids l WHERE l.cred_id = p_cred_id;
+        traveller := coalesce(traveller, zero);
         SELECT c.traveller_id, c.generation, c.revoked_all, c.suffix_secret, c.kind,
                c.booking_id
-          INTO cred FROM credentials c WHERE c.cred_id = p_cred_id;
+          INTO cred FROM credentials c
+         WHERE c.traveller_id = traveller AND c.cred_id = p_cred_id;
         v_known := FOUND;
         IF v_known THEN
             traveller := cred.traveller_id;
             v_kind := cred.kind;
+        ELSE
+            traveller := zero;
         END IF;
     END IF;
 

@@ -1,6 +1,12 @@
 -- name: identity_insert_traveller
 INSERT INTO travellers (id, display_name, home_region) VALUES ($1, $2, $3);
 
+-- name: identity_insert_credential_id
+-- The lookup a gate reads first (a code names its cred_id only): written in the
+-- transaction that creates the credential, before it. Its primary key is what keeps a
+-- cred_id unique across all travellers (credentials are keyed per traveller).
+INSERT INTO credential_ids (cred_id, traveller_id) VALUES ($1, $2);
+
 -- name: identity_insert_credential
 INSERT INTO credentials (cred_id, traveller_id, suffix_secret, expires_at)
 VALUES ($1, $2, $3, $4);
@@ -86,7 +92,7 @@ WITH erased AS (
 ), revoked AS (
     UPDATE credentials
        SET revoked_all = true, changed_at = now()
-     WHERE traveller_id IN (SELECT id FROM erased)
+     WHERE traveller_id = $1 AND EXISTS (SELECT 1 FROM erased)
     RETURNING cred_id
 ), reviews_redacted AS (
     UPDATE reviews SET text = '[erased]'

@@ -26,9 +26,15 @@ SELECT cred_id, CASE WHEN revoked_all THEN 2147483647 ELSE generation END AS min
    AND expires_at > now() - interval '1 day'
    AND ($1::timestamptz IS NULL OR changed_at > $1::timestamptz);
 
+-- name: offline_select_credential_travellers
+-- whose the uploaded codes are (the lookup by cred_id: the codes name nobody)
+SELECT cred_id, traveller_id FROM credential_ids WHERE cred_id = ANY ($1::bytea[]);
+
 -- name: offline_select_credentials
+-- the credentials of those codes, on their travellers' shards ($1 travellers, $2 cred_ids)
 SELECT cred_id, traveller_id, generation, revoked_all, changed_at
-  FROM credentials WHERE cred_id = ANY ($1::bytea[]);
+  FROM credentials
+ WHERE traveller_id = ANY ($1::uuid[]) AND cred_id = ANY ($2::bytea[]);
 
 -- name: offline_select_existing_scans
 -- the (gate, scan_id) ledger: every scan id this gate ever had decided, online or uploaded

@@ -115,6 +115,9 @@ async def _credential(
 ) -> tuple[bytes, bytes]:
     cred_id, secret = uuid.uuid4().bytes, uuid.uuid4().bytes * 2
     await conn.execute(
+        "INSERT INTO credential_ids (cred_id, traveller_id) VALUES ($1, $2)", cred_id, traveller
+    )
+    await conn.execute(
         """INSERT INTO credentials (cred_id, traveller_id, suffix_secret, expires_at,
                                     revoked_all, kind, booking_id)
            VALUES ($1, $2, $3, now() + interval '1 day', $4, $5, $6)""",

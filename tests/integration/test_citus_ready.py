@@ -64,8 +64,13 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     "complaints": ("traveller_id", "traveller"),
     "idempotency_keys": ("traveller_id", "traveller"),
     "scans": ("traveller_id", "traveller"),  # the zero uuid for codes naming nobody
-    # the only key a gate can read from a TQ1 code is its cred_id
-    "credentials": ("cred_id", "credential"),
+    # a traveller's credentials: issue, rotate, paper passes, erase, the traveller's code
+    # and the gate pack's bookings ⋈ credentials are single-shard (or co-located) by it
+    "credentials": ("traveller_id", "traveller"),
+    # the only key a gate can read from a TQ1 code is its cred_id (the code names
+    # nobody): the gate reads the traveller here (one shard), then the traveller's shard;
+    # written once per credential, in its transaction; its key keeps cred_ids unique
+    "credential_ids": ("cred_id", "credential"),
     # the (gate, scan_id) ledger: one claim per scan, looked up by both columns
     "gate_scan_ids": ("gate_id", "gate_scan"),
     # a bearer token is only ever looked up by its hash
@@ -112,12 +117,10 @@ ROLLUP_COLUMN = "venue_id"
 
 # Constraints and indexes that are right on one PostgreSQL and that distribute.sql drops
 # before distributing (the invariant moves elsewhere, see deploy/README.md): name -> why.
-SINGLE_NODE_ONLY: dict[str, str] = {
-    "credentials_traveller_idx": "one credential per traveller: unique on traveller_id, "
-    "which is not credentials' distribution column; replaced by a plain index",
-    "credentials_traveller_id_fkey": "credentials (by cred_id) -> travellers (by id) are "
-    "not co-located; registration writes both in one transaction",
-}
+# None since migration 0075 put credentials on their traveller's shard: one current
+# phone credential per traveller is a unique index with the distribution column, and
+# credentials -> travellers is a co-located key.
+SINGLE_NODE_ONLY: dict[str, str] = {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -346,10 +349,16 @@ async def test_traveller_tables_key_on_traveller_id(conn: asyncpg.Connection) ->
         assert keys, f"{table} has no primary key"
         for key in keys:
             assert column in key.columns, (table, key)
+    assert "credentials" in owned
     cred_keys = [k for k in schema.keys if k.table == "credentials"]
-    assert any(k.name == "credentials_pkey" and k.columns == ("cred_id",) for k in cred_keys)
-    for key in cred_keys:
-        assert "cred_id" in key.columns or key.name in SINGLE_NODE_ONLY, key
+    assert any(
+        k.name == "credentials_pkey" and k.columns == ("traveller_id", "cred_id") for k in cred_keys
+    )
+    # one current phone credential per traveller holds under Citus too
+    assert any(k.name == "credentials_traveller_idx" for k in cred_keys)
+    # a cred_id is unique across travellers through the lookup's primary key
+    lookup = [k for k in schema.keys if k.table == "credential_ids"]
+    assert [k.columns for k in lookup] == [("cred_id",)]
 
 
 async def test_checker_catches_what_citus_would_refuse(conn: asyncpg.Connection) -> None:
@@ -358,7 +367,7 @@ async def test_checker_catches_what_citus_would_refuse(conn: asyncpg.Connection)
     await conn.execute("CREATE TABLE rollup_watermark (name text PRIMARY KEY, seq bigint)")
     await conn.execute("CREATE UNIQUE INDEX bad_booking_id_uq ON bookings (id)")
     await conn.execute("ALTER TABLE venues ADD COLUMN owner uuid REFERENCES travellers (id)")
-    await conn.execute("ALTER TABLE bookings ADD COLUMN cred bytea REFERENCES credentials")
+    await conn.execute("ALTER TABLE bookings ADD COLUMN cred bytea REFERENCES credential_ids")
     await conn.execute("ALTER TABLE reviews ADD COLUMN booking uuid")
     # co-located through the distribution column: allowed
     await conn.execute(
@@ -422,7 +431,9 @@ def test_distribute_sql_matches_the_classification() -> None:
 _CITUS_STUBS = """
 CREATE TABLE citus_calls (n serial, fn text, rel text, col text, colocate text);
 -- what Citus's catalog says it holds: distribute.sql skips those on a re-run
-CREATE TABLE pg_dist_partition (logicalrelid regclass PRIMARY KEY);
+CREATE TABLE pg_dist_partition (logicalrelid regclass PRIMARY KEY, partkey text);
+CREATE FUNCTION column_to_column_name(rel regclass, partkey text) RETURNS text
+  LANGUAGE sql AS $$ SELECT partkey $$;
 CREATE FUNCTION create_reference_table(rel regclass) RETURNS void LANGUAGE sql AS
   $$ INSERT INTO citus_calls (fn, rel) VALUES ('reference', rel::text);
      INSERT INTO pg_dist_partition VALUES (rel) $$;
@@ -431,11 +442,26 @@ CREATE FUNCTION create_distributed_table(rel regclass, col text,
   RETURNS void LANGUAGE sql AS
   $$ INSERT INTO citus_calls (fn, rel, col, colocate)
      VALUES ('distributed', rel::text, col, colocate_with);
-     INSERT INTO pg_dist_partition VALUES (rel) $$;
+     INSERT INTO pg_dist_partition VALUES (rel, col) $$;
+CREATE FUNCTION alter_distributed_table(table_name regclass,
+                                        distribution_column text DEFAULT NULL,
+                                        shard_count integer DEFAULT NULL,
+                                        colocate_with text DEFAULT 'default',
+                                        cascade_to_colocated boolean DEFAULT NULL)
+  RETURNS void LANGUAGE sql AS
+  $$ INSERT INTO citus_calls (fn, rel, col, colocate)
+     VALUES ('altered', table_name::text, distribution_column, colocate_with);
+     UPDATE pg_dist_partition SET partkey = distribution_column
+      WHERE logicalrelid = table_name $$;
 CREATE FUNCTION citus_add_local_table_to_metadata(rel regclass) RETURNS void LANGUAGE sql AS
   $$ INSERT INTO citus_calls (fn, rel) VALUES ('local', rel::text);
      INSERT INTO pg_dist_partition VALUES (rel) $$;
 """
+
+
+def _script() -> str:
+    script = DISTRIBUTE_SQL.read_text(encoding="utf-8")
+    return "\n".join(ln for ln in script.splitlines() if not ln.startswith("\\"))
 
 
 async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.Connection) -> None:
@@ -457,8 +483,7 @@ async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.C
         )
     }
     await conn.execute(_CITUS_STUBS)
-    script = DISTRIBUTE_SQL.read_text(encoding="utf-8")
-    script = "\n".join(ln for ln in script.splitlines() if not ln.startswith("\\"))
+    script = _script()
     await conn.execute(script)
     calls = await conn.fetch("SELECT fn, rel, col, colocate FROM citus_calls ORDER BY n")
     # a re-run (after a later migration, say) distributes nothing twice and still commits
@@ -486,11 +511,44 @@ async def test_distribute_sql_runs_and_restores_the_foreign_keys(conn: asyncpg.C
         )
     }
     assert fks_after == fks_before - set(SINGLE_NODE_ONLY)
-    # one credential per traveller is no longer a unique index, and the lookup remains
+    # one current phone credential per traveller stays a unique index under Citus
     unique = await conn.fetchval(
         "SELECT indisunique FROM pg_index WHERE indexrelid = 'credentials_traveller_idx'::regclass"
     )
-    assert unique is False
+    assert unique is True
     # and the schema as Citus would hold it has no violation left, with no exceptions
     found, _ = violations(await read_schema(conn), exceptions={})
     assert found == [], found
+
+
+async def test_distribute_sql_moves_credentials_of_an_earlier_layout(
+    conn: asyncpg.Connection,
+) -> None:
+    """A cluster distributed before migration 0075 holds credentials by cred_id, without
+    their key to travellers and with a plain index where the one-current-phone-credential
+    rule was: a re-run moves them to the traveller's shard and gives both back."""
+    await conn.execute(_CITUS_STUBS)
+    await conn.execute(
+        "ALTER TABLE credentials DROP CONSTRAINT credentials_traveller_id_fkey;"
+        "DROP INDEX credentials_traveller_idx;"
+        "CREATE INDEX credentials_traveller_idx ON credentials (traveller_id);"
+        "INSERT INTO pg_dist_partition VALUES ('credentials', 'cred_id')"
+    )
+    await conn.execute(_script())
+    calls = await conn.fetch(
+        "SELECT fn, rel, col, colocate FROM citus_calls WHERE rel = 'credentials'"
+    )
+    assert [tuple(c) for c in calls] == [("altered", "credentials", "traveller_id", "travellers")]
+    assert await conn.fetchval(
+        "SELECT indisunique FROM pg_index WHERE indexrelid = 'credentials_traveller_idx'::regclass"
+    )
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'credentials_traveller_id_fkey'"
+        )
+        == 1
+    )
+    # and a further re-run changes nothing
+    before = await conn.fetchval("SELECT count(*) FROM citus_calls")
+    await conn.execute(_script())
+    assert await conn.fetchval("SELECT count(*) FROM citus_calls") == before

@@ -6,19 +6,26 @@ finding fails, and a fixed one must leave the list (the list only shrinks)."""
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 
 from tests.integration.test_citus_ready import classify, read_schema
-from tests.support.citus_rules import RULES, Finding, Layout, Statement, check, statements
+from tests.support.citus_rules import (
+    FAN_OUT,
+    ROUTED_TABLES,
+    RULES,
+    Finding,
+    Layout,
+    Statement,
+    check,
+    statements,
+)
 
 KNOWN: dict[tuple[str, str], str] = {
     ("functions/flows.sql:flows_advance#18", "lateral-function-join"): (
         "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
         "split into co-located statements per traveller"
-    ),
-    ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
-        "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
-        "layout change that co-locates credentials with their traveller"
     ),
 }
 
@@ -75,8 +82,15 @@ _CASES: list[tuple[str, str | None]] = [
     ),
     ("SELECT venue_id, count(*) FROM flow_visit_hours GROUP BY venue_id", None),
     (
-        "SELECT 1 FROM bookings b JOIN credentials c ON c.traveller_id = b.traveller_id",
+        "SELECT 1 FROM bookings b JOIN credential_ids l ON l.traveller_id = b.traveller_id "
+        "WHERE l.cred_id = $1",
         "join-not-colocated",
+    ),
+    # credentials sit with their traveller (migration 0075): the pack's join is co-located
+    (
+        "SELECT 1 FROM bookings b JOIN credentials c ON c.traveller_id = b.traveller_id "
+        "WHERE b.traveller_id = $1 AND c.traveller_id = $1",
+        None,
     ),
     ("SELECT 1 FROM bookings b JOIN presence p ON p.traveller_id = b.traveller_id", None),
     ("SELECT 1 FROM bookings b JOIN presence p ON p.venue_id = b.venue_id", "join-not-colocated"),
@@ -100,5 +114,60 @@ async def test_the_check_catches_each_rule(conn: asyncpg.Connection) -> None:
     assert {f.rule for f in check(layout, [hot])} == {"hot-multi-shard"}
     routed = Statement("hot", "SELECT 1 FROM scans s WHERE s.traveller_id = $1", hot=True)
     assert check(layout, [routed]) == []
+    many = Statement("hot", "SELECT 1 FROM scans s WHERE s.traveller_id = ANY ($1)", hot=True)
+    assert check(layout, [many]) == []
+    joined = Statement(
+        "hot",
+        "SELECT 1 FROM bookings b JOIN presence p ON p.traveller_id = b.traveller_id "
+        "WHERE b.traveller_id = $1",
+        hot=True,
+    )
+    assert {f.detail for f in check(layout, [joined])} == {"SELECT presence"}
     assert {r for _, r in _CASES if r} | {"hot-multi-shard"} <= set(RULES)
     assert isinstance(Finding("a", "b"), Finding)
+
+
+_ROUTED: list[tuple[str, bool]] = [
+    # (a statement on credentials, off the hot path; whether it reaches one shard)
+    ("SELECT kind FROM credentials c WHERE c.cred_id = $1", False),
+    ("SELECT kind FROM credentials c WHERE c.traveller_id = $1 AND c.cred_id = $2", True),
+    ("SELECT traveller_id FROM credential_ids WHERE cred_id = $1", True),
+    ("SELECT cred_id FROM credential_ids WHERE traveller_id = $1", False),
+    ("UPDATE credentials SET revoked_all = true WHERE traveller_id = $1", True),
+    # the erase statement before migration 0075's change: IN (a CTE) routes nothing
+    (
+        "WITH e AS (SELECT id FROM travellers WHERE id = $1) UPDATE credentials "
+        "SET revoked_all = true WHERE traveller_id IN (SELECT id FROM e)",
+        False,
+    ),
+    ("DELETE FROM credentials WHERE cred_id = $1", False),
+]
+
+
+async def test_every_statement_on_credentials_reaches_one_shard(conn: asyncpg.Connection) -> None:
+    """Credentials are reached through their distribution column by every statement, hot
+    path or not (issue #22): a traveller's by traveller_id, a code's by the lookup's
+    cred_id. The fan-outs by design are named, and each names a real statement."""
+    layout = await layout_of(conn)
+    assert layout.distributed["credentials"] == ("traveller_id", "traveller")
+    assert layout.distributed["credential_ids"][0] == "cred_id"
+    for sql, routed in _ROUTED:
+        found = {f.rule for f in check(layout, [Statement("case", sql, hot=False)])}
+        assert found == (set() if routed else {"hot-multi-shard"}), (sql, found)
+    every = statements()
+    touching = {s.where for s in every if any(re.search(rf"\b{t}\b", s.sql) for t in ROUTED_TABLES)}
+    assert set(FAN_OUT) <= touching, sorted(set(FAN_OUT) - touching)
+    # the gate's read, the traveller's reads and writes, the upload's: all judged
+    assert {
+        "queries/identity.sql:identity_select_credential",
+        "queries/identity.sql:identity_erase_traveller",
+        "queries/offline.sql:offline_select_credentials",
+        "queries/offline.sql:offline_select_credential_travellers",
+    } <= touching
+    assert any(w.startswith("functions/gates.sql:gate_scan#") for w in touching)
+    routed_findings = [
+        f
+        for f in check(layout, [s for s in every if s.where in touching])
+        if f.rule == "hot-multi-shard"
+    ]
+    assert routed_findings == [], routed_findings

@@ -74,8 +74,9 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "for-update-multi-shard": ("SELECT … FOR UPDATE works in single-shard queries only", DOCS),
     "hot-multi-shard": (
-        "a hot-path statement (gate scan, booking, token lookup) that does not filter a "
-        "distributed table by its distribution column fans out to every shard",
+        "a hot-path statement (gate scan, booking, token lookup), or any statement on a "
+        "table of ROUTED_TABLES (credentials), that does not filter a distributed table by "
+        "its distribution column fans out to every shard",
         ROUTER,
     ),
 }
@@ -83,6 +84,21 @@ RULES: dict[str, tuple[str, str]] = {
 # Statements on the hot path: a fan-out there is a defect, elsewhere it is analytics.
 HOT_FUNCTIONS = frozenset({"gate_scan", "onecode_book_slot"})
 HOT_QUERY = re.compile(r"^(gates_decide_scan|auth_select_principal|bookings_insert_booking)$")
+
+# Tables every statement must reach through their distribution column, hot path or not
+# (issue #22): a traveller's credentials and the gate's cred_id lookup. A statement that
+# reads them across shards by design is named in FAN_OUT, with why.
+ROUTED_TABLES = frozenset({"credentials", "credential_ids"})
+FAN_OUT: dict[str, str] = {
+    "queries/offline.sql:offline_select_entitlements": (
+        "the gate pack: a venue's bookings of two days with their travellers' credentials, "
+        "a co-located join run on every shard in parallel once per pack sync, not per scan"
+    ),
+    "queries/offline.sql:offline_select_revocations": (
+        "the gate pack's revocations: every revoked credential whose code has not expired, "
+        "changed since the gate's cursor; any traveller may walk up to any gate"
+    ),
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -317,18 +333,31 @@ class _Judge:
     def _distributed(self, table: str) -> bool:
         return table in self.layout.distributed
 
+    def _hot(self, table: str) -> bool:
+        """Whether a statement must reach this table through its distribution column."""
+        return self.stmt.hot or (table in ROUTED_TABLES and self.stmt.where not in FAN_OUT)
+
     def _dist_filtered(self, where: Any, alias: str, table: str, aliases: dict[str, str]) -> bool:
-        """An equality on the table's distribution column (single shard)."""
+        """The table's distribution column equals a value (a parameter, a variable, an
+        outer row's column), or is one of an array's values (``= ANY``: Citus prunes to
+        the shards of those values). An equality with a column of the same FROM is a
+        join, which routes nothing by itself."""
         column = self.layout.distributed[table][0]
         for expr in _all(where, ast.A_Expr):
-            if expr.kind.name != "AEXPR_OP" or expr.name[-1].sval != "=":
+            if expr.kind.name not in ("AEXPR_OP", "AEXPR_OP_ANY") or expr.name[-1].sval != "=":
                 continue
-            for side in (expr.lexpr, expr.rexpr):
+            pairs = [(expr.lexpr, expr.rexpr)]
+            if expr.kind.name == "AEXPR_OP":
+                pairs.append((expr.rexpr, expr.lexpr))
+            for side, other in pairs:
                 if isinstance(side, ast.ColumnRef):
                     named = self._column(side, aliases)
                     fields = [getattr(f, "sval", "") for f in side.fields]
                     qualifier = fields[0].lower() if len(fields) == 2 else None
-                    if named == (table, column) and qualifier in (None, alias):
+                    joined = isinstance(other, ast.ColumnRef) and (
+                        self._column(other, aliases) is not None
+                    )
+                    if named == (table, column) and qualifier in (None, alias) and not joined:
                         return True
         return False
 
@@ -390,13 +419,13 @@ class _Judge:
             for expr in _all(scope, ast.A_Expr):
                 if self._stable_time_arithmetic(expr, aliases):
                     self.add("update-stable-column", f"{table}: timestamptz ± interval")
-            if self.stmt.hot and not self._dist_filtered(
+            if self._hot(table) and not self._dist_filtered(
                 node.whereClause, _alias_of(node.relation), table, aliases
             ):
                 self.add("hot-multi-shard", f"UPDATE {table}")
         if (
             isinstance(node, ast.DeleteStmt)
-            and self.stmt.hot
+            and self._hot(table)
             and not self._dist_filtered(node.whereClause, _alias_of(node.relation), table, aliases)
         ):
             self.add("hot-multi-shard", f"DELETE {table}")
@@ -452,10 +481,9 @@ class _Judge:
             for alias, table in dist:
                 if not self._dist_filtered(node.whereClause, alias, table, aliases):
                     self.add("for-update-multi-shard", table)
-        if self.stmt.hot:
-            for alias, table in dist:
-                if not self._dist_filtered(tuple(quals), alias, table, aliases):
-                    self.add("hot-multi-shard", f"SELECT {table}")
+        for alias, table in dist:
+            if self._hot(table) and not self._dist_filtered(tuple(quals), alias, table, aliases):
+                self.add("hot-multi-shard", f"SELECT {table}")
 
     def _colocated_join(
         self, dist: list[tuple[str, str]], quals: tuple[Any, ...], aliases: dict[str, str]
