@@ -12,10 +12,6 @@ from tests.integration.test_citus_ready import classify, read_schema
 from tests.support.citus_rules import RULES, Finding, Layout, Statement, check, statements
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("functions/flows.sql:flows_advance#18", "lateral-function-join"): (
-        "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
-        "split into co-located statements per traveller"
-    ),
     ("queries/offline.sql:offline_select_entitlements", "join-not-colocated"): (
         "the pack joins bookings (by traveller) to credentials (by cred_id): fixed by the "
         "layout change that co-locates credentials with their traveller"
