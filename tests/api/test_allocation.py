@@ -384,7 +384,12 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
     assert [a["application_id"] for a in rows] == order
     assert [a["ticket"] for a in rows] == [tickets[a].hex() for a in order]
     assert [a["result"] for a in rows] == ["won"] * 3 + ["waitlisted"] * 5
-    assert await conn.fetchval("SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"])) == 3
+    assert (
+        await conn.fetchval(
+            "SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"])
+        )
+        == 3
+    )
     # every applicant is told; losers wait in draw order
     results = {}
     for tag in tags:

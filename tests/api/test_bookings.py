@@ -301,7 +301,9 @@ async def test_no_shows_read_lazily_and_are_released(
     assert row["changed_at"] > datetime.now(UTC) - timedelta(minutes=1)
     # the three places are back on sale
     assert (
-        await conn.fetchval("SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slots[0]["id"]))
+        await conn.fetchval(
+            "SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slots[0]["id"])
+        )
         == 0
     )
     assert (

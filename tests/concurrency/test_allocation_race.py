@@ -306,7 +306,9 @@ async def test_a_lottery_never_allocates_more_than_capacity(
         " WHERE a.result = 'won' GROUP BY a.slot_id"
     )
     for r in won:
-        cap = await conn.fetchval("SELECT capacity FROM slot_counters WHERE slot_id = $1", r["slot_id"])
+        cap = await conn.fetchval(
+            "SELECT capacity FROM slot_counters WHERE slot_id = $1", r["slot_id"]
+        )
         assert r["places"] <= cap
     counts: dict[str, int] = {
         r["result"]: r["n"]

@@ -117,7 +117,9 @@ async def test_three_hundred_travellers_race_for_fifty_places(
     assert taken == 50 - left
     assert all(parties[t] > left for t, _ in refused)
     assert (
-        await conn.fetchval("SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"]))
+        await conn.fetchval(
+            "SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"])
+        )
         == taken
     )
     assert await conn.fetchval("SELECT sum(party_size) FROM bookings") == taken
@@ -225,7 +227,8 @@ async def test_daily_limit_holds_under_concurrency(
             "bookings.daily_limit"
         }
         booked = await conn.fetchval(
-            "SELECT sum(booked) FROM slot_counters WHERE slot_id = ANY($1::uuid[])", [s["id"] for s in slots]
+            "SELECT sum(booked) FROM slot_counters WHERE slot_id = ANY($1::uuid[])",
+            [s["id"] for s in slots],
         )
         assert booked == 1
 
