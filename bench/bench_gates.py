@@ -214,12 +214,17 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
                 expires,
             )
             await conn.execute(
-                "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity, booked) "
-                "VALUES ($1, $2, $3, $4, $5, $5)",
+                "INSERT INTO slots (id, venue_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
                 slot_id,
                 venue_id,
                 now - timedelta(minutes=20),
                 now + timedelta(hours=3),
+            )
+            await conn.execute(
+                "INSERT INTO slot_counters (venue_id, slot_id, capacity, booked)"
+                " VALUES ($1, $2, $3, $3)",
+                venue_id,
+                slot_id,
                 n,
             )
             await conn.execute(

@@ -67,12 +67,16 @@ async def setup(
         hot, bare = uuid.uuid4(), uuid.uuid4()
         for slot, offset in ((hot, 0), (bare, 8)):
             await conn.execute(
-                "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)"
-                " VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO slots (id, venue_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
                 slot,
                 venue,
                 start + timedelta(hours=offset),
                 start + timedelta(hours=offset + 8),
+            )
+            await conn.execute(
+                "INSERT INTO slot_counters (venue_id, slot_id, capacity) VALUES ($1, $2, $3)",
+                venue,
+                slot,
                 capacity,
             )
         people = [uuid.uuid4() for _ in range(2 * capacity + waiting + 64)]
@@ -220,15 +224,15 @@ async def check(dsn: str, hot: uuid.UUID) -> dict[str, int]:
         row = await conn.fetchrow(
             """SELECT s.capacity, s.booked, s.held,
                       (SELECT coalesce(sum(party_size), 0) FROM bookings
-                        WHERE slot_id = s.id AND status = 'booked')::int AS live,
+                        WHERE slot_id = s.slot_id AND status = 'booked')::int AS live,
                       (SELECT coalesce(sum(party_size), 0) FROM waitlist_entries
-                        WHERE slot_id = s.id AND state = 'offer')::int AS offered,
+                        WHERE slot_id = s.slot_id AND state = 'offer')::int AS offered,
                       (SELECT count(*) FROM waitlist_entries
-                        WHERE slot_id = s.id AND state = 'booked')::int AS accepted,
+                        WHERE slot_id = s.slot_id AND state = 'booked')::int AS accepted,
                       (SELECT count(*) FROM bookings
-                        WHERE slot_id = s.id AND channel = 'waitlist')::int AS by_offer,
+                        WHERE slot_id = s.slot_id AND channel = 'waitlist')::int AS by_offer,
                       (SELECT count(*) FROM allocation_jobs)::int AS jobs_left
-                 FROM slots s WHERE s.id = $1""",
+                 FROM slot_counters s WHERE s.slot_id = $1""",
             hot,
         )
     finally:

@@ -102,8 +102,13 @@ async def measure(dsn: str, rows: int, travellers: int) -> None:
                     slots.append((uuid.uuid4(), v, start))
         await conn.copy_records_to_table(
             "slots",
-            columns=["id", "venue_id", "starts_at", "ends_at", "capacity"],
-            records=[(s, v, st, st + dt.timedelta(hours=1), 500) for s, v, st in slots],
+            columns=["id", "venue_id", "starts_at", "ends_at"],
+            records=[(s, v, st, st + dt.timedelta(hours=1)) for s, v, st in slots],
+        )
+        await conn.copy_records_to_table(
+            "slot_counters",
+            columns=["venue_id", "slot_id", "capacity"],
+            records=[(v, s, 500) for s, v, _ in slots],
         )
         booking_records = []
         for _ in range(rows):

@@ -15,6 +15,8 @@ DECLARE
     dw_d date[];
     od_t uuid[];
     od_d date[];
+    od_one uuid;
+    od_day date;
     zero CONSTANT uuid := '00000000-0000-0000-0000-000000000000';
 BEGIN
     IF wait THEN
@@ -102,30 +104,34 @@ BEGIN
             SELECT c.traveller_id, (c.checked_in_at AT TIME ZONE v.timezone)::date
               FROM checkins c JOIN venues v ON v.id = c.venue_id
              WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) k;
-    DELETE FROM flow_trips f USING unnest(od_t, od_d) AS t(traveller_id, d)
-     WHERE f.traveller_id = t.traveller_id AND f.local_day = t.d;
-    INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
-    SELECT x.traveller_id, x.d, x.prev_venue, x.venue_id, count(*)
-      FROM (SELECT t.traveller_id, t.d, e.venue_id,
-                   lag(e.venue_id) OVER (PARTITION BY t.traveller_id, t.d
-                                         ORDER BY e.at, e.venue_id) AS prev_venue
-              FROM unnest(od_t, od_d) AS t(traveller_id, d)
-              CROSS JOIN LATERAL (
-                    SELECT s.venue_id, s.device_time AS at
-                      FROM scans s JOIN venues v ON v.id = s.venue_id
-                     WHERE s.traveller_id = t.traveller_id
-                       AND s.device_time >= (t.d - 2)::timestamp AT TIME ZONE 'UTC'
-                       AND s.device_time < (t.d + 3)::timestamp AT TIME ZONE 'UTC'
-                       AND s.decision = 'accept' AND s.direction = 'in'
-                       AND (s.device_time AT TIME ZONE v.timezone)::date = t.d
-                    UNION ALL
-                    SELECT c.venue_id, c.checked_in_at
-                      FROM checkins c JOIN venues v ON v.id = c.venue_id
-                     WHERE c.traveller_id = t.traveller_id
-                       AND c.local_day BETWEEN t.d - 1 AND t.d + 1
-                       AND (c.checked_in_at AT TIME ZONE v.timezone)::date = t.d) e) x
-     WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
-     GROUP BY 1, 2, 3, 4;
+    -- One (traveller, day) at a time: each statement names its traveller, so under Citus
+    -- it runs on that traveller's shard, where scans, checkins and flow_trips are
+    -- co-located. A LATERAL join of those tables to unnest() is refused there ("complex
+    -- joins are only supported when all distributed tables are co-located").
+    FOR i IN 1 .. coalesce(array_length(od_t, 1), 0) LOOP
+        od_one := od_t[i];
+        od_day := od_d[i];
+        DELETE FROM flow_trips f WHERE f.traveller_id = od_one AND f.local_day = od_day;
+        INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
+        SELECT od_one, od_day, x.prev_venue, x.venue_id, count(*)
+          FROM (SELECT e.venue_id,
+                       lag(e.venue_id) OVER (ORDER BY e.at, e.venue_id) AS prev_venue
+                  FROM (SELECT s.venue_id, s.device_time AS at
+                          FROM scans s JOIN venues v ON v.id = s.venue_id
+                         WHERE s.traveller_id = od_one
+                           AND s.device_time >= (od_day - 2)::timestamp AT TIME ZONE 'UTC'
+                           AND s.device_time < (od_day + 3)::timestamp AT TIME ZONE 'UTC'
+                           AND s.decision = 'accept' AND s.direction = 'in'
+                           AND (s.device_time AT TIME ZONE v.timezone)::date = od_day
+                        UNION ALL
+                        SELECT c.venue_id, c.checked_in_at
+                          FROM checkins c JOIN venues v ON v.id = c.venue_id
+                         WHERE c.traveller_id = od_one
+                           AND c.local_day BETWEEN od_day - 1 AND od_day + 1
+                           AND (c.checked_in_at AT TIME ZONE v.timezone)::date = od_day) e) x
+         WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
+         GROUP BY x.prev_venue, x.venue_id;
+    END LOOP;
 
     UPDATE flow_watermark
        SET horizon = hi, rows_consumed = rows_consumed + n_scans + n_checkins,
@@ -693,12 +699,12 @@ BEGIN
         RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb, false;
         RETURN;
     END IF;
-    -- the slot row first (the lock order of every allocation rule), then the entry
+    -- the counter row first (the lock order of every allocation rule), then the entry
+    PERFORM onecode_lock_slot(v_slot_id);
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.id = v_slot_id
-       FOR UPDATE OF s;
+     WHERE s.id = v_slot_id;
     SELECT * INTO v_entry FROM waitlist_entries w
      WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
 
@@ -728,14 +734,17 @@ BEGIN
         RETURN;
     END IF;
 
-    UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
-     WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity
-       AND s.cancelled_at IS NULL;
+    UPDATE slot_counters c
+       SET held = c.held - v_entry.party_size, booked = c.booked + v_entry.party_size
+     WHERE c.venue_id = v_slot.venue_id AND c.slot_id = v_slot_id
+       AND c.held >= v_entry.party_size
+       AND c.booked + v_entry.party_size <= c.capacity
+       AND NOT c.cancelled;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
-        UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0) WHERE s.id = v_slot_id;
+        UPDATE slot_counters c SET held = greatest(c.held - v_entry.party_size, 0)
+         WHERE c.venue_id = v_slot.venue_id AND c.slot_id = v_slot_id;
         RETURN QUERY SELECT 'slot_full'::text, '{}'::jsonb, false;
         RETURN;
     END IF;
@@ -855,14 +864,15 @@ BEGIN
             v_outcome := 'daily_limit';
             v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
-            UPDATE slots s
-               SET booked = s.booked + p_party,
-                   walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
-             WHERE s.id = p_slot
-               AND s.cancelled_at IS NULL  -- a cancel racing this booking wins
-               AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
-                   onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
-                                       s.starts_at, v_slot.walkin_release_min, v_now) END;
+            -- the one counter row of the slot (single-shard under Citus: by venue_id)
+            UPDATE slot_counters c
+               SET booked = c.booked + p_party,
+                   walkin_booked = c.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
+             WHERE c.venue_id = v_slot.venue_id AND c.slot_id = p_slot
+               AND NOT c.cancelled  -- a cancel racing this booking wins
+               AND c.booked + c.held + p_party <= c.capacity - CASE WHEN v_walkin THEN 0 ELSE
+                   onecode_walkin_hold(c.capacity, v_slot.walkin_quota_pct, c.walkin_booked,
+                                       v_slot.starts_at, v_slot.walkin_release_min, v_now) END;
             IF NOT FOUND THEN
                 v_outcome := 'slot_full';
             ELSE
@@ -944,7 +954,7 @@ BEGIN
         RETURN QUERY SELECT 'booking_not_found'::text, '{}'::jsonb;
         RETURN;
     END IF;
-    PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
+    PERFORM onecode_lock_slot(v_booking.slot_id);
     UPDATE bookings b
        SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
            cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
@@ -961,12 +971,12 @@ BEGIN
                             onecode_booking_json(v_booking);
         RETURN;
     END IF;
-    UPDATE slots s
-       SET booked = s.booked - v_booking.party_size,
+    UPDATE slot_counters c
+       SET booked = c.booked - v_booking.party_size,
            walkin_booked = CASE WHEN v_booking.channel = 'walkin'
-                                THEN greatest(s.walkin_booked - v_booking.party_size, 0)
-                                ELSE s.walkin_booked END
-     WHERE s.id = v_booking.slot_id;
+                                THEN greatest(c.walkin_booked - v_booking.party_size, 0)
+                                ELSE c.walkin_booked END
+     WHERE c.venue_id = v_booking.venue_id AND c.slot_id = v_booking.slot_id;
     PERFORM onecode_places_freed(v_booking.slot_id);
     RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
 END;
@@ -982,10 +992,10 @@ DECLARE
     v_freed integer := 0;
     v_walkin integer := 0;
 BEGIN
+    PERFORM onecode_lock_slot(p_slot);
     SELECT sl.starts_at, sl.ends_at, sl.cancelled_at, v.region_code INTO s
       FROM slots sl JOIN venues v ON v.id = sl.venue_id
-     WHERE sl.id = p_slot AND sl.venue_id = p_venue
-       FOR UPDATE OF sl;
+     WHERE sl.id = p_slot AND sl.venue_id = p_venue;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', 0;
         RETURN;
@@ -1018,10 +1028,11 @@ BEGIN
                                'reason', p_reason),
             b.traveller_id);
     END LOOP;
-    UPDATE slots sl
-       SET booked = sl.booked - v_freed, held = 0,
-           walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
-     WHERE sl.id = p_slot;
+    -- the counter row learns the cancel under its lock: a booking waiting on it fails
+    UPDATE slot_counters sc
+       SET booked = sc.booked - v_freed, held = 0,
+           walkin_booked = greatest(sc.walkin_booked - v_walkin, 0), cancelled = true
+     WHERE sc.venue_id = p_venue AND sc.slot_id = p_slot;
     -- its waiting list ends: an offer round on a cancelled slot expires every entry
     PERFORM onecode_places_freed(p_slot);
     RETURN QUERY SELECT 'ok', v_n;
@@ -1032,14 +1043,15 @@ CREATE FUNCTION public.onecode_change_slot(p_slot uuid, p_venue uuid, p_capacity
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    v_cnt   slot_counters%ROWTYPE;
     s       record;
     v_cap   integer;
     v_start timestamptz;
     v_end   timestamptz;
 BEGIN
-    SELECT sl.capacity, sl.booked, sl.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
-      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue
-       FOR UPDATE;
+    v_cnt := onecode_lock_slot(p_slot);
+    SELECT v_cnt.capacity, v_cnt.booked, v_cnt.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
+      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::integer, NULL::integer,
                             NULL::timestamptz, NULL::timestamptz;
@@ -1059,8 +1071,13 @@ BEGIN
         outcome := 'bad_window';
     ELSE
         BEGIN
-            UPDATE slots sl SET capacity = v_cap, starts_at = v_start, ends_at = v_end
-             WHERE sl.id = p_slot;
+            -- the catalog row only when the window moves (a write to every node under
+            -- Citus); the capacity is the counter row's
+            IF v_start <> s.starts_at OR v_end <> s.ends_at THEN
+                UPDATE slots sl SET starts_at = v_start, ends_at = v_end WHERE sl.id = p_slot;
+            END IF;
+            UPDATE slot_counters sc SET capacity = v_cap
+             WHERE sc.venue_id = p_venue AND sc.slot_id = p_slot;
         EXCEPTION WHEN unique_violation THEN
             outcome := 'duplicate_window';
         END;
@@ -1100,11 +1117,11 @@ CREATE FUNCTION public.onecode_join_waitlist(p_traveller uuid, p_slot uuid, p_pa
     AS $$
 DECLARE
     v_slot  record;
+    v_cnt   slot_counters%ROWTYPE;
     v_entry waitlist_entries%ROWTYPE;
     v_count integer;
 BEGIN
-    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, s.cancelled_at, v.active,
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.cancelled_at, v.active,
            v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
@@ -1134,8 +1151,10 @@ BEGIN
         RETURN QUERY SELECT 'already_waiting'::text, onecode_waitlist_json(v_entry, p_now);
         RETURN;
     END IF;
-    IF v_slot.capacity - v_slot.booked - v_slot.held
-       - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct, v_slot.walkin_booked,
+    SELECT * INTO v_cnt FROM slot_counters c
+     WHERE c.venue_id = v_slot.venue_id AND c.slot_id = p_slot;
+    IF v_cnt.capacity - v_cnt.booked - v_cnt.held
+       - onecode_walkin_hold(v_cnt.capacity, v_slot.walkin_quota_pct, v_cnt.walkin_booked,
                              v_slot.starts_at, v_slot.walkin_release_min, p_now) >= p_party THEN
         RETURN QUERY SELECT 'slot_not_full'::text, '{}'::jsonb;
         RETURN;
@@ -1179,7 +1198,7 @@ BEGIN
         RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb;
         RETURN;
     END IF;
-    PERFORM 1 FROM slots s WHERE s.id = v_slot FOR UPDATE;
+    PERFORM onecode_lock_slot(v_slot);
     SELECT * INTO v_entry FROM waitlist_entries w
      WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
     v_was := v_entry.state;
@@ -1188,12 +1207,44 @@ BEGIN
          WHERE w.traveller_id = p_traveller AND w.id = p_entry
         RETURNING * INTO v_entry;
         IF v_was = 'offer' THEN
-            UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0)
-             WHERE s.id = v_slot;
+            UPDATE slot_counters c SET held = greatest(c.held - v_entry.party_size, 0)
+             WHERE c.venue_id = v_entry.venue_id AND c.slot_id = v_slot;
             PERFORM onecode_places_freed(v_slot);
         END IF;
     END IF;
     RETURN QUERY SELECT 'left'::text, onecode_waitlist_json(v_entry, p_now);
+END;
+$$;
+
+CREATE TABLE public.slot_counters (
+    venue_id uuid NOT NULL,
+    slot_id uuid NOT NULL,
+    capacity integer NOT NULL,
+    booked integer DEFAULT 0 NOT NULL,
+    walkin_booked integer DEFAULT 0 NOT NULL,
+    held integer DEFAULT 0 NOT NULL,
+    cancelled boolean DEFAULT false NOT NULL,
+    CONSTRAINT slot_counters_booked_check CHECK ((booked >= 0)),
+    CONSTRAINT slot_counters_capacity_check CHECK ((capacity > 0)),
+    CONSTRAINT slot_counters_held_check CHECK ((held >= 0)),
+    CONSTRAINT slot_counters_not_oversold_ck CHECK ((booked <= capacity)),
+    CONSTRAINT slot_counters_walkin_booked_check CHECK ((walkin_booked >= 0)),
+    CONSTRAINT slot_counters_walkin_within_booked_ck CHECK ((walkin_booked <= booked))
+)
+WITH (fillfactor='70');
+
+CREATE FUNCTION public.onecode_lock_slot(p_slot uuid) RETURNS public.slot_counters
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_venue uuid;
+    v_row   slot_counters%ROWTYPE;
+BEGIN
+    SELECT s.venue_id INTO v_venue FROM slots s WHERE s.id = p_slot;
+    SELECT * INTO v_row FROM slot_counters c
+     WHERE c.venue_id = v_venue AND c.slot_id = p_slot
+       FOR UPDATE;
+    RETURN v_row;
 END;
 $$;
 
@@ -1273,33 +1324,36 @@ BEGIN
         RETURN QUERY SELECT 'not_yet'::text, 0, 0;
         RETURN;
     END IF;
-    -- the day's slots, in a fixed order (the lock order)
-    PERFORM 1 FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.venue_id = v_lot.venue_id
-       AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day
-     ORDER BY s.id FOR UPDATE OF s;
+    -- the counter rows of the day's slots, in a fixed order (the lock order); one
+    -- venue, so one shard under Citus
+    PERFORM 1 FROM slot_counters c
+     WHERE c.venue_id = v_lot.venue_id
+       AND c.slot_id IN (SELECT s.id FROM slots s JOIN venues v ON v.id = s.venue_id
+                          WHERE s.venue_id = v_lot.venue_id
+                            AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day)
+     ORDER BY c.slot_id FOR UPDATE;
 
     FOR r IN SELECT a.traveller_id, a.id, a.slot_id, a.party_size,
-                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket
-               FROM lottery_applications a
+                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket, s.starts_at, s.ends_at
+               FROM lottery_applications a JOIN slots s ON s.id = a.slot_id
               WHERE a.lottery_id = p_lottery
               ORDER BY 5, a.id
     LOOP
         v_rank := v_rank + 1;
         v_booking := NULL;
         v_entry := NULL;
-        UPDATE slots s SET booked = s.booked + r.party_size
-         WHERE s.id = r.slot_id
-           AND s.booked + s.held + r.party_size <= s.capacity
-               - onecode_walkin_hold(s.capacity, v_lot.walkin_quota_pct, s.walkin_booked,
-                                     s.starts_at, v_lot.walkin_release_min, p_now);
+        UPDATE slot_counters c SET booked = c.booked + r.party_size
+         WHERE c.venue_id = v_lot.venue_id AND c.slot_id = r.slot_id
+           AND c.booked + c.held + r.party_size <= c.capacity
+               - onecode_walkin_hold(c.capacity, v_lot.walkin_quota_pct, c.walkin_booked,
+                                     r.starts_at, v_lot.walkin_release_min, p_now);
         IF FOUND THEN
             INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
                                        starts_at, ends_at, local_day, channel,
                                        created_at, changed_at)
-            SELECT gen_random_uuid(), r.traveller_id, s.id, s.venue_id, r.party_size,
-                   s.starts_at, s.ends_at, v_lot.local_day, 'lottery', p_now, p_now
-              FROM slots s WHERE s.id = r.slot_id
+            VALUES (gen_random_uuid(), r.traveller_id, r.slot_id, v_lot.venue_id,
+                    r.party_size, r.starts_at, r.ends_at, v_lot.local_day, 'lottery',
+                    p_now, p_now)
             RETURNING b.id INTO v_booking;
             v_result := 'won';
             v_won := v_won + 1;
@@ -1337,6 +1391,7 @@ CREATE FUNCTION public.onecode_offer_round(p_slot uuid, p_now timestamp with tim
     AS $$
 DECLARE
     v_slot    record;
+    v_cnt     slot_counters%ROWTYPE;
     v_closes  timestamptz;
     v_closed  boolean;
     v_open    integer;
@@ -1348,20 +1403,20 @@ DECLARE
     v_until   timestamptz;
     r         record;
 BEGIN
-    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
-           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+    v_cnt := onecode_lock_slot(p_slot);
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.active, v.region_code,
+           v.late_grace_min, v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min,
+           v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.id = p_slot
-       FOR UPDATE OF s;
-    IF NOT FOUND THEN
+     WHERE s.id = p_slot;
+    IF NOT FOUND OR v_cnt.slot_id IS NULL THEN
         RETURN QUERY SELECT 0, 0, NULL::timestamptz;
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
     -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
-    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
+    v_closed := p_now >= v_closes OR v_cnt.cancelled OR NOT v_slot.active;
 
     -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
@@ -1380,9 +1435,9 @@ BEGIN
 
     SELECT coalesce(sum(w.party_size), 0) INTO v_open FROM waitlist_entries w
      WHERE w.slot_id = p_slot AND w.state = 'offer';
-    v_free := v_slot.capacity - v_slot.booked - v_open
-              - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct,
-                                    v_slot.walkin_booked, v_slot.starts_at,
+    v_free := v_cnt.capacity - v_cnt.booked - v_open
+              - onecode_walkin_hold(v_cnt.capacity, v_slot.walkin_quota_pct,
+                                    v_cnt.walkin_booked, v_slot.starts_at,
                                     v_slot.walkin_release_min, p_now);
     v_until := least(p_now + make_interval(mins => v_slot.offer_expiry_min), v_closes);
 
@@ -1420,7 +1475,8 @@ BEGIN
         END LOOP;
     END IF;
 
-    UPDATE slots s SET held = v_open WHERE s.id = p_slot;
+    UPDATE slot_counters c SET held = v_open
+     WHERE c.venue_id = v_slot.venue_id AND c.slot_id = p_slot;
 
     SELECT min(w.expires_at) INTO v_next FROM waitlist_entries w
      WHERE w.slot_id = p_slot AND w.state = 'offer';
@@ -1439,16 +1495,18 @@ CREATE FUNCTION public.onecode_places_freed(p_slot uuid) RETURNS integer
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_held integer := 0;
+    v_held  integer := 0;
+    v_venue uuid;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
                     WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
     -- a cancelled slot holds nothing: its round expires the entries
-    UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot AND s.cancelled_at IS NULL
-    RETURNING s.held INTO v_held;
+    SELECT s.venue_id INTO v_venue FROM slots s WHERE s.id = p_slot;
+    UPDATE slot_counters c SET held = greatest(c.capacity - c.booked, c.held)
+     WHERE c.venue_id = v_venue AND c.slot_id = p_slot AND NOT c.cancelled
+    RETURNING c.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
 END;
@@ -1467,12 +1525,14 @@ CREATE FUNCTION public.onecode_release_no_shows(p_now timestamp with time zone, 
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    r       record;
-    v_done  integer := 0;
-    v_slots uuid[] := '{}';
-    v_slot  uuid;
+    r         record;
+    v_done    integer := 0;
+    v_slots   uuid[] := '{}';
+    v_slot    uuid;
+    v_party   integer;
+    v_channel text;
 BEGIN
-    FOR r IN SELECT b.traveller_id, b.id, b.slot_id
+    FOR r IN SELECT b.traveller_id, b.id, b.slot_id, b.venue_id
                FROM bookings b JOIN venues v ON v.id = b.venue_id
               WHERE b.status = 'booked'
                 AND b.starts_at < p_now
@@ -1481,22 +1541,20 @@ BEGIN
               ORDER BY b.starts_at
               LIMIT p_limit
     LOOP
-        -- the slot row first (lock order), then the booking; a gate marking it used
-        -- meanwhile wins (status is no longer 'booked')
-        PERFORM 1 FROM slots s WHERE s.id = r.slot_id FOR UPDATE;
-        WITH released AS (
-            UPDATE bookings b SET status = 'no_show', changed_at = p_now
-             WHERE b.traveller_id = r.traveller_id AND b.id = r.id AND b.status = 'booked'
-            RETURNING b.slot_id, b.party_size, b.channel
-        )
-        UPDATE slots s
-           SET booked = s.booked - x.party_size,
-               walkin_booked = CASE WHEN x.channel = 'walkin'
-                                    THEN greatest(s.walkin_booked - x.party_size, 0)
-                                    ELSE s.walkin_booked END
-          FROM released x
-         WHERE s.id = x.slot_id;
+        -- the counter row first (lock order), then the booking; a gate marking it used
+        -- meanwhile wins (status is no longer 'booked'). Two statements, each on one
+        -- shard under Citus (the booking's traveller, the slot's venue).
+        PERFORM onecode_lock_slot(r.slot_id);
+        UPDATE bookings b SET status = 'no_show', changed_at = p_now
+         WHERE b.traveller_id = r.traveller_id AND b.id = r.id AND b.status = 'booked'
+        RETURNING b.party_size, b.channel INTO v_party, v_channel;
         IF FOUND THEN
+            UPDATE slot_counters c
+               SET booked = c.booked - v_party,
+                   walkin_booked = CASE WHEN v_channel = 'walkin'
+                                        THEN greatest(c.walkin_booked - v_party, 0)
+                                        ELSE c.walkin_booked END
+             WHERE c.venue_id = r.venue_id AND c.slot_id = r.slot_id;
             v_done := v_done + 1;
             IF NOT r.slot_id = ANY (v_slots) THEN
                 v_slots := v_slots || r.slot_id;
@@ -1954,21 +2012,11 @@ CREATE TABLE public.slots (
     venue_id uuid NOT NULL,
     starts_at timestamp with time zone NOT NULL,
     ends_at timestamp with time zone NOT NULL,
-    capacity integer NOT NULL,
-    booked integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     cancelled_at timestamp with time zone,
     cancel_reason text,
-    walkin_booked integer DEFAULT 0 NOT NULL,
-    held integer DEFAULT 0 NOT NULL,
-    CONSTRAINT slots_booked_check CHECK ((booked >= 0)),
     CONSTRAINT slots_cancel_reason_ck CHECK (((cancel_reason IS NULL) OR ((length(cancel_reason) >= 1) AND (length(cancel_reason) <= 500)))),
     CONSTRAINT slots_cancelled_ck CHECK (((cancelled_at IS NULL) = (cancel_reason IS NULL))),
-    CONSTRAINT slots_capacity_check CHECK ((capacity > 0)),
-    CONSTRAINT slots_held_check CHECK ((held >= 0)),
-    CONSTRAINT slots_not_oversold_ck CHECK ((booked <= capacity)),
-    CONSTRAINT slots_walkin_booked_check CHECK ((walkin_booked >= 0)),
-    CONSTRAINT slots_walkin_within_booked_ck CHECK ((walkin_booked <= booked)),
     CONSTRAINT slots_window_ck CHECK ((ends_at > starts_at))
 );
 
@@ -2254,6 +2302,12 @@ ALTER TABLE ONLY public.schema_functions
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.slot_counters
+    ADD CONSTRAINT slot_counters_pkey PRIMARY KEY (venue_id, slot_id);
+
+ALTER TABLE ONLY public.slots
+    ADD CONSTRAINT slots_id_venue_uq UNIQUE (id, venue_id);
+
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_pkey PRIMARY KEY (id);
 
@@ -2444,6 +2498,12 @@ ALTER TABLE ONLY public.regions
 
 ALTER TABLE ONLY public.reviews
     ADD CONSTRAINT reviews_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
+
+ALTER TABLE ONLY public.slot_counters
+    ADD CONSTRAINT slot_counters_slot_fkey FOREIGN KEY (slot_id, venue_id) REFERENCES public.slots(id, venue_id);
+
+ALTER TABLE ONLY public.slot_counters
+    ADD CONSTRAINT slot_counters_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);
 
 ALTER TABLE ONLY public.slots
     ADD CONSTRAINT slots_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues(id);

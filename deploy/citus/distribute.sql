@@ -81,9 +81,9 @@ SELECT 'credentials', 'credentials_traveller_id_fkey',
  WHERE NOT EXISTS (SELECT 1 FROM onecode_fks WHERE name = 'credentials_traveller_id_fkey');
 
 -- 3. Reference tables: the read-mostly catalog, copied to every node, so every shard
---    joins with it locally. slots is here although bookings update slots.booked: a
---    write to a reference table is a 2PC on every node (see README for the trade-off
---    and the split into distributed slot counters when booking rates need it).
+--    joins with it locally. slots is the slot catalog only (what, where, when, a
+--    cancel): what a booking writes is in slot_counters (migration 0070), distributed
+--    below, so a booking no longer writes a reference table (see README).
 SELECT create_reference_table('regions') WHERE NOT pg_temp.onecode_citus_has('regions');
 SELECT create_reference_table('venues') WHERE NOT pg_temp.onecode_citus_has('venues');
 SELECT create_reference_table('gates') WHERE NOT pg_temp.onecode_citus_has('gates');
@@ -130,6 +130,13 @@ SELECT create_distributed_table('waitlist_entries', 'traveller_id', colocate_wit
  WHERE NOT pg_temp.onecode_citus_has('waitlist_entries');
 SELECT create_distributed_table('lottery_applications', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('lottery_applications');
+
+-- Slot counters (capacity, booked, walk-in, held; migration 0070), by venue_id: the
+-- counter update of a booking, a cancel or an offer is single-shard (no 2PC on every
+-- node, as a reference slots table made it); a venue's day listing and a lottery draw
+-- read one shard. Its own co-location group: nothing joins it with the venue rollups.
+SELECT create_distributed_table('slot_counters', 'venue_id', colocate_with => 'none')
+ WHERE NOT pg_temp.onecode_citus_has('slot_counters');
 
 -- A traveller's credentials, on the traveller's shard (migration 0075): issue, rotate,
 -- paper passes, erase and the traveller's code are single-shard, and the gate pack's

@@ -4,9 +4,11 @@
 -- p_now (tests move it; Citus wants no now() beside column references in an UPDATE) and
 -- answers a domain outcome code; onecode/allocation/outcomes.py maps it to HTTP.
 --
--- Lock order, everywhere: a job row, then the slot row, then waiting-list entries, then
--- bookings. An offer round and an accept both take the slot row first, so they never
--- deadlock, and everything that moves a slot's counters is serialized on that row.
+-- Lock order, everywhere: a job row, then the slot's counter row (slot_counters, taken
+-- by onecode_lock_slot), then waiting-list entries, then bookings. An offer round and an
+-- accept both take the counter row first, so they never deadlock, and everything that
+-- moves a slot's counters is serialized on that row (a booking's conditional UPDATE
+-- takes the same row lock).
 
 -- Places of a slot still kept for walk-ins at p_now: the venue's share of the capacity
 -- less what walk-in bookings already use, until walkin_release_min before the start,
@@ -29,19 +31,38 @@ $$;
 -- held for the waiting list. Called by the bookings and slots rules; the operations
 -- rules call it when a slot's capacity is raised and when a slot is cancelled (its
 -- round then expires every entry).
+-- The slot's counter row, locked FOR UPDATE (the lock every counter change takes).
+-- The venue comes from the catalog first: under Citus slot_counters is distributed by
+-- venue_id, and a FOR UPDATE must name its one shard. NULL fields: no such slot.
+CREATE OR REPLACE FUNCTION onecode_lock_slot(p_slot uuid) RETURNS slot_counters
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_venue uuid;
+    v_row   slot_counters%ROWTYPE;
+BEGIN
+    SELECT s.venue_id INTO v_venue FROM slots s WHERE s.id = p_slot;
+    SELECT * INTO v_row FROM slot_counters c
+     WHERE c.venue_id = v_venue AND c.slot_id = p_slot
+       FOR UPDATE;
+    RETURN v_row;
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION onecode_places_freed(p_slot uuid) RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    v_held integer := 0;
+    v_held  integer := 0;
+    v_venue uuid;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM waitlist_entries w
                     WHERE w.slot_id = p_slot AND w.state IN ('waiting', 'offer')) THEN
         RETURN 0;
     END IF;
     -- a cancelled slot holds nothing: its round expires the entries
-    UPDATE slots s SET held = greatest(s.capacity - s.booked, s.held)
-     WHERE s.id = p_slot AND s.cancelled_at IS NULL
-    RETURNING s.held INTO v_held;
+    SELECT s.venue_id INTO v_venue FROM slots s WHERE s.id = p_slot;
+    UPDATE slot_counters c SET held = greatest(c.capacity - c.booked, c.held)
+     WHERE c.venue_id = v_venue AND c.slot_id = p_slot AND NOT c.cancelled
+    RETURNING c.held INTO v_held;
     PERFORM onecode_queue_offer_round(p_slot, now());
     RETURN coalesce(v_held, 0);
 END;
@@ -62,13 +83,14 @@ $$;
 -- the slot's sale has closed), then offer the free places to the first waiting entries
 -- that fit, in order, each until p_now + the venue's offer_expiry_min (at most until the
 -- sale closes). A waiting traveller who meanwhile reached the real-name limit is passed
--- over (their entry expires). slots.held becomes the places under open offers; the rest
+-- over (their entry expires). slot_counters.held becomes the places under open offers; the rest
 -- goes back to general sale. Queues the next round for the first expiry.
 CREATE OR REPLACE FUNCTION onecode_offer_round(p_slot uuid, p_now timestamptz)
 RETURNS TABLE (offers integer, expired integer, next_run timestamptz)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_slot    record;
+    v_cnt     slot_counters%ROWTYPE;
     v_closes  timestamptz;
     v_closed  boolean;
     v_open    integer;
@@ -80,20 +102,20 @@ DECLARE
     v_until   timestamptz;
     r         record;
 BEGIN
-    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, s.cancelled_at, v.active, v.region_code, v.late_grace_min,
-           v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min, v.bookings_per_day
+    v_cnt := onecode_lock_slot(p_slot);
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.active, v.region_code,
+           v.late_grace_min, v.offer_expiry_min, v.walkin_quota_pct, v.walkin_release_min,
+           v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.id = p_slot
-       FOR UPDATE OF s;
-    IF NOT FOUND THEN
+     WHERE s.id = p_slot;
+    IF NOT FOUND OR v_cnt.slot_id IS NULL THEN
         RETURN QUERY SELECT 0, 0, NULL::timestamptz;
         RETURN;
     END IF;
     v_closes := v_slot.ends_at - make_interval(mins => v_slot.late_grace_min);
     -- past the sale's close, a cancelled slot, a deactivated venue: every entry ends
-    v_closed := p_now >= v_closes OR v_slot.cancelled_at IS NOT NULL OR NOT v_slot.active;
+    v_closed := p_now >= v_closes OR v_cnt.cancelled OR NOT v_slot.active;
 
     -- offers due (the offers index), or every live entry once the sale has closed
     FOR r IN SELECT w.traveller_id, w.id FROM waitlist_entries w
@@ -112,9 +134,9 @@ BEGIN
 
     SELECT coalesce(sum(w.party_size), 0) INTO v_open FROM waitlist_entries w
      WHERE w.slot_id = p_slot AND w.state = 'offer';
-    v_free := v_slot.capacity - v_slot.booked - v_open
-              - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct,
-                                    v_slot.walkin_booked, v_slot.starts_at,
+    v_free := v_cnt.capacity - v_cnt.booked - v_open
+              - onecode_walkin_hold(v_cnt.capacity, v_slot.walkin_quota_pct,
+                                    v_cnt.walkin_booked, v_slot.starts_at,
                                     v_slot.walkin_release_min, p_now);
     v_until := least(p_now + make_interval(mins => v_slot.offer_expiry_min), v_closes);
 
@@ -152,7 +174,8 @@ BEGIN
         END LOOP;
     END IF;
 
-    UPDATE slots s SET held = v_open WHERE s.id = p_slot;
+    UPDATE slot_counters c SET held = v_open
+     WHERE c.venue_id = v_slot.venue_id AND c.slot_id = p_slot;
 
     SELECT min(w.expires_at) INTO v_next FROM waitlist_entries w
      WHERE w.slot_id = p_slot AND w.state = 'offer';
@@ -204,11 +227,11 @@ CREATE OR REPLACE FUNCTION onecode_join_waitlist(
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_slot  record;
+    v_cnt   slot_counters%ROWTYPE;
     v_entry waitlist_entries%ROWTYPE;
     v_count integer;
 BEGIN
-    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked, s.held,
-           s.walkin_booked, s.cancelled_at, v.active,
+    SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.cancelled_at, v.active,
            v.max_party_size, v.bookings_per_day, v.booking_window_days,
            v.late_grace_min, v.walkin_quota_pct, v.walkin_release_min,
            (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
@@ -238,8 +261,10 @@ BEGIN
         RETURN QUERY SELECT 'already_waiting'::text, onecode_waitlist_json(v_entry, p_now);
         RETURN;
     END IF;
-    IF v_slot.capacity - v_slot.booked - v_slot.held
-       - onecode_walkin_hold(v_slot.capacity, v_slot.walkin_quota_pct, v_slot.walkin_booked,
+    SELECT * INTO v_cnt FROM slot_counters c
+     WHERE c.venue_id = v_slot.venue_id AND c.slot_id = p_slot;
+    IF v_cnt.capacity - v_cnt.booked - v_cnt.held
+       - onecode_walkin_hold(v_cnt.capacity, v_slot.walkin_quota_pct, v_cnt.walkin_booked,
                              v_slot.starts_at, v_slot.walkin_release_min, p_now) >= p_party THEN
         RETURN QUERY SELECT 'slot_not_full'::text, '{}'::jsonb;
         RETURN;
@@ -287,7 +312,7 @@ BEGIN
         RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb;
         RETURN;
     END IF;
-    PERFORM 1 FROM slots s WHERE s.id = v_slot FOR UPDATE;
+    PERFORM onecode_lock_slot(v_slot);
     SELECT * INTO v_entry FROM waitlist_entries w
      WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
     v_was := v_entry.state;
@@ -296,8 +321,8 @@ BEGIN
          WHERE w.traveller_id = p_traveller AND w.id = p_entry
         RETURNING * INTO v_entry;
         IF v_was = 'offer' THEN
-            UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0)
-             WHERE s.id = v_slot;
+            UPDATE slot_counters c SET held = greatest(c.held - v_entry.party_size, 0)
+             WHERE c.venue_id = v_entry.venue_id AND c.slot_id = v_slot;
             PERFORM onecode_places_freed(v_slot);
         END IF;
     END IF;
@@ -327,12 +352,12 @@ BEGIN
         RETURN QUERY SELECT 'entry_not_found'::text, '{}'::jsonb, false;
         RETURN;
     END IF;
-    -- the slot row first (the lock order of every allocation rule), then the entry
+    -- the counter row first (the lock order of every allocation rule), then the entry
+    PERFORM onecode_lock_slot(v_slot_id);
     SELECT s.id, s.venue_id, s.starts_at, s.ends_at, v.bookings_per_day
       INTO v_slot
       FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.id = v_slot_id
-       FOR UPDATE OF s;
+     WHERE s.id = v_slot_id;
     SELECT * INTO v_entry FROM waitlist_entries w
      WHERE w.traveller_id = p_traveller AND w.id = p_entry FOR UPDATE;
 
@@ -362,14 +387,17 @@ BEGIN
         RETURN;
     END IF;
 
-    UPDATE slots s SET held = s.held - v_entry.party_size, booked = s.booked + v_entry.party_size
-     WHERE s.id = v_slot_id AND s.held >= v_entry.party_size
-       AND s.booked + v_entry.party_size <= s.capacity
-       AND s.cancelled_at IS NULL;
+    UPDATE slot_counters c
+       SET held = c.held - v_entry.party_size, booked = c.booked + v_entry.party_size
+     WHERE c.venue_id = v_slot.venue_id AND c.slot_id = v_slot_id
+       AND c.held >= v_entry.party_size
+       AND c.booked + v_entry.party_size <= c.capacity
+       AND NOT c.cancelled;
     IF NOT FOUND THEN
         UPDATE waitlist_entries w SET state = 'expired', changed_at = p_now
          WHERE w.traveller_id = p_traveller AND w.id = p_entry;
-        UPDATE slots s SET held = greatest(s.held - v_entry.party_size, 0) WHERE s.id = v_slot_id;
+        UPDATE slot_counters c SET held = greatest(c.held - v_entry.party_size, 0)
+         WHERE c.venue_id = v_slot.venue_id AND c.slot_id = v_slot_id;
         RETURN QUERY SELECT 'slot_full'::text, '{}'::jsonb, false;
         RETURN;
     END IF;
@@ -407,12 +435,14 @@ CREATE OR REPLACE FUNCTION onecode_release_no_shows(p_now timestamptz, p_limit i
 RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    r       record;
-    v_done  integer := 0;
-    v_slots uuid[] := '{}';
-    v_slot  uuid;
+    r         record;
+    v_done    integer := 0;
+    v_slots   uuid[] := '{}';
+    v_slot    uuid;
+    v_party   integer;
+    v_channel text;
 BEGIN
-    FOR r IN SELECT b.traveller_id, b.id, b.slot_id
+    FOR r IN SELECT b.traveller_id, b.id, b.slot_id, b.venue_id
                FROM bookings b JOIN venues v ON v.id = b.venue_id
               WHERE b.status = 'booked'
                 AND b.starts_at < p_now
@@ -421,22 +451,20 @@ BEGIN
               ORDER BY b.starts_at
               LIMIT p_limit
     LOOP
-        -- the slot row first (lock order), then the booking; a gate marking it used
-        -- meanwhile wins (status is no longer 'booked')
-        PERFORM 1 FROM slots s WHERE s.id = r.slot_id FOR UPDATE;
-        WITH released AS (
-            UPDATE bookings b SET status = 'no_show', changed_at = p_now
-             WHERE b.traveller_id = r.traveller_id AND b.id = r.id AND b.status = 'booked'
-            RETURNING b.slot_id, b.party_size, b.channel
-        )
-        UPDATE slots s
-           SET booked = s.booked - x.party_size,
-               walkin_booked = CASE WHEN x.channel = 'walkin'
-                                    THEN greatest(s.walkin_booked - x.party_size, 0)
-                                    ELSE s.walkin_booked END
-          FROM released x
-         WHERE s.id = x.slot_id;
+        -- the counter row first (lock order), then the booking; a gate marking it used
+        -- meanwhile wins (status is no longer 'booked'). Two statements, each on one
+        -- shard under Citus (the booking's traveller, the slot's venue).
+        PERFORM onecode_lock_slot(r.slot_id);
+        UPDATE bookings b SET status = 'no_show', changed_at = p_now
+         WHERE b.traveller_id = r.traveller_id AND b.id = r.id AND b.status = 'booked'
+        RETURNING b.party_size, b.channel INTO v_party, v_channel;
         IF FOUND THEN
+            UPDATE slot_counters c
+               SET booked = c.booked - v_party,
+                   walkin_booked = CASE WHEN v_channel = 'walkin'
+                                        THEN greatest(c.walkin_booked - v_party, 0)
+                                        ELSE c.walkin_booked END
+             WHERE c.venue_id = r.venue_id AND c.slot_id = r.slot_id;
             v_done := v_done + 1;
             IF NOT r.slot_id = ANY (v_slots) THEN
                 v_slots := v_slots || r.slot_id;
@@ -466,7 +494,7 @@ BEGIN
         RETURN QUERY SELECT 'booking_not_found'::text, '{}'::jsonb;
         RETURN;
     END IF;
-    PERFORM 1 FROM slots s WHERE s.id = v_booking.slot_id FOR UPDATE;
+    PERFORM onecode_lock_slot(v_booking.slot_id);
     UPDATE bookings b
        SET status = 'cancelled', cancelled_at = p_now, changed_at = p_now,
            cancelled_by = 'traveller'  -- operations (issue 17): who cancelled
@@ -483,12 +511,12 @@ BEGIN
                             onecode_booking_json(v_booking);
         RETURN;
     END IF;
-    UPDATE slots s
-       SET booked = s.booked - v_booking.party_size,
+    UPDATE slot_counters c
+       SET booked = c.booked - v_booking.party_size,
            walkin_booked = CASE WHEN v_booking.channel = 'walkin'
-                                THEN greatest(s.walkin_booked - v_booking.party_size, 0)
-                                ELSE s.walkin_booked END
-     WHERE s.id = v_booking.slot_id;
+                                THEN greatest(c.walkin_booked - v_booking.party_size, 0)
+                                ELSE c.walkin_booked END
+     WHERE c.venue_id = v_booking.venue_id AND c.slot_id = v_booking.slot_id;
     PERFORM onecode_places_freed(v_booking.slot_id);
     RETURN QUERY SELECT 'cancelled'::text, onecode_booking_json(v_booking);
 END;
@@ -591,33 +619,36 @@ BEGIN
         RETURN QUERY SELECT 'not_yet'::text, 0, 0;
         RETURN;
     END IF;
-    -- the day's slots, in a fixed order (the lock order)
-    PERFORM 1 FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.venue_id = v_lot.venue_id
-       AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day
-     ORDER BY s.id FOR UPDATE OF s;
+    -- the counter rows of the day's slots, in a fixed order (the lock order); one
+    -- venue, so one shard under Citus
+    PERFORM 1 FROM slot_counters c
+     WHERE c.venue_id = v_lot.venue_id
+       AND c.slot_id IN (SELECT s.id FROM slots s JOIN venues v ON v.id = s.venue_id
+                          WHERE s.venue_id = v_lot.venue_id
+                            AND (s.starts_at AT TIME ZONE v.timezone)::date = v_lot.local_day)
+     ORDER BY c.slot_id FOR UPDATE;
 
     FOR r IN SELECT a.traveller_id, a.id, a.slot_id, a.party_size,
-                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket
-               FROM lottery_applications a
+                    sha256(v_lot.seed || uuid_send(a.id)) AS ticket, s.starts_at, s.ends_at
+               FROM lottery_applications a JOIN slots s ON s.id = a.slot_id
               WHERE a.lottery_id = p_lottery
               ORDER BY 5, a.id
     LOOP
         v_rank := v_rank + 1;
         v_booking := NULL;
         v_entry := NULL;
-        UPDATE slots s SET booked = s.booked + r.party_size
-         WHERE s.id = r.slot_id
-           AND s.booked + s.held + r.party_size <= s.capacity
-               - onecode_walkin_hold(s.capacity, v_lot.walkin_quota_pct, s.walkin_booked,
-                                     s.starts_at, v_lot.walkin_release_min, p_now);
+        UPDATE slot_counters c SET booked = c.booked + r.party_size
+         WHERE c.venue_id = v_lot.venue_id AND c.slot_id = r.slot_id
+           AND c.booked + c.held + r.party_size <= c.capacity
+               - onecode_walkin_hold(c.capacity, v_lot.walkin_quota_pct, c.walkin_booked,
+                                     r.starts_at, v_lot.walkin_release_min, p_now);
         IF FOUND THEN
             INSERT INTO bookings AS b (id, traveller_id, slot_id, venue_id, party_size,
                                        starts_at, ends_at, local_day, channel,
                                        created_at, changed_at)
-            SELECT gen_random_uuid(), r.traveller_id, s.id, s.venue_id, r.party_size,
-                   s.starts_at, s.ends_at, v_lot.local_day, 'lottery', p_now, p_now
-              FROM slots s WHERE s.id = r.slot_id
+            VALUES (gen_random_uuid(), r.traveller_id, r.slot_id, v_lot.venue_id,
+                    r.party_size, r.starts_at, r.ends_at, v_lot.local_day, 'lottery',
+                    p_now, p_now)
             RETURNING b.id INTO v_booking;
             v_result := 'won';
             v_won := v_won + 1;

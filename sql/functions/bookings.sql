@@ -53,12 +53,13 @@ $fn$;
 -- count after the lock runs in a fresh snapshot (READ COMMITTED, volatile function),
 -- so it sees every booking committed by whoever held the lock before.
 --
--- No slot is oversold: the place counter moves only through the conditional UPDATE
--- (booked + held + n <= capacity - walk-in hold), and slots_not_oversold_ck backs it.
+-- No slot is oversold: the place counter (slot_counters, one narrow row per slot) moves
+-- only through the conditional UPDATE (booked + held + n <= capacity - walk-in hold),
+-- and slot_counters_not_oversold_ck backs it.
 -- A slot under way stays on sale (walk-up) until its end minus the late grace. General
 -- sale leaves the walk-in quota alone until it frees (onecode_walkin_hold) and the
--- places held for the waiting list (slots.held); p_channel 'walkin' (the staffed
--- window, an operator's booking) may use the quota and counts in slots.walkin_booked.
+-- places held for the waiting list (slot_counters.held); p_channel 'walkin' (the staffed
+-- window, an operator's booking) may use the quota and counts in slot_counters.walkin_booked.
 CREATE OR REPLACE FUNCTION onecode_book_slot(
     p_traveller    uuid,
     p_slot         uuid,
@@ -147,14 +148,15 @@ BEGIN
             v_outcome := 'daily_limit';
             v_body := jsonb_build_object('bookings_per_day', v_slot.bookings_per_day);
         ELSE
-            UPDATE slots s
-               SET booked = s.booked + p_party,
-                   walkin_booked = s.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
-             WHERE s.id = p_slot
-               AND s.cancelled_at IS NULL  -- a cancel racing this booking wins
-               AND s.booked + s.held + p_party <= s.capacity - CASE WHEN v_walkin THEN 0 ELSE
-                   onecode_walkin_hold(s.capacity, v_slot.walkin_quota_pct, s.walkin_booked,
-                                       s.starts_at, v_slot.walkin_release_min, v_now) END;
+            -- the one counter row of the slot (single-shard under Citus: by venue_id)
+            UPDATE slot_counters c
+               SET booked = c.booked + p_party,
+                   walkin_booked = c.walkin_booked + CASE WHEN v_walkin THEN p_party ELSE 0 END
+             WHERE c.venue_id = v_slot.venue_id AND c.slot_id = p_slot
+               AND NOT c.cancelled  -- a cancel racing this booking wins
+               AND c.booked + c.held + p_party <= c.capacity - CASE WHEN v_walkin THEN 0 ELSE
+                   onecode_walkin_hold(c.capacity, v_slot.walkin_quota_pct, c.walkin_booked,
+                                       v_slot.starts_at, v_slot.walkin_release_min, v_now) END;
             IF NOT FOUND THEN
                 v_outcome := 'slot_full';
             ELSE

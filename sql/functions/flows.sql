@@ -16,6 +16,8 @@ DECLARE
     dw_d date[];
     od_t uuid[];
     od_d date[];
+    od_one uuid;
+    od_day date;
     zero CONSTANT uuid := '00000000-0000-0000-0000-000000000000';
 BEGIN
     IF wait THEN
@@ -103,30 +105,34 @@ BEGIN
             SELECT c.traveller_id, (c.checked_in_at AT TIME ZONE v.timezone)::date
               FROM checkins c JOIN venues v ON v.id = c.venue_id
              WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) k;
-    DELETE FROM flow_trips f USING unnest(od_t, od_d) AS t(traveller_id, d)
-     WHERE f.traveller_id = t.traveller_id AND f.local_day = t.d;
-    INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
-    SELECT x.traveller_id, x.d, x.prev_venue, x.venue_id, count(*)
-      FROM (SELECT t.traveller_id, t.d, e.venue_id,
-                   lag(e.venue_id) OVER (PARTITION BY t.traveller_id, t.d
-                                         ORDER BY e.at, e.venue_id) AS prev_venue
-              FROM unnest(od_t, od_d) AS t(traveller_id, d)
-              CROSS JOIN LATERAL (
-                    SELECT s.venue_id, s.device_time AS at
-                      FROM scans s JOIN venues v ON v.id = s.venue_id
-                     WHERE s.traveller_id = t.traveller_id
-                       AND s.device_time >= (t.d - 2)::timestamp AT TIME ZONE 'UTC'
-                       AND s.device_time < (t.d + 3)::timestamp AT TIME ZONE 'UTC'
-                       AND s.decision = 'accept' AND s.direction = 'in'
-                       AND (s.device_time AT TIME ZONE v.timezone)::date = t.d
-                    UNION ALL
-                    SELECT c.venue_id, c.checked_in_at
-                      FROM checkins c JOIN venues v ON v.id = c.venue_id
-                     WHERE c.traveller_id = t.traveller_id
-                       AND c.local_day BETWEEN t.d - 1 AND t.d + 1
-                       AND (c.checked_in_at AT TIME ZONE v.timezone)::date = t.d) e) x
-     WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
-     GROUP BY 1, 2, 3, 4;
+    -- One (traveller, day) at a time: each statement names its traveller, so under Citus
+    -- it runs on that traveller's shard, where scans, checkins and flow_trips are
+    -- co-located. A LATERAL join of those tables to unnest() is refused there ("complex
+    -- joins are only supported when all distributed tables are co-located").
+    FOR i IN 1 .. coalesce(array_length(od_t, 1), 0) LOOP
+        od_one := od_t[i];
+        od_day := od_d[i];
+        DELETE FROM flow_trips f WHERE f.traveller_id = od_one AND f.local_day = od_day;
+        INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
+        SELECT od_one, od_day, x.prev_venue, x.venue_id, count(*)
+          FROM (SELECT e.venue_id,
+                       lag(e.venue_id) OVER (ORDER BY e.at, e.venue_id) AS prev_venue
+                  FROM (SELECT s.venue_id, s.device_time AS at
+                          FROM scans s JOIN venues v ON v.id = s.venue_id
+                         WHERE s.traveller_id = od_one
+                           AND s.device_time >= (od_day - 2)::timestamp AT TIME ZONE 'UTC'
+                           AND s.device_time < (od_day + 3)::timestamp AT TIME ZONE 'UTC'
+                           AND s.decision = 'accept' AND s.direction = 'in'
+                           AND (s.device_time AT TIME ZONE v.timezone)::date = od_day
+                        UNION ALL
+                        SELECT c.venue_id, c.checked_in_at
+                          FROM checkins c JOIN venues v ON v.id = c.venue_id
+                         WHERE c.traveller_id = od_one
+                           AND c.local_day BETWEEN od_day - 1 AND od_day + 1
+                           AND (c.checked_in_at AT TIME ZONE v.timezone)::date = od_day) e) x
+         WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
+         GROUP BY x.prev_venue, x.venue_id;
+    END LOOP;
 
     UPDATE flow_watermark
        SET horizon = hi, rows_consumed = rows_consumed + n_scans + n_checkins,

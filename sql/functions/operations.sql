@@ -1,7 +1,8 @@
--- Operations (issue 17): slot changes and cancellation, decided under the slot's row
--- lock, the same lock onecode_book_slot's conditional UPDATE takes: a capacity change
--- and a booking take turns, so capacity never falls below what is booked and no slot
--- is oversold (slots_not_oversold_ck backs both). Outcomes are domain codes.
+-- Operations (issue 17): slot changes and cancellation, decided under the lock of the
+-- slot's counter row (slot_counters, onecode_lock_slot), the same lock onecode_book_slot's
+-- conditional UPDATE takes: a capacity change and a booking take turns, so capacity never
+-- falls below what is booked and no slot is oversold (slot_counters_not_oversold_ck backs
+-- both). Outcomes are domain codes.
 
 -- Change a slot's capacity and/or window (NULL: keep). Capacity never below what is
 -- booked or held for the waiting list (open offers); times only while nothing is booked.
@@ -16,14 +17,15 @@ CREATE OR REPLACE FUNCTION onecode_change_slot(
                  old_starts_at timestamptz, old_ends_at timestamptz)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    v_cnt   slot_counters%ROWTYPE;
     s       record;
     v_cap   integer;
     v_start timestamptz;
     v_end   timestamptz;
 BEGIN
-    SELECT sl.capacity, sl.booked, sl.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
-      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue
-       FOR UPDATE;
+    v_cnt := onecode_lock_slot(p_slot);
+    SELECT v_cnt.capacity, v_cnt.booked, v_cnt.held, sl.starts_at, sl.ends_at, sl.cancelled_at INTO s
+      FROM slots sl WHERE sl.id = p_slot AND sl.venue_id = p_venue;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', NULL::integer, NULL::integer,
                             NULL::timestamptz, NULL::timestamptz;
@@ -43,8 +45,13 @@ BEGIN
         outcome := 'bad_window';
     ELSE
         BEGIN
-            UPDATE slots sl SET capacity = v_cap, starts_at = v_start, ends_at = v_end
-             WHERE sl.id = p_slot;
+            -- the catalog row only when the window moves (a write to every node under
+            -- Citus); the capacity is the counter row's
+            IF v_start <> s.starts_at OR v_end <> s.ends_at THEN
+                UPDATE slots sl SET starts_at = v_start, ends_at = v_end WHERE sl.id = p_slot;
+            END IF;
+            UPDATE slot_counters sc SET capacity = v_cap
+             WHERE sc.venue_id = p_venue AND sc.slot_id = p_slot;
         EXCEPTION WHEN unique_violation THEN
             outcome := 'duplicate_window';
         END;
@@ -75,10 +82,10 @@ DECLARE
     v_freed integer := 0;
     v_walkin integer := 0;
 BEGIN
+    PERFORM onecode_lock_slot(p_slot);
     SELECT sl.starts_at, sl.ends_at, sl.cancelled_at, v.region_code INTO s
       FROM slots sl JOIN venues v ON v.id = sl.venue_id
-     WHERE sl.id = p_slot AND sl.venue_id = p_venue
-       FOR UPDATE OF sl;
+     WHERE sl.id = p_slot AND sl.venue_id = p_venue;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found', 0;
         RETURN;
@@ -111,10 +118,11 @@ BEGIN
                                'reason', p_reason),
             b.traveller_id);
     END LOOP;
-    UPDATE slots sl
-       SET booked = sl.booked - v_freed, held = 0,
-           walkin_booked = greatest(sl.walkin_booked - v_walkin, 0)
-     WHERE sl.id = p_slot;
+    -- the counter row learns the cancel under its lock: a booking waiting on it fails
+    UPDATE slot_counters sc
+       SET booked = sc.booked - v_freed, held = 0,
+           walkin_booked = greatest(sc.walkin_booked - v_walkin, 0), cancelled = true
+     WHERE sc.venue_id = p_venue AND sc.slot_id = p_slot;
     -- its waiting list ends: an offer round on a cancelled slot expires every entry
     PERFORM onecode_places_freed(p_slot);
     RETURN QUERY SELECT 'ok', v_n;

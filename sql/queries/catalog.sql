@@ -76,29 +76,37 @@ INSERT INTO planner_regions (planner_id, region_code)
 SELECT $1, r FROM unnest($2::text[]) AS r ON CONFLICT DO NOTHING;
 
 -- name: catalog_insert_slots
-WITH created AS (
-    INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)
-    SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
+-- each slot is a catalog row (slots) and its counter row (slot_counters, the capacity)
+WITH input AS (
+    SELECT s.id, s.starts_at, s.ends_at, s.capacity
       FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
            AS s (id, starts_at, ends_at, capacity)
-    RETURNING id, venue_id, starts_at, ends_at, capacity
+), created AS (
+    INSERT INTO slots (id, venue_id, starts_at, ends_at)
+    SELECT i.id, $1, i.starts_at, i.ends_at FROM input i
+    RETURNING id, venue_id, starts_at, ends_at
+), counted AS (
+    INSERT INTO slot_counters (venue_id, slot_id, capacity)
+    SELECT c.venue_id, c.id, i.capacity FROM created c JOIN input i ON i.id = c.id
+    RETURNING slot_id, capacity
 )
-SELECT c.id, c.venue_id, c.starts_at, c.ends_at, c.capacity,
-       c.capacity - onecode_walkin_hold(c.capacity, v.walkin_quota_pct, 0, c.starts_at,
+SELECT c.id, c.venue_id, c.starts_at, c.ends_at, n.capacity,
+       n.capacity - onecode_walkin_hold(n.capacity, v.walkin_quota_pct, 0, c.starts_at,
                                         v.walkin_release_min, now()) AS remaining,
-       c.capacity AS walkin_remaining
-  FROM created c JOIN venues v ON v.id = c.venue_id
+       n.capacity AS walkin_remaining
+  FROM created c JOIN counted n ON n.slot_id = c.id JOIN venues v ON v.id = c.venue_id
 
 -- remaining: what general sale can take now (less the walk-in hold and the places held
 -- for the waiting list); walkin_remaining: what the staffed window can still take
 -- name: catalog_select_slots_for_day
-SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity,
-       greatest(s.capacity - s.booked - s.held
-                - onecode_walkin_hold(s.capacity, v.walkin_quota_pct, s.walkin_booked,
+SELECT s.id, s.venue_id, s.starts_at, s.ends_at, c.capacity,
+       greatest(c.capacity - c.booked - c.held
+                - onecode_walkin_hold(c.capacity, v.walkin_quota_pct, c.walkin_booked,
                                       s.starts_at, v.walkin_release_min, now()), 0) AS remaining,
-       greatest(s.capacity - s.booked - s.held, 0) AS walkin_remaining
+       greatest(c.capacity - c.booked - c.held, 0) AS walkin_remaining
   FROM slots s JOIN venues v ON v.id = s.venue_id
- WHERE s.venue_id = $1
+  JOIN slot_counters c ON c.venue_id = s.venue_id AND c.slot_id = s.id
+ WHERE s.venue_id = $1 AND c.venue_id = $1  -- one shard of slot_counters under Citus
    AND s.cancelled_at IS NULL  -- a cancelled slot is not offered (operations, issue 17)
    AND s.starts_at >= ($2::date::timestamp AT TIME ZONE v.timezone)
    AND s.starts_at < (($2::date + 1)::timestamp AT TIME ZONE v.timezone)

@@ -59,9 +59,10 @@ SELECT h.hour,
 
 -- name: flows_select_booking_venues
 WITH sl AS (
-    SELECT s.venue_id, count(*) AS slots, sum(s.capacity) AS capacity
+    SELECT s.venue_id, count(*) AS slots, sum(c.capacity) AS capacity
       FROM slots s JOIN venues v ON v.id = s.venue_id
-     WHERE s.venue_id = ANY($1::uuid[])
+      JOIN slot_counters c ON c.venue_id = s.venue_id AND c.slot_id = s.id
+     WHERE s.venue_id = ANY($1::uuid[]) AND c.venue_id = ANY($1::uuid[])
        AND (s.starts_at AT TIME ZONE v.timezone)::date BETWEEN $2 AND $3
      GROUP BY s.venue_id
 ), bk AS (

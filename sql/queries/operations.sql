@@ -181,10 +181,10 @@ SELECT a.id, a.created_at, a.actor_kind, a.actor_id, a.action, a.object_kind, a.
  LIMIT $1;
 
 -- name: operations_select_slot
-SELECT s.id, s.venue_id, s.starts_at, s.ends_at, s.capacity, s.booked,
-       s.capacity - s.booked AS remaining, s.cancelled_at, s.cancel_reason
-  FROM slots s
- WHERE s.id = $1 AND s.venue_id = $2;
+SELECT s.id, s.venue_id, s.starts_at, s.ends_at, c.capacity, c.booked,
+       c.capacity - c.booked AS remaining, s.cancelled_at, s.cancel_reason
+  FROM slots s JOIN slot_counters c ON c.venue_id = s.venue_id AND c.slot_id = s.id
+ WHERE s.id = $1 AND s.venue_id = $2 AND c.venue_id = $2 AND c.slot_id = $1;
 
 -- name: operations_change_slot
 SELECT outcome, booked, old_capacity, old_starts_at, old_ends_at
@@ -196,13 +196,24 @@ SELECT outcome, cancelled_bookings
 
 -- name: operations_insert_slots_skipping
 -- Recurring creation: windows that exist already are skipped, not refused.
-INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity)
-SELECT s.id, $1, s.starts_at, s.ends_at, s.capacity
-  FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
-       AS s (id, starts_at, ends_at, capacity)
-ON CONFLICT (venue_id, starts_at, ends_at) DO NOTHING
-RETURNING id, venue_id, starts_at, ends_at, capacity, booked, capacity - booked AS remaining,
-          cancelled_at, cancel_reason;
+-- Each new slot gets its counter row (slot_counters holds the capacity).
+WITH input AS (
+    SELECT s.id, s.starts_at, s.ends_at, s.capacity
+      FROM unnest($2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::int[])
+           AS s (id, starts_at, ends_at, capacity)
+), created AS (
+    INSERT INTO slots (id, venue_id, starts_at, ends_at)
+    SELECT i.id, $1, i.starts_at, i.ends_at FROM input i
+    ON CONFLICT (venue_id, starts_at, ends_at) DO NOTHING
+    RETURNING id, venue_id, starts_at, ends_at, cancelled_at, cancel_reason
+), counted AS (
+    INSERT INTO slot_counters (venue_id, slot_id, capacity)
+    SELECT c.venue_id, c.id, i.capacity FROM created c JOIN input i ON i.id = c.id
+    RETURNING slot_id, capacity, booked
+)
+SELECT c.id, c.venue_id, c.starts_at, c.ends_at, n.capacity, n.booked,
+       n.capacity - n.booked AS remaining, c.cancelled_at, c.cancel_reason
+  FROM created c JOIN counted n ON n.slot_id = c.id;
 
 -- name: operations_lock_principal_gate
 SELECT g.id, g.name, g.venue_id, v.region_code

@@ -242,14 +242,15 @@ ON CONFLICT (venue_id, kind) DO UPDATE
 -- places booked per venue and local day, from today for $1 days
 SELECT v.id, v.region_code, v.capacity_daily,
        (s.starts_at AT TIME ZONE v.timezone)::date AS local_day,
-       sum(s.booked)::bigint AS booked
+       sum(c.booked)::bigint AS booked
   FROM slots s JOIN venues v ON v.id = s.venue_id
+  JOIN slot_counters c ON c.venue_id = s.venue_id AND c.slot_id = s.id
  WHERE v.active AND s.cancelled_at IS NULL
    AND s.starts_at >= date_trunc('day', now() AT TIME ZONE v.timezone) AT TIME ZONE v.timezone
    AND s.starts_at < (date_trunc('day', now() AT TIME ZONE v.timezone)
                       + make_interval(days => $1)) AT TIME ZONE v.timezone
  GROUP BY v.id, 4
-HAVING sum(s.booked) > 0;
+HAVING sum(c.booked) > 0;
 
 -- name: webhooks_insert_forecast_alert
 INSERT INTO venue_forecast_alerts (venue_id, local_day, level, booked, announced_at)

@@ -142,7 +142,7 @@ async def test_freed_places_go_to_the_waiting_list_in_order(
     assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
     assert again.json()["id"] == first.json()["id"]
     assert (await entries(client, world, "w2"))[0]["state"] == "booked"
-    row = await conn.fetchrow("SELECT booked, held, capacity FROM slots")
+    row = await conn.fetchrow("SELECT booked, held, capacity FROM slot_counters")
     assert row is not None and (row["booked"], row["held"]) == (2, 0)
     assert await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 2
     # nothing else to offer: w3 still waits; w1 accepting nothing is told so
@@ -177,7 +177,7 @@ async def test_an_unanswered_offer_passes_on(
     assert (await entries(client, world, "w2"))[0]["state"] == "offer"
     assert_problem(await accept(client, world, "w1", e1["id"]), 409, "waitlist.no_offer")
     assert (await accept(client, world, "w2", e2["id"])).status_code == 201
-    assert await conn.fetchval("SELECT booked FROM slots") == 1
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 1
 
 
 async def test_declining_an_offer_passes_it_on(
@@ -197,7 +197,7 @@ async def test_declining_an_offer_passes_it_on(
     assert r.json()["state"] == "left"
     await worker.drain(conn)
     assert (await entries(client, world, "w2"))[0]["state"] == "offer"
-    assert await conn.fetchval("SELECT held FROM slots") == 1
+    assert await conn.fetchval("SELECT held FROM slot_counters") == 1
 
 
 async def test_no_show_release_offers_to_the_waiting_list(
@@ -223,7 +223,7 @@ async def test_no_show_release_offers_to_the_waiting_list(
     assert (await accept(client, world, "here", entry["id"])).status_code == 201
     r = await client.get("/v1/me/bookings", headers=world.auth("traveller_late"))
     assert r.json()["items"][0]["status"] == "no_show"
-    assert await conn.fetchval("SELECT booked FROM slots") == 1
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 1
 
 
 async def test_walkin_quota_and_the_staffed_window(
@@ -271,7 +271,7 @@ async def test_walkin_quota_and_the_staffed_window(
     walkin = r.json()
     assert walkin["booking"]["channel"] == "walkin" and walkin["code"].startswith("TQ1")
     assert walkin["code_kind"] == "paper"
-    assert await conn.fetchval("SELECT walkin_booked FROM slots") == 1
+    assert await conn.fetchval("SELECT walkin_booked FROM slot_counters") == 1
     # another operator's venue is not found; a slot of another venue neither
     r = await client.post(
         f"/v1/venues/{world.ids['venue_a']}/walkins",
@@ -384,7 +384,12 @@ async def test_lottery_draw_is_seeded_auditable_and_capped(
     assert [a["application_id"] for a in rows] == order
     assert [a["ticket"] for a in rows] == [tickets[a].hex() for a in order]
     assert [a["result"] for a in rows] == ["won"] * 3 + ["waitlisted"] * 5
-    assert await conn.fetchval("SELECT booked FROM slots WHERE id = $1", uuid.UUID(slot["id"])) == 3
+    assert (
+        await conn.fetchval(
+            "SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"])
+        )
+        == 3
+    )
     # every applicant is told; losers wait in draw order
     results = {}
     for tag in tags:
@@ -488,4 +493,4 @@ async def test_a_cancelled_slot_ends_its_waiting_list(
     assert_problem(await join(client, world, "w2", slot["id"]), 409, "slots.cancelled")
     assert await worker.drain(conn) == 1
     assert await conn.fetchval("SELECT state FROM waitlist_entries") == "expired"
-    assert await conn.fetchval("SELECT held FROM slots") == 0
+    assert await conn.fetchval("SELECT held FROM slot_counters") == 0

@@ -268,7 +268,7 @@ async def test_keys_stored_before_outcomes(
     assert r.status_code == 201, r.text
     assert r.json()["id"] == stored["id"]
     assert r.headers.get("idempotent-replayed") == "true"
-    assert await conn.fetchval("SELECT booked FROM slots") == 0
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 0
     r = await book(client, world, "t", slot["id"], 1, key="old-full")
     assert r.status_code == 201, r.text
     assert (

@@ -121,7 +121,7 @@ async def test_slot_full_writes_nothing(client: Client, world: World, conn: Any)
     assert (await book(client, world, "t", slot["id"], 3)).status_code == 201
     assert_problem(await book(client, world, "u", slot["id"], 2), 409, "bookings.slot_full")
     assert await conn.fetchval("SELECT count(*) FROM bookings") == 1
-    assert await conn.fetchval("SELECT booked FROM slots") == 3
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 3
     assert (await book(client, world, "u", slot["id"], 1)).status_code == 201
     assert await remaining(client, world, slot) == 0
 
@@ -228,7 +228,7 @@ async def test_cancel_twice_frees_places_once(client: Client, world: World, conn
     again = await client.post(f"/v1/bookings/{b['id']}/cancel", headers=world.auth("traveller_t"))
     assert again.status_code == 200
     assert again.json() == bodies[0]
-    assert await conn.fetchval("SELECT booked FROM slots") == 0
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 0
 
 
 async def test_cancel_bumps_changed_at(client: Client, world: World, conn: Any) -> None:
@@ -263,7 +263,7 @@ async def test_no_cancel_after_use_or_start(client: Client, world: World, conn: 
         409,
         "bookings.too_late_to_cancel",
     )
-    assert await conn.fetchval("SELECT sum(booked) FROM slots") == 2
+    assert await conn.fetchval("SELECT sum(booked) FROM slot_counters") == 2
 
 
 async def test_no_shows_read_lazily_and_are_released(
@@ -301,7 +301,9 @@ async def test_no_shows_read_lazily_and_are_released(
     assert row["changed_at"] > datetime.now(UTC) - timedelta(minutes=1)
     # the three places are back on sale
     assert (
-        await conn.fetchval("SELECT booked FROM slots WHERE id = $1", uuid.UUID(slots[0]["id"]))
+        await conn.fetchval(
+            "SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slots[0]["id"])
+        )
         == 0
     )
     assert (
@@ -374,7 +376,7 @@ async def test_another_traveller_sees_404(client: Client, world: World, conn: An
     )
     assert (await client.get("/v1/me/bookings", headers=other)).json()["items"] == []
     assert await conn.fetchval("SELECT status FROM bookings") == "booked"
-    assert await conn.fetchval("SELECT booked FROM slots") == 2
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 2
 
 
 async def test_only_travellers_book(client: Client, world: World) -> None:
@@ -466,3 +468,29 @@ async def test_walk_up_until_end_minus_late_grace(
         " ends_at = ends_at - interval '11 minutes'"
     )
     assert_problem(await book(client, world, "u", under_way["id"]), 422, "bookings.outside_window")
+
+
+async def test_a_booking_is_one_hot_update_of_one_narrow_counter_row(
+    client: Client, world: World, conn: asyncpg.Connection
+) -> None:
+    """The place counter is its own row (slot_counters, migration 0070): a booking
+    updates that one row, as a HOT update (no index on a counter column), and writes
+    nothing to the slot catalog (a reference table under Citus)."""
+    (slot,) = await make_slots(client, world, capacity=50)
+    people = [uuid.uuid4() for _ in range(5)]
+    await conn.executemany("INSERT INTO travellers (id) VALUES ($1)", [(t,) for t in people])
+    async with conn.transaction():
+        for t in people:
+            outcome = await conn.fetchval(
+                "SELECT outcome FROM onecode_book_slot($1, $2, 1, NULL, NULL, interval '0')",
+                t,
+                uuid.UUID(slot["id"]),
+            )
+            assert outcome == "booked"
+        stats = await conn.fetchrow(
+            """SELECT pg_stat_get_xact_tuples_updated('slot_counters'::regclass) AS counters,
+                      pg_stat_get_xact_tuples_hot_updated('slot_counters'::regclass) AS hot,
+                      pg_stat_get_xact_tuples_updated('slots'::regclass) AS catalog"""
+        )
+    assert stats is not None
+    assert (stats["counters"], stats["hot"], stats["catalog"]) == (5, 5, 0)

@@ -68,7 +68,9 @@ async def book(
         slot_id,
         party_size,
     )
-    await conn.execute("UPDATE slots SET booked = booked + $2 WHERE id = $1", slot_id, party_size)
+    await conn.execute(
+        "UPDATE slot_counters SET booked = booked + $2 WHERE slot_id = $1", slot_id, party_size
+    )
     return str(booking_id)
 
 

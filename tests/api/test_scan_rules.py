@@ -82,12 +82,16 @@ async def _book(
     slot_id, booking_id = uuid.uuid4(), uuid.uuid4()
     ends = starts + timedelta(hours=1)
     await conn.execute(
-        "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity, booked) "
-        "VALUES ($1, $2, $3, $4, 10, 2)",
+        "INSERT INTO slots (id, venue_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
         slot_id,
         venue_id,
         starts,
         ends,
+    )
+    await conn.execute(
+        "INSERT INTO slot_counters (venue_id, slot_id, capacity, booked) VALUES ($1, $2, 10, 2)",
+        venue_id,
+        slot_id,
     )
     await conn.execute(
         """INSERT INTO bookings (id, traveller_id, slot_id, venue_id, party_size, status,

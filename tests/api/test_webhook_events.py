@@ -276,7 +276,9 @@ async def test_bookings_reaching_a_level_are_announced_ahead_once(
         (860, ["yellow"]),
         (960, ["yellow", "red"]),
     ):
-        await conn.execute("UPDATE slots SET booked = $2 WHERE id = $1", uuid.UUID(slot), booked)
+        await conn.execute(
+            "UPDATE slot_counters SET booked = $2 WHERE slot_id = $1", uuid.UUID(slot), booked
+        )
         await detect(conn, settings)
         got = await _events(conn, "venue.capacity_forecast_reached")
         assert [e["level"] for e in got] == expected, booked

@@ -45,16 +45,16 @@ async def travellers(conn: asyncpg.Connection, n: int) -> list[uuid.UUID]:
 async def invariants(conn: asyncpg.Connection, slot: uuid.UUID) -> dict[str, int]:
     """The counters equal the facts: booked = live bookings <= capacity, held = offers."""
     row = await conn.fetchrow(
-        """SELECT s.capacity, s.booked, s.held,
+        """SELECT s.capacity, s.booked, s.held,  -- the counter row (slot_counters)
                   (SELECT coalesce(sum(b.party_size), 0) FROM bookings b
-                    WHERE b.slot_id = s.id AND b.status = 'booked')::int AS live,
+                    WHERE b.slot_id = s.slot_id AND b.status = 'booked')::int AS live,
                   (SELECT coalesce(sum(w.party_size), 0) FROM waitlist_entries w
-                    WHERE w.slot_id = s.id AND w.state = 'offer')::int AS offered,
+                    WHERE w.slot_id = s.slot_id AND w.state = 'offer')::int AS offered,
                   (SELECT count(*) FROM waitlist_entries w
-                    WHERE w.slot_id = s.id AND w.state = 'booked')::int AS accepted,
+                    WHERE w.slot_id = s.slot_id AND w.state = 'booked')::int AS accepted,
                   (SELECT count(*) FROM bookings b
-                    WHERE b.slot_id = s.id AND b.channel = 'waitlist')::int AS by_offer
-             FROM slots s WHERE s.id = $1""",
+                    WHERE b.slot_id = s.slot_id AND b.channel = 'waitlist')::int AS by_offer
+             FROM slot_counters s WHERE s.slot_id = $1""",
         slot,
     )
     assert row is not None
@@ -176,7 +176,7 @@ async def test_two_offers_for_one_freed_place_never_both_book(
             slot,
         )
         await conn.execute("UPDATE bookings SET status = 'cancelled' WHERE slot_id = $1", slot)
-        await conn.execute("UPDATE slots SET booked = 0, held = 0 WHERE id = $1", slot)
+        await conn.execute("UPDATE slot_counters SET booked = 0, held = 0 WHERE slot_id = $1", slot)
         holder, first, second = await travellers(conn, 3)
         row = await conn.fetchrow(BOOK, holder, slot, 1)
         assert row is not None and row["outcome"] == "booked", row
@@ -306,7 +306,9 @@ async def test_a_lottery_never_allocates_more_than_capacity(
         " WHERE a.result = 'won' GROUP BY a.slot_id"
     )
     for r in won:
-        cap = await conn.fetchval("SELECT capacity FROM slots WHERE id = $1", r["slot_id"])
+        cap = await conn.fetchval(
+            "SELECT capacity FROM slot_counters WHERE slot_id = $1", r["slot_id"]
+        )
         assert r["places"] <= cap
     counts: dict[str, int] = {
         r["result"]: r["n"]

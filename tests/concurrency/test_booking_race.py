@@ -117,7 +117,9 @@ async def test_three_hundred_travellers_race_for_fifty_places(
     assert taken == 50 - left
     assert all(parties[t] > left for t, _ in refused)
     assert (
-        await conn.fetchval("SELECT booked FROM slots WHERE id = $1", uuid.UUID(slot["id"]))
+        await conn.fetchval(
+            "SELECT booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"])
+        )
         == taken
     )
     assert await conn.fetchval("SELECT sum(party_size) FROM bookings") == taken
@@ -170,7 +172,7 @@ async def test_many_connections_race_in_the_database(
         "SELECT coalesce(sum(party_size), 0) FROM bookings WHERE status = 'booked'"
     )
     booked, capacity = await fetch_row(
-        conn, "SELECT booked, capacity FROM slots WHERE id = $1", slot_id
+        conn, "SELECT booked, capacity FROM slot_counters WHERE slot_id = $1", slot_id
     )
     assert booked == live <= capacity
     assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 600
@@ -203,7 +205,7 @@ async def test_concurrent_cancels_and_bookings_keep_counter_exact(
     )
     assert all(r.status_code < 500 for r in mixed)
     booked = await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'")
-    assert await conn.fetchval("SELECT booked FROM slots") == booked
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == booked
     assert await remaining(client, world, slot) == 20 - booked
 
 
@@ -225,7 +227,8 @@ async def test_daily_limit_holds_under_concurrency(
             "bookings.daily_limit"
         }
         booked = await conn.fetchval(
-            "SELECT sum(booked) FROM slots WHERE id = ANY($1::uuid[])", [s["id"] for s in slots]
+            "SELECT sum(booked) FROM slot_counters WHERE slot_id = ANY($1::uuid[])",
+            [s["id"] for s in slots],
         )
         assert booked == 1
 
@@ -261,5 +264,5 @@ async def test_concurrent_cancels_free_places_once(
     assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
     assert all(a.json() == answers[0].json() for a in answers)
     assert answers[0].json()["status"] == "cancelled"
-    assert await conn.fetchval("SELECT booked FROM slots") == 0
+    assert await conn.fetchval("SELECT booked FROM slot_counters") == 0
     assert await remaining(client, world, slot) == 10

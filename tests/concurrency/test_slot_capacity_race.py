@@ -57,7 +57,7 @@ async def test_capacity_changes_racing_bookings_never_go_below_booked(
     # every refused capacity was below what was booked at the end of the run (booked only
     # grows here), and the final state is consistent
     row = await conn.fetchrow(
-        "SELECT capacity, booked FROM slots WHERE id = $1", uuid.UUID(slot["id"])
+        "SELECT capacity, booked FROM slot_counters WHERE slot_id = $1", uuid.UUID(slot["id"])
     )
     assert row is not None
     assert row["booked"] == len(booked_ok) <= row["capacity"]
@@ -134,9 +134,11 @@ async def test_a_cancel_racing_bookings_in_the_database_leaves_none_open(
     }, kinds
     assert ("book", "booked") in kinds  # (whether any booking came after the cancel varies)
     row = await conn.fetchrow(
-        "SELECT booked, capacity, cancelled_at FROM slots WHERE id = $1", slot_id
+        "SELECT c.booked, c.capacity, c.cancelled, s.cancelled_at"
+        "  FROM slots s JOIN slot_counters c ON c.slot_id = s.id WHERE s.id = $1",
+        slot_id,
     )
-    assert row is not None and row["cancelled_at"] is not None
+    assert row is not None and row["cancelled_at"] is not None and row["cancelled"]
     assert row["booked"] == 0
     assert await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 0
     cancelled = await conn.fetchval(
@@ -147,3 +149,50 @@ async def test_a_cancel_racing_bookings_in_the_database_leaves_none_open(
         "SELECT count(*) FROM events WHERE type = 'booking.cancelled_by_venue'"
     )
     assert events == cancelled
+
+
+async def _wait_for_lock(conn: asyncpg.Connection, pid: int) -> None:
+    for _ in range(500):
+        if await conn.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the booking never waited for the counter row")
+
+
+async def test_a_booking_waiting_on_a_cancel_does_not_book_the_cancelled_slot(
+    client: Client, world: World, conn: asyncpg.Connection, db_url: str
+) -> None:
+    """The booking reads the slot (not cancelled yet), then waits for the counter row
+    that the cancel holds; when the cancel commits, the conditional UPDATE sees the
+    counter row's cancelled flag and refuses. The slot catalog alone (a reference table
+    under Citus) is not what the UPDATE re-checks."""
+    (slot,) = await make_slots(client, world, capacity=10)
+    slot_id, venue_id = uuid.UUID(slot["id"]), uuid.UUID(world.ids["venue_a"])
+    traveller = uuid.uuid4()
+    await conn.execute("INSERT INTO travellers (id) VALUES ($1)", traveller)
+    canceller = await asyncpg.connect(db_url)
+    booker = await asyncpg.connect(db_url)
+    try:
+        cancel = canceller.transaction()
+        await cancel.start()
+        outcome = await canceller.fetchval(
+            "SELECT outcome FROM onecode_cancel_slot($1, $2, 'storm', now())", slot_id, venue_id
+        )
+        assert outcome == "ok"
+        booking = asyncio.create_task(
+            booker.fetchval(
+                "SELECT outcome FROM onecode_book_slot($1, $2, 1, NULL, NULL, interval '0')",
+                traveller,
+                slot_id,
+            )
+        )
+        await _wait_for_lock(conn, booker.get_server_pid())
+        await cancel.commit()
+        assert await booking == "slot_full"
+    finally:
+        await canceller.close()
+        await booker.close()
+    assert await conn.fetchval("SELECT count(*) FROM bookings WHERE status = 'booked'") == 0
+    assert await conn.fetchval("SELECT booked FROM slot_counters WHERE slot_id = $1", slot_id) == 0

@@ -43,7 +43,7 @@ REFERENCE: frozenset[str] = frozenset(
         "operator_venues",
         "planners",
         "planner_regions",
-        "slots",  # written per booking (slots.booked): see deploy/README.md for the trade-off
+        "slots",  # the slot catalog; what a booking writes is in slot_counters (0070)
         "place_code_keys",  # place code HMAC secrets, read once at start (migration 0006)
         "lotteries",  # a few per venue and release day, read by every booking of that day
         "webhook_hosts",  # the admin's receiver allow-list (migration 0040)
@@ -86,6 +86,10 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     # queue across shards (the worker's, not the hot path)
     "waitlist_entries": ("traveller_id", "traveller"),
     "lottery_applications": ("traveller_id", "traveller"),
+    # what every booking writes (capacity, booked, walk-in, held; migration 0070): by
+    # venue, so the counter update is single-shard, not a 2PC on every node as a write
+    # to the reference slots table was, and a venue's listing reads one shard
+    "slot_counters": ("venue_id", "slot_counter"),
 }
 
 # Not distributed: table -> why.

@@ -22,12 +22,7 @@ from tests.support.citus_rules import (
     statements,
 )
 
-KNOWN: dict[tuple[str, str], str] = {
-    ("functions/flows.sql:flows_advance#18", "lateral-function-join"): (
-        "the trips step recomputes per (traveller, day) through LATERAL over unnest: to be "
-        "split into co-located statements per traveller"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 async def layout_of(conn: asyncpg.Connection) -> Layout:

@@ -124,3 +124,83 @@ async def test_migrations_hold_no_functions() -> None:
         assert not re.search(r"CREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|VIEW)", body, re.I), (
             migration.name
         )
+
+
+async def test_slot_counters_take_over_the_counters_of_existing_slots(
+    cluster: Cluster, tmp_path: object
+) -> None:
+    """Migration 0070 moves capacity and the counters of every slot (a cancelled one
+    too) out of slots into slot_counters, and the rules go on from those values."""
+    import shutil
+    from pathlib import Path
+
+    from onecode.sql import sql_root
+
+    assert isinstance(tmp_path, Path)
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for path in sorted((sql_root() / "migrations").glob("*.sql")):
+        if int(path.name[:4]) < 70:
+            shutil.copy(path, before / path.name)
+    name = "m_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(cluster.admin_dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        conn = await asyncpg.connect(cluster.dsn(name))
+        try:
+            await apply_migrations(conn, before)
+            venue, open_slot, cancelled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+            await conn.execute("INSERT INTO regions (code, name) VALUES ('GZ', 'Guizhou')")
+            await conn.execute(
+                """INSERT INTO venues (id, region_code, name, kind, gated, requires_booking,
+                                       entry_rule, capacity_instant, capacity_daily,
+                                       place_code, walkin_quota_pct)
+                   VALUES ($1, 'GZ', 'V', 'park', true, true, 'single', 100, 1000, 'p', 20)""",
+                venue,
+            )
+            await conn.execute(
+                """INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity, booked,
+                                      walkin_booked, held, cancelled_at, cancel_reason)
+                   VALUES ($1, $3, now() + interval '1 day', now() + interval '25 hours',
+                           10, 6, 2, 3, NULL, NULL),
+                          ($2, $3, now() + interval '2 days', now() + interval '49 hours',
+                           8, 0, 0, 0, now(), 'storm')""",
+                open_slot,
+                cancelled,
+                venue,
+            )
+            await apply_migrations(conn)
+            rows = {
+                r["slot_id"]: tuple(r)[1:]
+                for r in await conn.fetch(
+                    "SELECT slot_id, venue_id, capacity, booked, walkin_booked, held, cancelled"
+                    "  FROM slot_counters"
+                )
+            }
+            assert rows == {
+                open_slot: (venue, 10, 6, 2, 3, False),
+                cancelled: (venue, 8, 0, 0, 0, True),
+            }
+            left = await conn.fetchval(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'slots'"
+                " AND column_name IN ('capacity', 'booked', 'walkin_booked', 'held')"
+            )
+            assert left == 0
+            # the rules count from the moved values: 10 - 6 booked - 3 held leaves 1
+            traveller = uuid.uuid4()
+            await conn.execute("INSERT INTO travellers (id) VALUES ($1)", traveller)
+            book = "SELECT outcome FROM onecode_book_slot($1, $2, $3, NULL, NULL, NULL)"
+            assert await conn.fetchval(book, traveller, open_slot, 2) == "slot_full"
+            assert await conn.fetchval(book, traveller, open_slot, 1) == "booked"
+            assert (
+                await conn.fetchval(
+                    "SELECT booked FROM slot_counters WHERE slot_id = $1", open_slot
+                )
+                == 7
+            )
+            assert await conn.fetchval(book, traveller, cancelled, 1) == "slot_cancelled"
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()

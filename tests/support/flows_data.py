@@ -137,12 +137,16 @@ async def build(conn: asyncpg.Connection, world: World) -> Dataset:
     # bookings at A: one slot 09:00-10:00 of 50 places
     slot = uuid.uuid4()
     await conn.execute(
-        "INSERT INTO slots (id, venue_id, starts_at, ends_at, capacity, booked)"
-        " VALUES ($1, $2, $3, $4, 50, 20)",
+        "INSERT INTO slots (id, venue_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
         slot,
         data.venue_a,
         at(D, 9),
         at(D, 10),
+    )
+    await conn.execute(
+        "INSERT INTO slot_counters (venue_id, slot_id, capacity, booked) VALUES ($1, $2, 50, 20)",
+        data.venue_a,
+        slot,
     )
     statuses = [("used", 3.0)] * 10 + [("no_show", 3.0)] * 2
     statuses += [("used", 0.5)] * 5 + [("no_show", 0.5)] * 3 + [("cancelled", 0.5)]
