@@ -213,6 +213,13 @@ async def bulk_setup(dsn: str, venue_id: uuid.UUID, n: int) -> list[tuple[bytes,
                 issued,
                 expires,
             )
+            # the gate's lookup from a code's cred_id to its traveller (migration 0075)
+            await conn.execute(
+                "INSERT INTO credential_ids (cred_id, traveller_id) "
+                "SELECT unnest($1::bytea[]), unnest($2::uuid[])",
+                creds,
+                ids,
+            )
             await conn.execute(
                 "INSERT INTO slots (id, venue_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
                 slot_id,

@@ -79,6 +79,12 @@ async def setup(dsn: str, n_travellers: int, data_dir: Path) -> list[str]:
                 "expires_at",
             ],
         )
+        # the gate's lookup from a code's cred_id to its traveller (migration 0075)
+        await conn.copy_records_to_table(
+            "credential_ids",
+            records=list(zip(creds, ids, strict=True)),
+            columns=["cred_id", "traveller_id"],
+        )
     finally:
         await conn.close()
     key = KeyStore(data_dir=data_dir).signing_key
