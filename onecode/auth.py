@@ -226,6 +226,15 @@ async def provide_principal(request: Request[Any, Any, Any], conn: Conn) -> Prin
     return principal
 
 
+def guarded_caller(request: Request[Any, Any, Any]) -> Principal:
+    """The principal an ``allow`` guard of this route resolved (what ``principal`` gives,
+    without a dependency: for the gate's hot path)."""
+    principal = request.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        raise Unauthorized("This route needs a bearer token.", "auth.missing_token")
+    return principal
+
+
 def require_venue(principal: Principal, venue_id: uuid.UUID) -> None:
     """Object scope: a venue the principal does not hold is 404."""
     if not principal.owns_venue(venue_id):
