@@ -108,24 +108,6 @@ def connection_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-class leased:
-    """The request's connection as a context manager: what the ``conn`` dependency gives,
-    for a hot-path handler that skips Litestar's dependency resolution (the lease and its
-    release are the same; ``connection_middleware`` stays the safety net)."""
-
-    __slots__ = ("lease",)
-
-    def __init__(self, request: Request[Any, Any, Any]) -> None:
-        self.lease: Lease = request.scope["state"]["db_lease"]
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await self.lease.get()
-        return conn
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.lease.release()
-
-
 async def provide_conn(request: Request[Any, Any, Any]) -> AsyncGenerator[asyncpg.Connection, None]:
     """Litestar dependency: the request's pooled connection, returned after the handler."""
     lease: Lease = request.scope["state"]["db_lease"]

@@ -39,6 +39,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pool_max: int = 10
     db_acquire_timeout: float = 2.0
     db_command_timeout: float = 10.0
+    # group commit of online scans (onecode/gates/batching.py): at most this many scans
+    # of a venue per transaction (1: every scan alone), and this many groups of a venue
+    # in flight at once
+    scan_group_max: int = 16
+    scan_group_lanes: int = 8
     token_cache_seconds: float = 10.0
     idempotency_ttl_hours: int = 24
     k_anonymity: int = 10

@@ -438,6 +438,29 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.gate_scan_batch(p_venue_id uuid, p_gate_ids uuid[], p_scan_ids uuid[], p_directions text[], p_device_times timestamp with time zone[], p_verdicts text[], p_cred_ids bytea[], p_generations integer[], p_bodies text[], p_suffixes bytea[]) RETURNS TABLE(i integer, decision text, reason text, party_size integer, booking_id uuid, replayed boolean, credential text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    k integer;
+BEGIN
+    INSERT INTO venue_counters AS g (venue_id, local_day, stripe)
+    SELECT ve.id, (now() AT TIME ZONE ve.timezone)::date, onecode_counter_stripe()
+      FROM venues ve WHERE ve.id = p_venue_id
+    ON CONFLICT (venue_id, local_day, stripe) DO UPDATE SET ins = g.ins;
+    FOR k IN
+        SELECT u.k::integer FROM unnest(p_cred_ids, p_scan_ids) WITH ORDINALITY AS u (c, s, k)
+         ORDER BY u.c NULLS FIRST, u.s
+    LOOP
+        RETURN QUERY
+        SELECT k, r.decision, r.reason, r.party_size, r.booking_id, r.replayed, r.credential
+          FROM gate_scan(p_gate_ids[k], p_venue_id, p_scan_ids[k], p_directions[k],
+                         p_device_times[k], p_verdicts[k], p_cred_ids[k], p_generations[k],
+                         p_bodies[k], p_suffixes[k]) AS r;
+    END LOOP;
+END
+$$;
+
 CREATE FUNCTION public.gate_suffix_ok(p_secret bytea, p_body text, p_suffix bytea, p_now timestamp with time zone) RETURNS boolean
     LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
     AS $$

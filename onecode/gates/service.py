@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import asyncpg
 
@@ -48,15 +49,22 @@ class RingCache:
         return ring
 
 
-async def scan(
-    conn: asyncpg.Connection,
-    ring: KeyRing,
-    gate_id: uuid.UUID,
-    venue_id: uuid.UUID,
-    data: ScanIn,
-    skew_seconds: int,
-) -> ScanResult:
-    """Decide one online scan. Every outcome, accepted or rejected, is recorded once."""
+class ScanArgs(NamedTuple):
+    """One online scan as gate_scan() takes it (after the signature check)."""
+
+    gate_id: uuid.UUID
+    scan_id: uuid.UUID
+    direction: str
+    scanned_at: datetime
+    verdict: str
+    cred_id: bytes | None
+    generation: int | None
+    body: str | None
+    suffix: bytes | None
+
+
+def prepare(ring: KeyRing, gate_id: uuid.UUID, data: ScanIn, skew_seconds: int) -> ScanArgs:
+    """The CPU part of an online scan: the clock bound and the code's signature."""
     now = datetime.now(UTC)
     if abs(data.scanned_at - now) > MAX_CLOCK_DRIFT:
         raise Unprocessable(
@@ -66,10 +74,8 @@ async def scan(
         )
     outcome = verify(data.code, ring, now.timestamp(), skew_seconds)
     cred = outcome.credential  # set when the signature is good, even if out of date
-    row = await conn.fetchrow(
-        Q()["gates_decide_scan"],
+    return ScanArgs(
         gate_id,
-        venue_id,
         data.scan_id,
         data.direction,
         data.scanned_at,
@@ -79,15 +85,49 @@ async def scan(
         outcome.body if outcome.ok else None,
         outcome.suffix if outcome.ok else None,
     )
+
+
+async def decide(conn: asyncpg.Connection, venue_id: uuid.UUID, args: ScanArgs) -> asyncpg.Record:
+    """gate_scan() for one scan, in its own transaction."""
+    row = await conn.fetchrow(
+        Q()["gates_decide_scan"],
+        args.gate_id,
+        venue_id,
+        args.scan_id,
+        args.direction,
+        args.scanned_at,
+        args.verdict,
+        args.cred_id,
+        args.generation,
+        args.body,
+        args.suffix,
+    )
     assert row is not None  # gate_scan always returns one row
+    return row
+
+
+def answer(scan_id: uuid.UUID, row: asyncpg.Record) -> ScanResult:
     return ScanResult(
-        scan_id=data.scan_id,
+        scan_id=scan_id,
         decision=row["decision"],
         reason=ScanReason(row["reason"]),
         party_size=row["party_size"],
         booking_id=row["booking_id"],
         credential=CredentialKind(row["credential"]) if row["credential"] else None,
     )
+
+
+async def scan(
+    conn: asyncpg.Connection,
+    ring: KeyRing,
+    gate_id: uuid.UUID,
+    venue_id: uuid.UUID,
+    data: ScanIn,
+    skew_seconds: int,
+) -> ScanResult:
+    """Decide one online scan. Every outcome, accepted or rejected, is recorded once."""
+    args = prepare(ring, gate_id, data, skew_seconds)
+    return answer(data.scan_id, await decide(conn, venue_id, args))
 
 
 #: No cursor: everything up to far in the future.

@@ -355,3 +355,46 @@ BEGIN
                         v_party, v_booking, false, v_kind;
 END
 $$;
+
+-- Online scans of one venue decided together in one transaction (one commit for the
+-- group: onecode/gates/batching.py collects the scans that arrive while the previous
+-- group commits). Each item is decided by gate_scan() exactly as alone; the group only
+-- shares the transaction. Lock order, so that two groups never wait on each other in a
+-- circle: this session's counter row of the venue's day first (every accepted item
+-- adds to it), then the items in cred_id order (a traveller's presence and booking rows
+-- are taken at their credential's place in both groups). Answers carry the item's
+-- index (1-based) in the arrays given.
+CREATE OR REPLACE FUNCTION gate_scan_batch(
+    p_venue_id     uuid,
+    p_gate_ids     uuid[],
+    p_scan_ids     uuid[],
+    p_directions   text[],
+    p_device_times timestamptz[],
+    p_verdicts     text[],
+    p_cred_ids     bytea[],
+    p_generations  integer[],
+    p_bodies       text[],
+    p_suffixes     bytea[]
+)
+RETURNS TABLE (i integer, decision text, reason text, party_size integer, booking_id uuid,
+               replayed boolean, credential text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    k integer;
+BEGIN
+    INSERT INTO venue_counters AS g (venue_id, local_day, stripe)
+    SELECT ve.id, (now() AT TIME ZONE ve.timezone)::date, onecode_counter_stripe()
+      FROM venues ve WHERE ve.id = p_venue_id
+    ON CONFLICT (venue_id, local_day, stripe) DO UPDATE SET ins = g.ins;
+    FOR k IN
+        SELECT u.k::integer FROM unnest(p_cred_ids, p_scan_ids) WITH ORDINALITY AS u (c, s, k)
+         ORDER BY u.c NULLS FIRST, u.s
+    LOOP
+        RETURN QUERY
+        SELECT k, r.decision, r.reason, r.party_size, r.booking_id, r.replayed, r.credential
+          FROM gate_scan(p_gate_ids[k], p_venue_id, p_scan_ids[k], p_directions[k],
+                         p_device_times[k], p_verdicts[k], p_cred_ids[k], p_generations[k],
+                         p_bodies[k], p_suffixes[k]) AS r;
+    END LOOP;
+END
+$$;

@@ -5,6 +5,12 @@
 SELECT decision, reason, party_size, booking_id, replayed, credential
   FROM gate_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
+-- name: gates_decide_scans
+-- a group of online scans of one venue, one transaction (onecode/gates/batching.py)
+SELECT i, decision, reason, party_size, booking_id, replayed, credential
+  FROM gate_scan_batch($1, $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[],
+                       $7::bytea[], $8::integer[], $9::text[], $10::bytea[]);
+
 -- name: gates_select_visits
 -- own accepted gate scans and place-code check-ins, newest first, before a cursor
 SELECT x.kind, x.venue_id, v.name AS venue_name, x.at, x.direction

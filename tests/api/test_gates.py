@@ -210,7 +210,7 @@ async def test_free_entry_venue_counts_one_person_and_feeds_live(
     assert live.json()["inside"] == 2
     assert live.json()["entries_today"] == 3
     counters = await conn.fetchrow("SELECT sum(ins) AS ins, sum(outs) AS outs FROM venue_counters")
-    assert (counters["ins"], counters["outs"]) == (3, 1)
+    assert counters is not None and (counters["ins"], counters["outs"]) == (3, 1)
 
 
 # --- entry rules -------------------------------------------------------------------------
