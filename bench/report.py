@@ -95,6 +95,7 @@ def render(doc: dict[str, Any]) -> str:
     """One result as a Markdown table plus a line saying how it was measured."""
     name = str(doc["benchmark"])
     columns = COLUMNS.get(name, _DEFAULT)
+    where = str(doc.get("_file", f"bench/results/{name}.json"))
     lines = [
         "| " + " | ".join(h for h, _ in columns) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
@@ -106,7 +107,7 @@ def render(doc: dict[str, Any]) -> str:
     checks = "decision-mix checks passed" if doc.get("checks_passed") else "CHECKS FAILED"
     lines.append("")
     lines.append(
-        f"`bench/results/{name}.json`: {doc.get('measures', '')}. "
+        f"`{where}`: {doc.get('measures', '')}. "
         f"{settings.get('durability', 'durability not recorded')}; "
         f"{machine.get('cpus', '?')} CPUs ({machine.get('cpu_model', '?')}), load at start "
         f"{_num(machine.get('load_average_at_start', [None])[0])}; "
@@ -116,10 +117,16 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def load(results: Path = RESULTS) -> dict[str, dict[str, Any]]:
+    """Each result by its benchmark's name; a run kept for comparison in a sub-folder
+    (``bench/results/before/gates.json``) as ``gates-before``."""
     out = {}
-    for path in sorted(results.glob("*.json")):
+    for path in sorted(results.glob("*.json")) + sorted(results.glob("*/*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
-        out[str(doc["benchmark"])] = doc
+        key = str(doc["benchmark"])
+        if path.parent != results:
+            key += "-" + path.parent.name
+            doc["_file"] = str(path.relative_to(results.parents[1]))
+        out[key] = doc
     return out
 
 

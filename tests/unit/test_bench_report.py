@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from bench import report
@@ -56,3 +58,17 @@ def test_the_documents_match_the_committed_results() -> None:
         missing = [n for n in names if n not in docs]
         assert not missing, f"{path.name} shows benchmarks with no result file: {missing}"
     assert report.main(["--check"]) == 0, "run: python -m bench.report"
+
+
+def test_a_run_kept_for_comparison_has_its_own_name_and_file(tmp_path: Path) -> None:
+    results = tmp_path / "bench" / "results"
+    (results / "before").mkdir(parents=True)
+    (results / "gates.json").write_text(json.dumps(SAMPLE))
+    older = {**SAMPLE, "rows": [{**SAMPLE["rows"][0], "scans_per_s": 611.0}]}
+    (results / "before" / "gates.json").write_text(json.dumps(older))
+    docs = report.load(results)
+    assert set(docs) == {"gates", "gates-before"}
+    table = report.render(docs["gates-before"])
+    assert "| c=64, 64 gates | 611.0 |" in table
+    assert "`bench/results/before/gates.json`" in table
+    assert "`bench/results/gates.json`" in report.render(docs["gates"])
