@@ -95,9 +95,12 @@ class ScanGroups:
                 _fail(group, exc)
                 return
             rows = None  # decided again below, one by one
-        except BaseException as exc:
+        except asyncio.CancelledError as exc:
             _fail(group, exc)
             raise
+        except Exception as exc:  # a bug: these scans answer 500, the lane goes on
+            _fail(group, exc)
+            return
         finally:
             await self._pool.release(conn)
         if rows is None:
