@@ -171,10 +171,19 @@ SELECT create_distributed_table('gate_scan_ids', 'gate_id', colocate_with => 'no
 SELECT create_distributed_table('api_tokens', 'token_hash', colocate_with => 'none')
  WHERE NOT pg_temp.onecode_citus_has('api_tokens');
 
--- Origin-destination trips are recomputed per (traveller, day) from that traveller's
--- scans: on the traveller's shard. The rollup horizon stays on the coordinator.
+-- Origin-destination trips and dwell times are recomputed per traveller from that
+-- traveller's scans (and check-ins) by one co-located INSERT ... SELECT each in
+-- flows_advance: on the traveller's shard. The rollup horizon stays on the coordinator.
 SELECT create_distributed_table('flow_trips', 'traveller_id', colocate_with => 'travellers')
  WHERE NOT pg_temp.onecode_citus_has('flow_trips');
+SELECT create_distributed_table('flow_dwell', 'traveller_id', colocate_with => 'travellers')
+ WHERE NOT pg_temp.onecode_citus_has('flow_dwell');
+-- A cluster distributed before this change holds flow_dwell by venue_id, with the venue
+-- rollups: move it to its travellers' shards. cascade_to_colocated => false leaves the
+-- venue rollups where they are (it breaks only flow_dwell's co-location with them).
+SELECT alter_distributed_table('flow_dwell', distribution_column => 'traveller_id',
+                               colocate_with => 'travellers', cascade_to_colocated => false)
+ WHERE pg_temp.onecode_citus_column('flow_dwell') = 'venue_id';
 SELECT citus_add_local_table_to_metadata('flow_watermark') WHERE NOT pg_temp.onecode_citus_has('flow_watermark');
 
 -- Rollup tables (flows) by venue_id, co-located with each other: a planner's query for
@@ -192,7 +201,7 @@ BEGIN
          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
            AND NOT c.relispartition
            AND c.relname ~ '(^|_)(rollups?|flows?|watermarks?)(_|$)'
-           AND c.relname NOT IN ('flow_trips', 'flow_watermark')
+           AND c.relname NOT IN ('flow_trips', 'flow_dwell', 'flow_watermark')
          ORDER BY c.relname
     LOOP
         IF pg_temp.onecode_citus_has(t.rel) THEN

@@ -11,14 +11,6 @@ DECLARE
     hi xid8;
     n_scans bigint;
     n_checkins bigint;
-    dw_t uuid[];
-    dw_v uuid[];
-    dw_d date[];
-    od_t uuid[];
-    od_d date[];
-    od_one uuid;
-    od_day date;
-    dw_one uuid;
     zero CONSTANT uuid := '00000000-0000-0000-0000-000000000000';
 BEGIN
     IF wait THEN
@@ -67,81 +59,81 @@ BEGIN
        SET people_in = f.people_in + EXCLUDED.people_in,
            people_out = f.people_out + EXCLUDED.people_out;
 
-    -- dwell: recompute the touched (traveller, venue, local day) cells
-    SELECT COALESCE(array_agg(k.traveller_id), '{}'), COALESCE(array_agg(k.venue_id), '{}'),
-           COALESCE(array_agg(k.d), '{}')
-      INTO dw_t, dw_v, dw_d
-      FROM (SELECT DISTINCT s.traveller_id, s.venue_id,
-                   (s.device_time AT TIME ZONE v.timezone)::date AS d
-              FROM scans s JOIN venues v ON v.id = s.venue_id
-             WHERE s.ingest_xid >= lo AND s.ingest_xid < hi
-               AND s.decision = 'accept' AND s.traveller_id <> zero) k;
-    -- One (traveller, venue, day) at a time, as the trips step below: each statement
-    -- names its traveller (scans on that traveller's shard under Citus). The set form,
-    -- unnest(...) JOIN scans, failed on the review cluster ("insufficient data left in
-    -- message"). On one PostgreSQL the loop costs: bench_flows.py, 50,000 scans,
-    -- backlog advance 50,520 -> 21,989 rows/s (both steps per key: 79,648 before either).
-    FOR i IN 1 .. coalesce(array_length(dw_t, 1), 0) LOOP
-        od_one := dw_t[i];
-        dw_one := dw_v[i];
-        od_day := dw_d[i];
-        DELETE FROM flow_dwell f
-         WHERE f.traveller_id = od_one AND f.venue_id = dw_one AND f.local_day = od_day;
-        INSERT INTO flow_dwell (traveller_id, venue_id, local_day, entry_at, minutes)
-        SELECT od_one, dw_one, od_day, x.device_time,
-               floor(extract(epoch FROM x.next_time - x.device_time) / 60)::integer
-          FROM (SELECT s.device_time, s.direction,
-                       lead(s.direction) OVER w AS next_dir,
-                       lead(s.device_time) OVER w AS next_time
-                  FROM scans s JOIN venues v ON v.id = s.venue_id
-                 WHERE s.traveller_id = od_one AND s.venue_id = dw_one
-                   AND s.decision = 'accept'
-                   AND s.device_time >= (od_day::timestamp AT TIME ZONE v.timezone)
-                   AND s.device_time < ((od_day + 1)::timestamp AT TIME ZONE v.timezone)
-                WINDOW w AS (ORDER BY s.device_time, s.seq)) x
-         WHERE x.direction = 'in' AND x.next_dir = 'out'
-        ON CONFLICT DO NOTHING;
-    END LOOP;
+    -- dwell: recompute the touched (traveller, venue, local day) cells.
+    -- Set-based and co-located (deploy/citus/README.md, "The rules"): scans and flow_dwell
+    -- are both on the traveller's shard, every subquery is tied to them by traveller_id,
+    -- and each window is partitioned by traveller_id. No array and no set-returning
+    -- function is joined (unnest(...) JOIN scans failed on the review cluster:
+    -- "insufficient data left in message"). The INSERT reads the scans of the touched
+    -- travellers (one primary-key probe each on one PostgreSQL) and keeps the cells that
+    -- hold a scan of this advance; joining the cells themselves let the planner probe
+    -- scans by (venue, time) instead, 25 times slower on a backlog without statistics.
+    DELETE FROM flow_dwell f
+     USING (SELECT DISTINCT k.traveller_id, k.venue_id,
+                   (k.device_time AT TIME ZONE v.timezone)::date AS d
+              FROM scans k JOIN venues v ON v.id = k.venue_id
+             WHERE k.ingest_xid >= lo AND k.ingest_xid < hi
+               AND k.decision = 'accept' AND k.traveller_id <> zero) t
+     WHERE f.traveller_id = t.traveller_id AND f.venue_id = t.venue_id AND f.local_day = t.d;
+    INSERT INTO flow_dwell (traveller_id, venue_id, local_day, entry_at, minutes)
+    SELECT x.traveller_id, x.venue_id, x.d, x.device_time,
+           floor(extract(epoch FROM x.next_time - x.device_time) / 60)::integer
+      FROM (SELECT s.traveller_id, s.venue_id, s.d, s.device_time, s.direction,
+                   lead(s.direction) OVER w AS next_dir, lead(s.device_time) OVER w AS next_time,
+                   bool_or(s.fresh) OVER cell AS touched
+              FROM (SELECT s.traveller_id, s.venue_id, s.device_time, s.direction, s.seq,
+                           (s.device_time AT TIME ZONE v.timezone)::date AS d,
+                           s.ingest_xid >= lo AND s.ingest_xid < hi AS fresh
+                      FROM scans s JOIN venues v ON v.id = s.venue_id
+                     WHERE s.decision = 'accept'
+                       AND s.traveller_id IN (SELECT k.traveller_id FROM scans k
+                                               WHERE k.ingest_xid >= lo AND k.ingest_xid < hi
+                                                 AND k.decision = 'accept'
+                                                 AND k.traveller_id <> zero)) s
+            WINDOW cell AS (PARTITION BY s.traveller_id, s.venue_id, s.d),
+                   w AS (cell ORDER BY s.device_time, s.seq)) x
+     WHERE x.touched AND x.direction = 'in' AND x.next_dir = 'out'
+    ON CONFLICT DO NOTHING;
 
-    -- origin-destination: recompute the touched (traveller, local day) sequences
-    SELECT COALESCE(array_agg(k.traveller_id), '{}'), COALESCE(array_agg(k.d), '{}')
-      INTO od_t, od_d
-      FROM (SELECT s.traveller_id, (s.device_time AT TIME ZONE v.timezone)::date AS d
+    -- origin-destination: recompute the touched (traveller, local day) sequences, in the
+    -- same co-located form: the keys (a UNION of scans and checkins, traveller_id first in
+    -- both) joined on traveller_id to a UNION ALL of both (traveller_id first in both) and
+    -- to flow_trips. The branches read one table each, so on one PostgreSQL every key is
+    -- a primary-key probe of scans and of checkins.
+    DELETE FROM flow_trips f
+     USING (SELECT s.traveller_id, (s.device_time AT TIME ZONE v.timezone)::date AS d
               FROM scans s JOIN venues v ON v.id = s.venue_id
              WHERE s.ingest_xid >= lo AND s.ingest_xid < hi
                AND s.decision = 'accept' AND s.direction = 'in' AND s.traveller_id <> zero
             UNION
             SELECT c.traveller_id, (c.checked_in_at AT TIME ZONE v.timezone)::date
               FROM checkins c JOIN venues v ON v.id = c.venue_id
-             WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) k;
-    -- One (traveller, day) at a time: each statement names its traveller, so under Citus
-    -- it runs on that traveller's shard, where scans, checkins and flow_trips are
-    -- co-located. A LATERAL join of those tables to unnest() is refused there ("complex
-    -- joins are only supported when all distributed tables are co-located").
-    FOR i IN 1 .. coalesce(array_length(od_t, 1), 0) LOOP
-        od_one := od_t[i];
-        od_day := od_d[i];
-        DELETE FROM flow_trips f WHERE f.traveller_id = od_one AND f.local_day = od_day;
-        INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
-        SELECT od_one, od_day, x.prev_venue, x.venue_id, count(*)
-          FROM (SELECT e.venue_id,
-                       lag(e.venue_id) OVER (ORDER BY e.at, e.venue_id) AS prev_venue
-                  FROM (SELECT s.venue_id, s.device_time AS at
-                          FROM scans s JOIN venues v ON v.id = s.venue_id
-                         WHERE s.traveller_id = od_one
-                           AND s.device_time >= (od_day - 2)::timestamp AT TIME ZONE 'UTC'
-                           AND s.device_time < (od_day + 3)::timestamp AT TIME ZONE 'UTC'
-                           AND s.decision = 'accept' AND s.direction = 'in'
-                           AND (s.device_time AT TIME ZONE v.timezone)::date = od_day
-                        UNION ALL
-                        SELECT c.venue_id, c.checked_in_at
-                          FROM checkins c JOIN venues v ON v.id = c.venue_id
-                         WHERE c.traveller_id = od_one
-                           AND c.local_day BETWEEN od_day - 1 AND od_day + 1
-                           AND (c.checked_in_at AT TIME ZONE v.timezone)::date = od_day) e) x
-         WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
-         GROUP BY x.prev_venue, x.venue_id;
-    END LOOP;
+             WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) t
+     WHERE f.traveller_id = t.traveller_id AND f.local_day = t.d;
+    INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips)
+    SELECT x.traveller_id, x.d, x.prev_venue, x.venue_id, count(*)
+      FROM (SELECT t.traveller_id, t.d, e.venue_id,
+                   lag(e.venue_id) OVER (PARTITION BY t.traveller_id, t.d
+                                         ORDER BY e.at, e.venue_id) AS prev_venue
+              FROM (SELECT s.traveller_id, (s.device_time AT TIME ZONE v.timezone)::date AS d
+                      FROM scans s JOIN venues v ON v.id = s.venue_id
+                     WHERE s.ingest_xid >= lo AND s.ingest_xid < hi
+                       AND s.decision = 'accept' AND s.direction = 'in'
+                       AND s.traveller_id <> zero
+                    UNION
+                    SELECT c.traveller_id, (c.checked_in_at AT TIME ZONE v.timezone)::date
+                      FROM checkins c JOIN venues v ON v.id = c.venue_id
+                     WHERE c.ingest_xid >= lo AND c.ingest_xid < hi) t
+              JOIN (SELECT s.traveller_id, s.venue_id, s.device_time AS at
+                      FROM scans s
+                     WHERE s.decision = 'accept' AND s.direction = 'in'
+                    UNION ALL
+                    SELECT c.traveller_id, c.venue_id, c.checked_in_at
+                      FROM checkins c) e ON e.traveller_id = t.traveller_id
+              JOIN venues v ON v.id = e.venue_id
+             WHERE (e.at AT TIME ZONE v.timezone)::date = t.d) x
+     WHERE x.prev_venue IS NOT NULL AND x.prev_venue <> x.venue_id
+     GROUP BY x.traveller_id, x.d, x.prev_venue, x.venue_id;
 
     UPDATE flow_watermark
        SET horizon = hi, rows_consumed = rows_consumed + n_scans + n_checkins,

@@ -80,6 +80,9 @@ DISTRIBUTED: dict[str, tuple[str, str]] = {
     # origin-destination rollup: recomputed per (traveller, day) from that traveller's
     # scans, so it lives on the traveller's shard; planner reads fan out (analytics)
     "flow_trips": ("traveller_id", "traveller"),
+    # dwell: recomputed per touched (traveller, venue, day) from that traveller's scans by
+    # a co-located INSERT ... SELECT; read aggregated by venue by planners (a fan-out)
+    "flow_dwell": ("traveller_id", "traveller"),
     "traveller_notifications": ("traveller_id", "traveller"),
     # a traveller's waiting-list entries and lottery applications: their own reads and
     # an accept (entry + booking) stay on their shard; an offer round reads a slot's
@@ -553,6 +556,33 @@ async def test_distribute_sql_moves_credentials_of_an_earlier_layout(
         == 1
     )
     # and a further re-run changes nothing
+    before = await conn.fetchval("SELECT count(*) FROM citus_calls")
+    await conn.execute(_script())
+    assert await conn.fetchval("SELECT count(*) FROM citus_calls") == before
+
+
+async def test_distribute_sql_moves_flow_dwell_to_its_travellers(conn: asyncpg.Connection) -> None:
+    """A cluster distributed before flow_dwell joined the traveller group holds it by
+    venue_id, with the venue rollups: a re-run moves it to the travellers' shards (so
+    flows_advance's INSERT ... SELECT from scans is co-located) and leaves the venue
+    rollups alone."""
+    await conn.execute(_CITUS_STUBS)
+    await conn.execute(
+        "INSERT INTO pg_dist_partition VALUES ('flow_dwell', 'venue_id'), "
+        "('flow_occupancy_hours', 'venue_id')"
+    )
+    await conn.execute(_script())
+    calls = await conn.fetch(
+        "SELECT fn, rel, col, colocate FROM citus_calls "
+        "WHERE rel IN ('flow_dwell', 'flow_occupancy_hours')"
+    )
+    assert [tuple(c) for c in calls] == [("altered", "flow_dwell", "traveller_id", "travellers")]
+    # the venue rollups new to this cluster join flow_occupancy_hours's group, not flow_dwell's
+    venue = await conn.fetch(
+        "SELECT rel, colocate FROM citus_calls WHERE fn = 'distributed' AND col = 'venue_id' "
+        "AND rel LIKE 'flow%'"
+    )
+    assert venue and all(r["colocate"] == "flow_occupancy_hours" for r in venue), venue
     before = await conn.fetchval("SELECT count(*) FROM citus_calls")
     await conn.execute(_script())
     assert await conn.fetchval("SELECT count(*) FROM citus_calls") == before

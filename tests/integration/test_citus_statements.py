@@ -99,6 +99,87 @@ _CASES: list[tuple[str, str | None]] = [
 ]
 
 
+# flows_advance's rollup statements (issue #22): set-based, co-located, pushed down
+_ROLLUP_CASES: list[tuple[str, str | None]] = [
+    # the dwell step's DELETE: its keys are a subquery of scans, tied by traveller_id
+    (
+        "DELETE FROM flow_dwell f USING (SELECT DISTINCT k.traveller_id, k.venue_id "
+        "FROM scans k WHERE k.ingest_xid >= $1) t "
+        "WHERE f.traveller_id = t.traveller_id AND f.venue_id = t.venue_id",
+        None,
+    ),
+    # ... which a table of the venue group cannot do (flow_dwell before this change)
+    (
+        "DELETE FROM flow_visit_hours f USING (SELECT k.traveller_id, k.venue_id "
+        "FROM scans k WHERE k.ingest_xid >= $1) t "
+        "WHERE f.traveller_id = t.traveller_id AND f.venue_id = t.venue_id",
+        "modify-join-not-colocated",
+    ),
+    # co-located, but tied by a venue, not by the traveller
+    (
+        "DELETE FROM flow_trips f USING (SELECT k.venue_id FROM scans k) t "
+        "WHERE f.from_venue = t.venue_id",
+        "modify-join-not-colocated",
+    ),
+    (
+        "DELETE FROM flow_trips f WHERE EXISTS (SELECT 1 FROM scans k "
+        "WHERE k.traveller_id = f.traveller_id AND k.ingest_xid >= $1)",
+        None,
+    ),
+    # a window over a traveller's scans, partitioned by the traveller: pushed down
+    (
+        "INSERT INTO flow_dwell (traveller_id, venue_id, local_day, entry_at, minutes) "
+        "SELECT x.traveller_id, x.venue_id, $1, x.device_time, 0 FROM (SELECT s.*, "
+        "lead(s.direction) OVER w AS next_dir FROM scans s "
+        "WINDOW c AS (PARTITION BY s.traveller_id, s.venue_id), w AS (c ORDER BY s.seq)) x",
+        None,
+    ),
+    (
+        "INSERT INTO flow_dwell (traveller_id, venue_id, local_day, entry_at, minutes) "
+        "SELECT x.traveller_id, x.venue_id, $1, x.device_time, 0 FROM (SELECT s.*, "
+        "lead(s.direction) OVER (PARTITION BY s.venue_id ORDER BY s.seq) AS n FROM scans s) x",
+        "insert-select-window",
+    ),
+    # no partition at all: fine on one shard (the per-key loop), not across many
+    (
+        "INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips) "
+        "SELECT $1, $2, x.p, x.venue_id, 1 FROM (SELECT s.venue_id, lag(s.venue_id) "
+        "OVER (ORDER BY s.device_time) AS p FROM scans s WHERE s.traveller_id = $1) x",
+        None,
+    ),
+    (
+        "INSERT INTO flow_trips (traveller_id, local_day, from_venue, to_venue, trips) "
+        "SELECT x.traveller_id, $2, x.p, x.venue_id, 1 FROM (SELECT s.traveller_id, "
+        "s.venue_id, lag(s.venue_id) OVER (ORDER BY s.device_time) AS p FROM scans s "
+        "WHERE s.traveller_id = ANY ($1)) x",
+        "insert-select-window",
+    ),
+]
+
+
+async def test_the_rollup_statements_stay_colocated(conn: asyncpg.Connection) -> None:
+    """flows_advance's dwell and trips steps are one DELETE and one INSERT … SELECT each,
+    co-located with scans (issue #22). The cases show the two rules that hold them to it;
+    and with flow_dwell back in the venue group (its place before), the check refuses
+    the dwell step."""
+    layout = await layout_of(conn)
+    for sql, rule in _ROLLUP_CASES:
+        found = {f.rule for f in check(layout, [Statement("case", sql, hot=False)])}
+        assert found == ({rule} if rule else set()), (sql, found)
+    advance = [s for s in statements() if s.where.startswith("functions/flows.sql:flows_advance#")]
+    assert sum("INSERT INTO flow_dwell" in s.sql for s in advance) == 1
+    assert sum("INSERT INTO flow_trips" in s.sql for s in advance) == 1
+    assert check(layout, advance) == []
+    assert layout.distributed["flow_dwell"] == ("traveller_id", "traveller")
+    before = Layout(
+        layout.distributed | {"flow_dwell": ("venue_id", "venue")},
+        layout.reference,
+        layout.columns,
+        layout.volatility,
+    )
+    assert {f.rule for f in check(before, advance)} == {"modify-join-not-colocated"}
+
+
 async def test_the_check_catches_each_rule(conn: asyncpg.Connection) -> None:
     """Each rule fires on a statement that breaks it, and not on its repaired form."""
     layout = await layout_of(conn)
@@ -118,7 +199,7 @@ async def test_the_check_catches_each_rule(conn: asyncpg.Connection) -> None:
         hot=True,
     )
     assert {f.detail for f in check(layout, [joined])} == {"SELECT presence"}
-    assert {r for _, r in _CASES if r} | {"hot-multi-shard"} <= set(RULES)
+    assert {r for _, r in _CASES + _ROLLUP_CASES if r} | {"hot-multi-shard"} <= set(RULES)
     assert isinstance(Finding("a", "b"), Finding)
 
 

@@ -28,6 +28,7 @@ from onecode.sql import parse_queries, sql_root
 DOCS = "https://docs.citusdata.com/en/stable/develop/reference_workarounds.html"
 ROUTER = "https://docs.citusdata.com/en/stable/develop/reference_processing.html"
 COLOCATION = "https://docs.citusdata.com/en/stable/sharding/data_modeling.html"
+DML = "https://docs.citusdata.com/en/stable/develop/reference_dml.html"
 
 # rule id -> (what Citus does, where it is written down)
 RULES: dict[str, tuple[str, str]] = {
@@ -71,6 +72,21 @@ RULES: dict[str, tuple[str, str]] = {
         "cluster it failed ('insufficient data left in message'); split it into co-located "
         "statements",
         DOCS,
+    ),
+    "modify-join-not-colocated": (
+        "an UPDATE or DELETE of a distributed table that reads another distributed table "
+        "(USING, FROM or a subquery) runs on the workers only when that table is co-located "
+        "with the target and tied to it by the target's distribution column ('complex joins "
+        "are only supported when all distributed tables are co-located and joined on their "
+        "distribution columns')",
+        DOCS,
+    ),
+    "insert-select-window": (
+        "an INSERT … SELECT into a distributed table whose window function is not "
+        "partitioned by the distribution column of the tables it reads can be neither "
+        "pushed down nor repartitioned: every row goes through the coordinator; partition "
+        "by the distribution column (or filter each table to one value of it)",
+        DML,
     ),
     "for-update-multi-shard": ("SELECT … FOR UPDATE works in single-shard queries only", DOCS),
     "hot-multi-shard": (
@@ -337,14 +353,17 @@ class _Judge:
         """Whether a statement must reach this table through its distribution column."""
         return self.stmt.hot or (table in ROUTED_TABLES and self.stmt.where not in FAN_OUT)
 
-    def _dist_filtered(self, where: Any, alias: str, table: str, aliases: dict[str, str]) -> bool:
+    def _dist_filtered(
+        self, where: Any, alias: str, table: str, aliases: dict[str, str], many: bool = True
+    ) -> bool:
         """The table's distribution column equals a value (a parameter, a variable, an
         outer row's column), or is one of an array's values (``= ANY``: Citus prunes to
         the shards of those values). An equality with a column of the same FROM is a
         join, which routes nothing by itself."""
         column = self.layout.distributed[table][0]
         for expr in _all(where, ast.A_Expr):
-            if expr.kind.name not in ("AEXPR_OP", "AEXPR_OP_ANY") or expr.name[-1].sval != "=":
+            kinds = ("AEXPR_OP", "AEXPR_OP_ANY") if many else ("AEXPR_OP",)
+            if expr.kind.name not in kinds or expr.name[-1].sval != "=":
                 continue
             pairs = [(expr.lexpr, expr.rexpr)]
             if expr.kind.name == "AEXPR_OP":
@@ -390,6 +409,10 @@ class _Judge:
             if has_function and any(self._distributed(t) for t in joined):
                 self.add("insert-select-function-join", f"{table} <- {sorted(set(joined))}")
         aliases = self._tables(node)
+        if isinstance(node, ast.InsertStmt) and isinstance(node.selectStmt, ast.SelectStmt):
+            self._insert_select_window(node.selectStmt)
+        if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)):
+            self._modify_join(node, table)
         returning = node.returningClause.exprs if node.returningClause else None
         if returning:
             mutable = self._mutable_calls(returning)
@@ -429,6 +452,79 @@ class _Judge:
             and not self._dist_filtered(node.whereClause, _alias_of(node.relation), table, aliases)
         ):
             self.add("hot-multi-shard", f"DELETE {table}")
+
+    def _insert_select_window(self, select: Any) -> None:
+        """Window functions of an INSERT … SELECT: each partitioned by a distribution
+        column of the distributed tables read (by name: a subquery's output column keeps
+        it), unless every one of those tables is filtered to one value (one shard)."""
+        aliases = self._tables(select)
+        sources = {t for t in aliases.values() if self._distributed(t)}
+        if not sources:
+            return
+        if all(
+            self._dist_filtered(select, a, t, aliases, many=False)
+            for rv in _all(select, ast.RangeVar)
+            for a, t in [(_alias_of(rv), str(rv.relname).lower())]
+            if self._distributed(t)
+        ):
+            return
+        columns = {self.layout.distributed[t][0] for t in sources}
+        # WINDOW clauses (name -> definition); `OVER w` and `(w ORDER BY …)` refer to them
+        named = {
+            str(w.name): w
+            for sub in _all(select, ast.SelectStmt)
+            for w in sub.windowClause or ()
+            if w.name
+        }
+
+        def partition(w: Any, seen: frozenset[str] = frozenset()) -> tuple[Any, ...]:
+            if w.partitionClause:
+                return tuple(w.partitionClause)
+            ref = w.refname or w.name
+            if ref in named and ref not in seen:
+                return partition(named[ref], seen | {ref})
+            return ()
+
+        for call in _all(select, ast.FuncCall):
+            if call.over is None:
+                continue
+            parts = partition(call.over)
+            names = {
+                str(getattr(r.fields[-1], "sval", "")).lower() for r in _all(parts, ast.ColumnRef)
+            }
+            if not names & columns:
+                self.add("insert-select-window", f"{_func_name(call)}() not by {sorted(columns)}")
+
+    def _modify_join(self, node: Any, table: str) -> None:
+        """An UPDATE/DELETE that reads other distributed tables: same co-location group,
+        and the target's distribution column equal to a column of what it reads."""
+        scope = (
+            tuple(getattr(node, "usingClause", None) or ()),
+            tuple(getattr(node, "fromClause", None) or ()),
+            node.whereClause,
+        )
+        read = {str(rv.relname).lower() for rv in _all(scope, ast.RangeVar)}
+        others = sorted(t for t in read if self._distributed(t))
+        if not others:
+            return
+        column, group = self.layout.distributed[table]
+        far = [t for t in others if self.layout.distributed[t][1] != group]
+        if far:
+            self.add("modify-join-not-colocated", f"{table} with {far}")
+            return
+        alias = _alias_of(node.relation)
+        for expr in _all(scope, ast.A_Expr):
+            if expr.kind.name != "AEXPR_OP" or expr.name[-1].sval != "=":
+                continue
+            sides = (expr.lexpr, expr.rexpr)
+            if not all(isinstance(x, ast.ColumnRef) for x in sides):
+                continue
+            fields = [[str(getattr(f, "sval", "")).lower() for f in x.fields] for x in sides]
+            target = [f for f in fields if f in ([alias, column], [column])]
+            other = [f for f in fields if f[:1] != [alias] and f != [column]]
+            if target and other and other[0][-1] == self.layout.distributed[others[0]][0]:
+                return
+        self.add("modify-join-not-colocated", f"{table} not tied by {column} to {others}")
 
     def _stable_time_arithmetic(self, expr: Any, aliases: dict[str, str]) -> bool:
         if expr.kind.name != "AEXPR_OP" or expr.name[-1].sval not in ("+", "-"):
