@@ -2395,6 +2395,8 @@ CREATE INDEX bookings_open_starts_idx ON public.bookings USING btree (starts_at)
 
 CREATE INDEX bookings_slot_idx ON public.bookings USING btree (slot_id);
 
+CREATE INDEX bookings_traveller_created_idx ON public.bookings USING btree (traveller_id, created_at DESC, id DESC);
+
 CREATE INDEX bookings_traveller_venue_day_idx ON public.bookings USING btree (traveller_id, venue_id, local_day);
 
 CREATE INDEX bookings_venue_day_idx ON public.bookings USING btree (venue_id, local_day);
