@@ -27,6 +27,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -38,6 +39,7 @@ from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
 
 ADMIN = "oc_admin_bench-" + secrets.token_urlsafe(24)
+VENUE_TZ = "Asia/Shanghai"
 
 
 def free_port() -> int:
@@ -90,6 +92,22 @@ async def setup(dsn: str, n_travellers: int, data_dir: Path) -> list[str]:
     key = KeyStore(data_dir=data_dir).signing_key
     nb, exp = int(now.timestamp()) - 300, int((now + timedelta(days=30)).timestamp())
     return [issue(Credential(key.kid, c, 1, nb, exp), key) for c in creds]
+
+
+async def scan_clock(n: int) -> tuple[datetime, timedelta]:
+    """The end of the scans' times and the step between them: a second apart, but all
+    within the venue's current local day. An entry and its exit on either side of local
+    midnight are two days' presence, and the exit is rightly refused (``not_inside``):
+    one such pair failed the mix check whenever the run's window crossed midnight."""
+    while True:
+        now = datetime.now(UTC)
+        midnight = datetime.now(ZoneInfo(VENUE_TZ)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        step = min(timedelta(seconds=1), (now - midnight.astimezone(UTC)) / (n + 1))
+        if step >= timedelta(milliseconds=1):
+            return now, step
+        await asyncio.sleep(1)  # just past midnight: wait for room in the day
 
 
 async def raw_baseline(
@@ -193,6 +211,7 @@ async def run(args: argparse.Namespace) -> int:
                         "entry_rule": "reentry",
                         "capacity_instant": 1_000_000,
                         "capacity_daily": 10_000_000,
+                        "timezone": VENUE_TZ,
                     },
                 )
             ).json()
@@ -202,7 +221,7 @@ async def run(args: argparse.Namespace) -> int:
                 )
             ).json()
             codes = await setup(dsn, args.travellers, tmp / "data")
-            now = datetime.now(UTC)
+            now, step = await scan_clock(args.scans)
             scans = []
             for i in range(args.scans):
                 code = codes[(i // 2) % len(codes)]
@@ -211,7 +230,7 @@ async def run(args: argparse.Namespace) -> int:
                         "scan_id": str(uuid.uuid4()),
                         "code": code,
                         "direction": "in" if i % 2 == 0 else "out",
-                        "scanned_at": (now - timedelta(seconds=args.scans - i)).isoformat(),
+                        "scanned_at": (now - step * (args.scans - i)).isoformat(),
                         "decision": "accept",
                         "reason": "ok",
                         "party_size": 1,

@@ -119,33 +119,42 @@ class VerifyCache:
         if ring is not self._ring:
             self._items.clear()
             self._ring = ring
-        misses = list({text: None for text, _ in scans if text not in self._items})
+        # the hits are taken before the await: another request may clear or trim the
+        # cache meanwhile (a retired key, or more codes than ``size``)
+        hits: dict[str, Verified] = {}
+        misses: dict[str, None] = {}
+        for text, _ in scans:
+            hit = self._items.get(text)
+            if hit is not None:
+                hits[text] = hit
+            else:
+                misses[text] = None
         if misses:
+            texts = list(misses)
             at = scans[0][1]  # the window is judged per scan below; any time will do here
-            if len(misses) < _INLINE_BELOW:
-                results = _verify_many(misses, ring, at, skew)
+            if len(texts) < _INLINE_BELOW:
+                results = _verify_many(texts, ring, at, skew)
             else:
                 loop = asyncio.get_running_loop()
-                half = (len(misses) + 1) // 2
+                half = (len(texts) + 1) // 2
                 parts = await asyncio.gather(
                     *(
                         loop.run_in_executor(_VERIFY_THREADS, _verify_many, chunk, ring, at, skew)
-                        for chunk in (misses[:half], misses[half:])
+                        for chunk in (texts[:half], texts[half:])
                     )
                 )
                 results = parts[0] + parts[1]
-            fresh = dict(zip(misses, results, strict=True))
+            fresh = dict(zip(texts, results, strict=True))
+            hits.update(fresh)
         else:
             fresh = {}
-        out = []
-        for text, at_unix in scans:
-            hit = self._items.get(text) or fresh[text]
-            out.append(_at(hit, at_unix, skew))
-        for text, hit in fresh.items():
-            if hit.credential is not None:  # only well-signed codes are worth keeping
-                self._items[text] = hit
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        out = [_at(hits[text], at_unix, skew) for text, at_unix in scans]
+        if ring is self._ring:  # unless the ring changed meanwhile: a retired key must stop
+            for text, hit in fresh.items():
+                if hit.credential is not None:  # only well-signed codes are worth keeping
+                    self._items[text] = hit
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
         return out
 
 
