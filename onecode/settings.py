@@ -42,8 +42,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # group commit of online scans (onecode/gates/batching.py): at most this many scans
     # of a venue per transaction (1: every scan alone), and this many groups of a venue
     # in flight at once
-    scan_group_max: int = 16
-    scan_group_lanes: int = 8
+    scan_group_max: int = 32
+    scan_group_lanes: int = 4
     token_cache_seconds: float = 10.0
     idempotency_ttl_hours: int = 24
     k_anonymity: int = 10

@@ -3,8 +3,8 @@
 Every online scan is a transaction of its own, and a durable commit costs more than
 deciding the scan: 16 connections do 2,467 scans/s one per transaction and 4,876/s
 sixteen per transaction (gate_scan() alone, the same machine). ``ScanGroups`` gives a
-busy venue's scans group commit: a scan that arrives while the venue has ``lanes``
-groups in flight waits for the next group, which takes up to ``max_group`` waiting scans
+busy venue's scans group commit: a scan that arrives while the venue has ``lanes`` (4)
+groups in flight waits for the next group, which takes up to ``max_group`` (32) waiting scans
 and decides them with ``gate_scan_batch()`` (sql/functions/gates.sql) in one
 transaction. A quiet gate's scan goes at once, alone, as before. Each scan is answered
 only after its group has committed, so an accept the gate shows is durable.
@@ -35,7 +35,7 @@ class ScanGroups:
     """Per venue: the scans waiting for a group, and how many groups are in flight."""
 
     def __init__(
-        self, pool: asyncpg.Pool, acquire_timeout: float, max_group: int = 16, lanes: int = 8
+        self, pool: asyncpg.Pool, acquire_timeout: float, max_group: int = 32, lanes: int = 4
     ) -> None:
         self._pool = pool
         self._timeout = acquire_timeout
