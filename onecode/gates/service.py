@@ -44,7 +44,11 @@ class RingCache:
         now = time.monotonic()
         ring = self._ring
         if ring is None or now >= self._until or keys != self._keys:
-            ring = self._keystore.ring()
+            fresh = self._keystore.ring()
+            # the same public keys: keep the same ring object, so that what is cached per
+            # ring (the upload's VerifyCache) survives the periodic rebuild
+            if ring is None or fresh.keys != ring.keys:
+                ring = fresh
             self._ring, self._keys, self._until = ring, keys, now + self._ttl
         return ring
 
