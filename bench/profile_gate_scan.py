@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import shutil
-import struct
 import sys
 import tempfile
 import time
@@ -26,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import base45
 
-from bench.bench_gates import bulk_setup
+from bench.bench_gates import _live_codes, bulk_setup
 from bench.common import Result, add_common_args, apply_durability, check_mix, durability
+from onecode.codes import BODY_LEN, KeyStore
 from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
 
@@ -61,21 +60,21 @@ async def prepare(dsn: str, gates: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
         await conn.close()
 
 
-def live_suffix(body: str, secret: bytes, now: float) -> bytes:
-    """The 4 raw bytes a phone shows after the code now (see onecode.codes)."""
-    msg = body.encode("ascii") + struct.pack(">Q", int(now // 30))
-    return hmac.new(secret, msg, hashlib.sha256).digest()[:4]
-
-
 async def run(
     dsn: str, venue: uuid.UUID, gates: list[uuid.UUID], n: int, conns: int
 ) -> dict[str, Any]:
     creds = await bulk_setup(dsn, venue, n)
-    now = time.time()
-    calls = []
-    for i, (cred, secret, _) in enumerate(creds):
-        body = "TQ1:" + cred.hex()  # the SQL side only hashes the text it is given
-        calls.append((gates[i % len(gates)], cred, body, live_suffix(body, secret, now)))
+    # each code as a phone shows it now (bench_gates' codes): the body and the raw bytes
+    # of its live suffix, signed with a throwaway key (gate_scan() gets the verdict 'ok')
+    with tempfile.TemporaryDirectory(prefix="onecode-profile-keys-") as keys:
+        key = KeyStore(data_dir=Path(keys)).signing_key
+    expires = int(time.time()) + 86_400
+    calls = [
+        (gates[i % len(gates)], cred, shown[:BODY_LEN], base45.b45decode(shown[BODY_LEN + 1 :]))
+        for i, ((cred, _, _), shown) in enumerate(
+            zip(creds, _live_codes(key, creds, expires), strict=True)
+        )
+    ]
     admin = await asyncpg.connect(dsn)
     await admin.execute("SELECT pg_stat_statements_reset()")
     pool = await asyncpg.create_pool(dsn, min_size=conns, max_size=conns)
