@@ -25,13 +25,11 @@ from typing import Any
 import asyncpg
 import base45
 
-from bench.bench_gates import _live_codes, bulk_setup
+from bench.bench_gates import _live_codes, bulk_setup, db_only
 from bench.common import Result, add_common_args, apply_durability, check_mix, durability
 from onecode.codes import BODY_LEN, KeyStore
 from onecode.devdb import EmbeddedPostgres
 from onecode.migrate import migrate
-
-SCAN = "SELECT * FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, 1, $5, $6)"
 
 
 async def prepare(dsn: str, gates: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
@@ -77,22 +75,7 @@ async def run(
     ]
     admin = await asyncpg.connect(dsn)
     await admin.execute("SELECT pg_stat_statements_reset()")
-    pool = await asyncpg.create_pool(dsn, min_size=conns, max_size=conns)
-    assert pool is not None
-    latencies: list[float] = []
-    todo = iter(calls)
-
-    async def worker() -> None:
-        async with pool.acquire() as conn:
-            for gate, cred, body, suffix in todo:
-                t = time.perf_counter()
-                await conn.fetchrow(SCAN, gate, venue, uuid.uuid4(), cred, body, suffix)
-                latencies.append(time.perf_counter() - t)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(conns)))
-    took = time.perf_counter() - start
-    await pool.close()
+    rate, p50, p99 = await db_only(dsn, venue, calls, conns, secs=3600.0)
     rows = await admin.fetch(
         "SELECT calls, total_exec_time, wal_bytes, regexp_replace(query, '\\s+', ' ', 'g') AS q"
         " FROM pg_stat_statements WHERE calls >= $1 ORDER BY total_exec_time DESC LIMIT 20",
@@ -105,14 +88,13 @@ async def run(
         )
     }
     await admin.close()
-    latencies.sort()
     return {
         "conns": conns,
         "gates": len(gates),
-        "scans": len(latencies),
-        "scans_per_s": round(len(latencies) / took, 1),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 3),
+        "scans": len(calls),
+        "scans_per_s": round(rate, 1),
+        "p50_ms": round(p50, 3),
+        "p99_ms": round(p99, 3),
         "decisions": mix,
         "statements": [
             {

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -81,7 +82,7 @@ async def new_gate(world: World, venue_id: str, name: str) -> str:
 
 
 async def scan(
-    client: Client,
+    client: httpx.AsyncClient,  # the test client, or a real HTTP client
     gate_token: str,
     code: str,
     direction: str = "in",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import httpx
@@ -17,25 +16,9 @@ from onecode.app import create_app
 from onecode.gates.batching import ScanGroups
 from onecode.gates.service import ScanArgs
 from onecode.settings import Settings
-from tests.api.test_gates import new_gate, traveller_with_code
+from tests.api.test_gates import new_gate, scan, traveller_with_code
 from tests.conftest import World
 from tests.support.servers import serving
-
-
-async def real_scan(http: httpx.AsyncClient, token: str, code: str) -> dict[str, Any]:
-    r = await http.post(
-        "/v1/gate/scans",
-        json={
-            "code": code,
-            "direction": "in",
-            "scan_id": str(uuid.uuid4()),
-            "scanned_at": datetime.now(UTC).isoformat(),
-        },
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 async def test_racing_scans_of_one_venue_commit_in_groups_and_answer_as_alone(
@@ -53,7 +36,7 @@ async def test_racing_scans_of_one_venue_commit_in_groups_and_answer_as_alone(
         groups: ScanGroups = app.state.scan_groups
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             answers = await asyncio.gather(
-                *(real_scan(http, gates[i % 8], codes[i % 16]) for i in range(64))
+                *(scan(http, gates[i % 8], codes[i % 16]) for i in range(64))
             )
     accepted = [a for a in answers if a["decision"] == "accept"]
     assert len(accepted) == 16, answers
