@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.api.test_gates import book, new_gate, scan, traveller_with_code
 from tests.conftest import World
+from tests.support.db import walk_in_venue
 
 Client = AsyncTestClient[Litestar]
 
@@ -52,15 +53,8 @@ async def test_racing_scans_on_many_connections_calling_gate_scan_directly(
     the entries the rule allows (with and without an existing presence row)."""
     await world.traveller("t")
     venue_id = uuid.UUID(world.ids["venue_a"])
-    await conn.execute(
-        "UPDATE venues SET requires_booking = false, entry_rule = $2, live_code_required = false"
-        " WHERE id = $1",
-        venue_id,
-        rule,
-    )
+    (row,) = await walk_in_venue(conn, venue_id, rule)
     gate_id = uuid.UUID(world.ids["gate_a"])
-    row = await conn.fetchrow("SELECT cred_id, generation FROM credentials")
-    assert row is not None
     sql = "SELECT decision FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, $5, NULL, NULL)"
     out = "SELECT reason FROM gate_scan($1, $2, $3, 'out', now(), 'ok', $4, $5, NULL, NULL)"
     for _ in range(entries_before):
@@ -158,14 +152,12 @@ async def test_accepts_through_one_gate_do_not_wait_for_each_others_commit(
     for tag in ("a", "b"):
         await world.traveller(tag)
     venue_id = uuid.UUID(world.ids["venue_a"])
+    creds = await walk_in_venue(conn, venue_id)
     await conn.execute(
-        "UPDATE venues SET requires_booking = false, entry_rule = 'reentry', "
-        "live_code_required = false, capacity_instant = 1000000, occupancy_cap_pct = 80 "
-        "WHERE id = $1",
+        "UPDATE venues SET capacity_instant = 1000000, occupancy_cap_pct = 80 WHERE id = $1",
         venue_id,
     )
     gate_id = uuid.UUID(world.ids["gate_a"])
-    creds = await conn.fetch("SELECT cred_id, generation FROM credentials ORDER BY cred_id")
     assert len(creds) == 2
     sql = "SELECT decision FROM gate_scan($1, $2, $3, 'in', now(), 'ok', $4, $5, NULL, NULL)"
     # two sessions on different stripes (the stripe is the backend pid modulo 16)

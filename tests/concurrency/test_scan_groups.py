@@ -18,6 +18,7 @@ from onecode.gates.service import ScanArgs
 from onecode.settings import Settings
 from tests.api.test_gates import new_gate, scan, traveller_with_code
 from tests.conftest import World
+from tests.support.db import walk_in_venue
 from tests.support.servers import serving
 
 
@@ -60,12 +61,7 @@ async def test_a_failing_scan_in_a_group_fails_alone(
         await world.traveller(f"t{i}")
     venue_id = uuid.UUID(world.ids["venue_a"])
     gate_id = uuid.UUID(world.ids["gate_a"])
-    await conn.execute(
-        "UPDATE venues SET requires_booking = false, entry_rule = 'reentry', "
-        "live_code_required = false WHERE id = $1",
-        venue_id,
-    )
-    creds = await conn.fetch("SELECT cred_id, generation FROM credentials ORDER BY cred_id")
+    creds = await walk_in_venue(conn, venue_id)
     now = datetime.now(UTC)
 
     def args(cred: bytes, generation: int, direction: str = "in") -> ScanArgs:

@@ -11,6 +11,7 @@ import uuid
 import asyncpg
 
 from tests.conftest import World
+from tests.support.db import walk_in_venue
 
 
 async def test_a_scans_ingest_xid_is_the_coordinators_transaction_id(
@@ -18,13 +19,7 @@ async def test_a_scans_ingest_xid_is_the_coordinators_transaction_id(
 ) -> None:
     await world.traveller("t")
     venue_id = uuid.UUID(world.ids["venue_a"])
-    await conn.execute(
-        "UPDATE venues SET requires_booking = false, entry_rule = 'reentry', "
-        "live_code_required = false WHERE id = $1",
-        venue_id,
-    )
-    cred = await conn.fetchrow("SELECT cred_id, generation FROM credentials")
-    assert cred is not None
+    (cred,) = await walk_in_venue(conn, venue_id)
     scan_id = uuid.uuid4()
     async with conn.transaction():
         xid = await conn.fetchval("SELECT pg_current_xact_id()::text")

@@ -10,3 +10,17 @@ async def fetch_row(conn: asyncpg.Connection, query: str, *args: object) -> asyn
     row = await conn.fetchrow(query, *args)
     assert row is not None, f"no row: {query}"
     return row
+
+
+async def walk_in_venue(
+    conn: asyncpg.Connection, venue_id: object, rule: str = "reentry"
+) -> list[asyncpg.Record]:
+    """TEST SETUP for calling gate_scan() directly: the venue admits without booking or
+    live code under ``rule``; the credentials' (cred_id, generation), by cred_id."""
+    await conn.execute(
+        "UPDATE venues SET requires_booking = false, entry_rule = $2, live_code_required = false"
+        " WHERE id = $1",
+        venue_id,
+        rule,
+    )
+    return list(await conn.fetch("SELECT cred_id, generation FROM credentials ORDER BY cred_id"))
